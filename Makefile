@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:  make demo  and  make test.
+# Both create .venv on first use (torch 2.13.0 CPU first, so nothing pulls a CUDA build).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORTRAITS ?= ../shared/corpora/portraits
+DEMO   := demo-output
+DEMO_KIMG ?= 20
+
+.PHONY: demo test setup bench clean
+
+$(BIN)/belamy: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(BIN)/belamy
+
+setup: $(BIN)/belamy
+
+## make demo: corpus from a folder of portraits -> short DCGAN training -> new portraits -> a signed one
+demo: setup
+	$(BIN)/belamy corpus build $(PORTRAITS) --out $(DEMO)/corpus --size 64
+	$(BIN)/belamy train $(DEMO)/corpus --out $(DEMO)/run --res 64 --kimg $(DEMO_KIMG) --tick-kimg 2 --snapshot-ticks 2 \
+		$$(test -d $(DEMO)/run/checkpoints && echo --resume)
+	$(BIN)/belamy generate $(DEMO)/run --n 16 --seed 1 --grid --out $(DEMO)/portraits
+	$(BIN)/belamy sign $(DEMO)/portraits/seed-000001.png --out $(DEMO)/signed-portrait.png
+	@echo
+	@echo "Results in $(DEMO)/:"
+	@echo "  corpus contact sheet  $(DEMO)/corpus/contact_sheet.png"
+	@echo "  training samples      $(DEMO)/run/samples/"
+	@echo "  new portraits         $(DEMO)/portraits/ (grid.png shows all 16)"
+	@echo "  signed portrait       $(DEMO)/signed-portrait.png"
+
+## make test: the whole test suite
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_dcgan.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

@@ -1,0 +1,60 @@
+"""Opening a built corpus for training: one memory-mapped uint8 array plus its manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from belamy.errors import BelamyError
+from belamy.utils.atomic import read_jsonl
+
+FORMAT = "belamy-corpus"
+
+
+@dataclass
+class Corpus:
+    path: Path
+    images: np.ndarray  # [N, size, size, 3] uint8, memory-mapped
+    size: int
+    info: dict = field(default_factory=dict)
+    _manifest: list[dict] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def manifest(self) -> list[dict]:
+        if self._manifest is None:
+            self._manifest = read_jsonl(self.path / "manifest.jsonl")
+        return self._manifest
+
+
+def open_corpus(path: str | Path) -> Corpus:
+    path = Path(path)
+    hint = "build one with `belamy corpus build SOURCE --out CORPUS`"
+    if not path.is_dir():
+        raise BelamyError(f"no corpus at {path}", hint)
+    try:
+        info = json.loads((path / "corpus.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BelamyError(f"no corpus at {path} (corpus.json missing)", hint) from None
+    except json.JSONDecodeError as exc:
+        raise BelamyError(f"{path / 'corpus.json'} is damaged ({exc})", "rebuild the corpus") from None
+    if info.get("format") != FORMAT:
+        raise BelamyError(f"{path} is not a belamy corpus", hint)
+    try:
+        images = np.load(path / "images.npy", mmap_mode="r")
+    except FileNotFoundError:
+        raise BelamyError(f"{path / 'images.npy'} is missing", "rebuild the corpus") from None
+    except (ValueError, OSError) as exc:
+        raise BelamyError(f"{path / 'images.npy'} is damaged ({exc})", "rebuild the corpus") from None
+    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
+        raise BelamyError(f"{path / 'images.npy'} has shape {images.shape} {images.dtype}", "rebuild the corpus")
+    if len(images) == 0:
+        raise BelamyError(f"the corpus at {path} is empty", "build it from a folder with readable paintings")
+    if info.get("count") not in (None, len(images)):
+        raise BelamyError(f"{path} says {info['count']} images but holds {len(images)}", "rebuild the corpus")
+    return Corpus(path=path, images=images, size=int(images.shape[1]), info=info)

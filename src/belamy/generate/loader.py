@@ -1,0 +1,77 @@
+"""Loading a trained generator from a run folder or a checkpoint file, ready to draw images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from belamy.errors import BelamyError
+from belamy.generate.latents import latents_for_seeds
+from belamy.models.registry import get_architecture
+from belamy.train import checkpoint as ck
+from belamy.utils.device import resolve_device
+from belamy.utils.imageio import file_sha256
+
+
+@dataclass
+class LoadedGenerator:
+    G: nn.Module
+    arch: str
+    res: int
+    z_dim: int
+    num_classes: int
+    run_dir: Path
+    checkpoint_path: Path
+    checkpoint_sha256: str
+    device: torch.device
+    kimg: float
+    meta: dict = field(default_factory=dict, repr=False)
+
+    def latents(self, seeds: list[int]) -> torch.Tensor:
+        return latents_for_seeds(seeds, self.z_dim).to(self.device)
+
+    @torch.no_grad()
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
+        """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN)."""
+        z = z.to(self.device)
+        if hasattr(self.G, "synthesize"):  # architectures with their own truncation (a mapping network)
+            return self.G.synthesize(z, labels=labels, truncation=truncation)
+        if truncation != 1.0:
+            z = z * truncation
+        return self.G(z, labels)
+
+    def provenance(self, seed: int | None = None, **extra) -> dict:
+        record = {
+            "generator": "belamy", "arch": self.arch, "res": self.res, "run": str(self.run_dir),
+            "checkpoint": self.checkpoint_path.with_suffix(".safetensors").name,
+            "checkpoint_sha256": self.checkpoint_sha256, "kimg": self.kimg,
+        }
+        if seed is not None:
+            record["seed"] = seed
+        record.update(extra)
+        return record
+
+
+def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = "auto") -> LoadedGenerator:
+    json_path = ck.resolve_checkpoint(Path(run_or_ckpt), checkpoint)
+    tensors, meta = ck.load_checkpoint(json_path)
+    arch_name = meta.get("arch")
+    if not arch_name or "model" not in meta:
+        raise BelamyError(f"{json_path.name} has no model description", "is it a belamy training checkpoint?")
+    arch = get_architecture(arch_name)
+    cfg = arch.config_from_dict(meta["model"])
+    G = arch.make_generator(cfg)
+    # Architectures with an EMA generator keep it under G_ema: that is the one to draw from.
+    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
+    ck.load_module_tensors(prefix, G, tensors, json_path.name)
+    dev = resolve_device(device)
+    G = G.to(dev).eval().requires_grad_(False)
+    run_dir = json_path.parent.parent if json_path.parent.name == "checkpoints" else json_path.parent
+    return LoadedGenerator(
+        G=G, arch=arch_name, res=cfg.res, z_dim=G.z_dim, num_classes=getattr(G, "num_classes", 0),
+        run_dir=run_dir, checkpoint_path=json_path, checkpoint_sha256=file_sha256(json_path.with_suffix(".safetensors")),
+        device=dev, kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta,
+    )

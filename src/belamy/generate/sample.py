@@ -1,0 +1,61 @@
+"""`belamy generate`: new images from a trained run, each carrying its provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from belamy.errors import BelamyError
+from belamy.generate.grid import make_grid, to_uint8
+from belamy.generate.loader import LoadedGenerator, load_generator
+from belamy.train.run_dir import prepare_writable
+from belamy.utils.imageio import save_png
+from belamy.utils.progress import make_progress
+
+__all__ = ["GenerateResult", "generate", "generate_images", "to_uint8"]
+
+
+@dataclass
+class GenerateResult:
+    images: list[Path]
+    grid: Path | None
+
+
+def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, truncation: float = 1.0):
+    """Yield (seed, uint8 HWC array) for each seed, in order, batch by batch."""
+    for start in range(0, len(seeds), batch):
+        chunk = seeds[start : start + batch]
+        pictures = to_uint8(gen.synthesize(gen.latents(chunk), truncation=truncation))
+        yield from zip(chunk, pictures, strict=True)
+
+
+def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = False, checkpoint: str = "latest",
+             device: str = "auto", truncation: float = 1.0, batch: int = 32) -> GenerateResult:
+    """Write ``seed-<s>.png`` for seeds ``seed .. seed+n-1``; the same run, checkpoint and seed give the same image."""
+    if not 1 <= n <= 1_000_000:
+        raise BelamyError(f"--n {n} is not valid", "ask for 1 to 1,000,000 images")
+    if seed < 0:
+        raise BelamyError(f"--seed {seed} is negative", "use a seed of 0 or more")
+    gen = load_generator(Path(run), checkpoint, device)
+    out = Path(out)
+    prepare_writable(out)
+    seeds = list(range(seed, seed + n))
+    written: list[Path] = []
+    pictures = []
+    with torch.inference_mode(), make_progress("img") as progress:
+        task = progress.add_task("generate", total=n)
+        for s, picture in generate_images(gen, seeds, batch=batch, truncation=truncation):
+            target = out / f"seed-{s:06d}.png"
+            save_png(picture, target, gen.provenance(seed=s, truncation=truncation))
+            written.append(target)
+            if grid:
+                pictures.append(picture)
+            progress.advance(task)
+    grid_path = None
+    if grid:
+        import numpy as np
+
+        grid_path = save_png(make_grid(np.stack(pictures)), out / "grid.png", gen.provenance(seeds=f"{seed}-{seed + n - 1}"))
+    return GenerateResult(written, grid_path)

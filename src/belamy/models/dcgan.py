@@ -1,0 +1,117 @@
+"""The DCGAN behind the Belamy portraits, configured as art-DCGAN does.
+
+art-DCGAN (Robbie Barrat, after Radford et al. 2015 and soumith/dcgan.torch) at 128²: nz 100,
+ngf 160, ndf 40, a projection to ngf·16 channels at 4×4, then stride-2 transposed convolutions
+halving the channels at each doubling; the discriminator mirrors it with LeakyReLU(0.2), and
+BatchNorm everywhere but D's first layer and G's last. The 64² variant is dcgan.torch's (ngf = ndf = 64).
+
+The discriminator returns logits; the sigmoid lives in the loss (``softplus``), which is the same
+function as art-DCGAN's Sigmoid + BCE but numerically stable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from belamy.errors import BelamyError
+
+# Published widths: art-DCGAN at 128², dcgan.torch at 64².
+DEFAULT_WIDTHS = {64: (64, 64), 128: (160, 40)}
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    res: int = 64
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    channels: int = 3
+
+    @property
+    def doublings(self) -> int:
+        """Number of stride-2 layers between 4×4 and the output resolution."""
+        return int(math.log2(self.res)) - 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DCGANConfig:
+        return cls(**{k: data[k] for k in ("res", "nz", "ngf", "ndf", "channels") if k in data})
+
+
+def dcgan_config(res: int = 64, nz: int = 100, ngf: int | None = None, ndf: int | None = None) -> DCGANConfig:
+    """A validated config; widths default to the published ones for the resolution."""
+    check_resolution(res, low=16, high=1024)
+    default_ngf, default_ndf = DEFAULT_WIDTHS.get(res, (64, 64))
+    ngf = default_ngf if ngf is None else ngf
+    ndf = default_ndf if ndf is None else ndf
+    for name, value in (("nz", nz), ("ngf", ngf), ("ndf", ndf)):
+        if not 1 <= value <= 4096:
+            raise BelamyError(f"--{name} {value} is out of range", "use a width between 1 and 4096")
+    return DCGANConfig(res=res, nz=nz, ngf=ngf, ndf=ndf)
+
+
+def check_resolution(res: int, low: int, high: int) -> None:
+    if res < 1 or res & (res - 1):
+        raise BelamyError(f"resolution {res} is not a power of two", f"use one of {low}, {low * 2}, ..., {high}")
+    if not low <= res <= high:
+        raise BelamyError(f"resolution {res} is out of range", f"use a power of two from {low} to {high}")
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales: the DCGAN paper's initialisation."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim = cfg.nz
+        self.res = cfg.res
+        self.num_classes = 0
+        width = cfg.ngf * 2 ** (cfg.doublings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(cfg.nz, width, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(cfg.doublings - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(z.reshape(z.shape[0], self.z_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        width = cfg.ndf
+        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for _ in range(cfg.doublings - 1):
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True)]
+            width *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x)).reshape(-1)
+
+    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+        """The 4×4 feature map before the last layer, flattened: a cheap learned image embedding."""
+        return self.features(x).flatten(1)

@@ -1,0 +1,91 @@
+"""Real images for training: a resumable, deterministic stream of batches from a corpus.
+
+The order is a fresh permutation per epoch, seeded by (seed, epoch), and the position in it is
+part of the checkpoint, so a resumed run sees exactly the batches the uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from belamy.errors import BelamyError
+from belamy.utils.progress import console
+
+
+def fit_resolution(images: np.ndarray, res: int, chunk: int = 256) -> np.ndarray:
+    """Images at ``res``: the corpus array itself when it matches, else an area-downsampled copy."""
+    size = images.shape[1]
+    if size == res:
+        return images
+    if size < res:
+        raise BelamyError(
+            f"the corpus is {size}×{size} but --res is {res}",
+            f"train at --res {size} or smaller, or rebuild the corpus with --size {res}",
+        )
+    console.print(f"downsampling the corpus from {size}² to {res}² for training")
+    out = np.empty((len(images), res, res, images.shape[3]), dtype=np.uint8)
+    for start in range(0, len(images), chunk):
+        block = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk])).permute(0, 3, 1, 2).float()
+        small = F.interpolate(block, size=(res, res), mode="area")
+        out[start : start + chunk] = small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
+class RealBatches:
+    """Batches of real images in [-1, 1], NCHW, with optional horizontal mirroring."""
+
+    def __init__(self, images: np.ndarray, batch: int, seed: int, mirror: bool, device: torch.device,
+                 channels_last: bool = True, shard: tuple[int, int] = (0, 1)):
+        if len(images) == 0:
+            raise BelamyError("the corpus holds no images", "build it from a folder with paintings in it")
+        self.images = images
+        self.batch = batch
+        self.seed = seed
+        self.mirror = mirror
+        self.device = device
+        self.channels_last = channels_last
+        self.rank, self.world = shard
+        self.epoch = 0
+        self.cursor = 0
+        self._order = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.images), generator=g).numpy()
+        return order[self.rank :: self.world] if self.world > 1 else order
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def restore(self, state: dict) -> None:
+        self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
+        self._order = self._permutation(self.epoch)
+
+    def _next_indices(self) -> np.ndarray:
+        picked = []
+        need = self.batch
+        while need:
+            take = self._order[self.cursor : self.cursor + need]
+            picked.append(take)
+            need -= len(take)
+            self.cursor += len(take)
+            if self.cursor >= len(self._order):
+                self.epoch += 1
+                self.cursor = 0
+                self._order = self._permutation(self.epoch)
+        return np.concatenate(picked)
+
+    def next(self, generator: torch.Generator) -> torch.Tensor:
+        idx = np.sort(self._next_indices())  # sorted reads are kinder to a memory-mapped file
+        batch = torch.from_numpy(self.images[idx])  # [B, H, W, C] uint8
+        if self.mirror:
+            flip = torch.rand(len(idx), generator=generator) < 0.5
+            batch[flip] = batch[flip].flip(2)
+        batch = batch.to(self.device, non_blocking=True)
+        # NHWC storage viewed as NCHW is already channels-last: no copy, and the float cast keeps it.
+        x = batch.permute(0, 3, 1, 2)
+        if not self.channels_last:
+            x = x.contiguous()
+        return x.float().div_(127.5).sub_(1.0)

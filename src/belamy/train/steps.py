@@ -1,0 +1,22 @@
+"""One optimisation step per architecture, shared by the training loop and the benchmarks."""
+
+from __future__ import annotations
+
+import torch
+
+from belamy.train.loss import DCGANLoss
+from belamy.train.stats import StatsCollector
+
+
+def dcgan_step(G, D, opt_G, opt_D, loss: DCGANLoss, real: torch.Tensor, z: torch.Tensor, stats: StatsCollector) -> None:
+    """One DCGAN iteration: a D update on a real and a fake batch, then a G update through the same fake."""
+    fake = G(z)
+    D.requires_grad_(True)
+    opt_D.zero_grad(set_to_none=True)
+    loss.accumulate_gradients("Dmain", real, fake, stats)
+    opt_D.step()
+    # D's weight gradients from the G phase would be discarded: freezing D skips computing them.
+    D.requires_grad_(False)
+    opt_G.zero_grad(set_to_none=True)
+    loss.accumulate_gradients("Gmain", real, fake, stats)
+    opt_G.step()

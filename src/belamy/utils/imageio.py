@@ -1,0 +1,80 @@
+"""Reading and writing the images belamy makes, with provenance in their metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from belamy.errors import BelamyError
+from belamy.utils.atomic import atomic_path
+
+PROVENANCE_KEY = "belamy:provenance"
+
+
+def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike, provenance: dict | None = None) -> Path:
+    """Write a PNG atomically; ``provenance`` is stored as JSON in an iTXt chunk."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    info = PngImagePlugin.PngInfo()
+    if provenance:
+        info.add_itxt(PROVENANCE_KEY, json.dumps(provenance, sort_keys=True))
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
+    return target
+
+
+def read_provenance(path: str | os.PathLike) -> dict | None:
+    """The provenance a belamy PNG carries, or None for an image without it."""
+    with Image.open(path) as im:
+        text = im.info.get(PROVENANCE_KEY) or getattr(im, "text", {}).get(PROVENANCE_KEY)
+    return json.loads(text) if text else None
+
+
+def open_rgb(path: str | os.PathLike) -> Image.Image:
+    """Open any image a user hands us as 8-bit RGB, with a clear error for a missing or broken file."""
+    p = Path(path)
+    if not p.exists():
+        raise BelamyError(f"image not found: {p}", "check the path")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            return to_rgb(im)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BelamyError(f"cannot read image {p}: {exc}", "is it a PNG, JPEG or TIFF?") from exc
+
+
+def to_rgb(im: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any PIL mode (L, LA, P with transparency, RGBA, CMYK, I;16, F) to 8-bit RGB.
+
+    Transparency is composited over ``background``; 16-bit and float images are scaled, not clipped.
+    """
+    if im.mode == "RGB":
+        return im
+    if im.mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if im.mode == "F" and arr.max() <= 1.0:
+            top = 1.0
+        im = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode in ("LA", "RGBA", "PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+        base = Image.new("RGB", im.size, background)
+        base.paste(im, mask=im.getchannel("A"))
+        return base
+    return im.convert("RGB")
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny synthetic corpus and a tiny trained run, made in seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("BELAMY_QUIET", "1")
+
+SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def synthetic_portraits(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Little 'portraits': a warm or cool background gradient and an oval face, varied per image."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    for i in range(n):
+        bg_top, bg_bottom = rng.uniform(20, 120, 3), rng.uniform(10, 80, 3)
+        img = bg_top * (1 - yy[..., None]) + bg_bottom * yy[..., None]
+        cx, cy = 0.5 + rng.uniform(-0.08, 0.08), 0.42 + rng.uniform(-0.06, 0.06)
+        rx, ry = rng.uniform(0.16, 0.22), rng.uniform(0.22, 0.28)
+        face = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        img[face] = rng.uniform(150, 235, 3) * np.array([1.0, 0.85, 0.7])
+        shoulders = ((xx - 0.5) / 0.45) ** 2 + ((yy - 1.05) / 0.35) ** 2 <= 1.0
+        img[shoulders] = rng.uniform(10, 90, 3)
+        out[i] = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+    return out
+
+
+def write_corpus(folder: Path, images: np.ndarray, labels: list[str] | None = None) -> Path:
+    """A corpus folder in belamy's on-disk format, written directly (no builder needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "images.npy", images)
+    with open(folder / "manifest.jsonl", "w", encoding="utf-8") as fh:
+        for i in range(len(images)):
+            label = labels[i] if labels else None
+            record = {"index": i, "source": f"synthetic/{label or 'all'}/img-{i:04d}.png", "sha256": f"{i:064x}",
+                      "width": images.shape[2], "height": images.shape[1], "title": f"Synthetic {i}", "year": None}
+            if label:
+                record["label"] = label
+            fh.write(json.dumps(record) + "\n")
+    (folder / "corpus.json").write_text(json.dumps(
+        {"format": "belamy-corpus", "version": 1, "size": int(images.shape[1]), "count": int(len(images)),
+         "created": "2026-01-01T00:00:00Z", "sources": ["synthetic"]}))
+    for name in ("rejects.jsonl", "duplicates.jsonl"):
+        (folder / name).write_text("")
+    return folder
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """64 synthetic portraits at 32²."""
+    return write_corpus(tmp_path / "corpus", synthetic_portraits(64, 32))
+
+
+def tiny_train_options(corpus: Path, out: Path, **overrides):
+    from belamy.train.options import TrainOptions
+
+    settings = dict(corpus=corpus, out=out, arch="dcgan", res=32, kimg=0.256, batch=16, ngf=8, ndf=8, nz=16,
+                    tick_kimg=0.064, snapshot_ticks=2, keep=3, seed=3, device="cpu", grid_size=4)
+    settings.update(overrides)
+    return TrainOptions(**settings)
+
+
+@pytest.fixture
+def tiny_run(tiny_corpus: Path, tmp_path: Path) -> Path:
+    """A DCGAN trained for a few steps at 32² (seconds on a CPU)."""
+    from belamy.train.loop import train
+
+    return train(tiny_train_options(tiny_corpus, tmp_path / "run")).run_dir
