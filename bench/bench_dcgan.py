@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
-from belamy.train.steps import dcgan_step
 from belamy.train.loss import DCGANLoss
 from belamy.train.stats import StatsCollector
+from belamy.train.steps import autocast_context, dcgan_step
 
 
 def cpu_name() -> str:
@@ -65,50 +65,66 @@ def plain_step(G, D, opt_G, opt_D, criterion, real, z):
 # ---------------------------------------------------------------- timing
 
 
-def time_steps(step, steps: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
+def interleaved_rates(steps_by_name: dict, steps: int, batch: int) -> dict[str, float]:
+    """img/s of each step function, timed turn by turn so that load from other processes hits all alike."""
+    spent = dict.fromkeys(steps_by_name, 0.0)
+    for step in steps_by_name.values():  # warm-up: first calls pick kernels and allocate
         step()
-    start = time.perf_counter()
     for _ in range(steps):
-        step()
-    return time.perf_counter() - start
+        for name, step in steps_by_name.items():
+            start = time.perf_counter()
+            step()
+            spent[name] += time.perf_counter() - start
+    return {name: steps * batch / seconds for name, seconds in spent.items()}
 
 
-def bench_training(res: int, batch: int, steps: int) -> tuple[float, float]:
+def training_steps(res: int, batch: int) -> dict:
     cfg = dcgan_config(res)
     real = torch.rand(batch, 3, res, res) * 2 - 1
     z = torch.randn(batch, cfg.nz)
 
     torch.manual_seed(0)
-    G, D = plain_networks(cfg)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    G0, D0 = plain_networks(cfg)
+    opt_G0 = torch.optim.Adam(G0.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D0 = torch.optim.Adam(D0.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = nn.BCELoss()
-    plain_s = time_steps(lambda: plain_step(G, D, opt_G, opt_D, criterion, real, z.view(batch, -1, 1, 1)), steps)
+    z4 = z.view(batch, -1, 1, 1)
 
-    torch.manual_seed(0)
-    G = DCGANGenerator(cfg).to(memory_format=torch.channels_last)
-    D = DCGANDiscriminator(cfg).to(memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    loss, stats = DCGANLoss(G, D, "nonsat"), StatsCollector()
-    real_cl = real.contiguous(memory_format=torch.channels_last)
-    belamy_s = time_steps(lambda: dcgan_step(G, D, opt_G, opt_D, loss, real_cl, z, stats), steps)
-    stats.means()  # the one sync per tick the real loop does
-    return steps * batch / plain_s, steps * batch / belamy_s
+    def belamy(dtype):
+        torch.manual_seed(0)
+        G = DCGANGenerator(cfg).to(memory_format=torch.channels_last)
+        D = DCGANDiscriminator(cfg).to(memory_format=torch.channels_last)
+        opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+        opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+        loss, stats = DCGANLoss(G, D, "nonsat"), StatsCollector()
+        real_cl = real.contiguous(memory_format=torch.channels_last)
+        return lambda: dcgan_step(G, D, opt_G, opt_D, loss, real_cl, z, stats, autocast_dtype=dtype)
+
+    return {
+        "plain": lambda: plain_step(G0, D0, opt_G0, opt_D0, criterion, real, z4),
+        "belamy": belamy(None),
+        "belamy_bf16": belamy(torch.bfloat16),
+    }
 
 
-def bench_generation(res: int, batch: int, steps: int) -> tuple[float, float]:
+def generation_steps(res: int, batch: int) -> dict:
     cfg = dcgan_config(res)
     z = torch.randn(batch, cfg.nz)
     torch.manual_seed(0)
-    G = DCGANGenerator(cfg).eval()
-    with torch.no_grad():
-        plain_s = time_steps(lambda: G(z.view(batch, -1, 1, 1)), steps)
-    G = G.to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        belamy_s = time_steps(lambda: G(z), steps)
-    return steps * batch / plain_s, steps * batch / belamy_s
+    G0 = DCGANGenerator(cfg).eval()
+    G1 = DCGANGenerator(cfg).eval().to(memory_format=torch.channels_last)
+
+    def plain():
+        with torch.no_grad():
+            G0(z.view(batch, -1, 1, 1))
+
+    def belamy(dtype=None):
+        def run():
+            with torch.inference_mode(), autocast_context(z.device, dtype):
+                G1(z)
+        return run
+
+    return {"plain": plain, "belamy": belamy(), "belamy_bf16": belamy(torch.bfloat16)}
 
 
 def main() -> None:
@@ -120,14 +136,14 @@ def main() -> None:
 
     print(f"machine: {cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"batch {args.batch}, {args.steps} timed steps after 1 warm-up; widths as art-DCGAN/dcgan.torch\n")
-    print(f"{'what':<12}{'res':>5}{'plain img/s':>14}{'belamy img/s':>14}{'speed-up':>10}")
+    print(f"{'what':<12}{'res':>5}{'plain img/s':>14}{'belamy img/s':>14}{'speed-up':>10}{'belamy bf16':>14}{'speed-up':>10}")
     for res in args.res:
         steps = args.steps if res <= 64 else max(2, args.steps // 2)
-        plain, ours = bench_training(res, args.batch, steps)
-        print(f"{'training':<12}{res:>5}{plain:>14.1f}{ours:>14.1f}{ours / plain:>9.2f}x", flush=True)
-        plain, ours = bench_generation(res, args.batch, steps * 2)
-        print(f"{'generation':<12}{res:>5}{plain:>14.1f}{ours:>14.1f}{ours / plain:>9.2f}x", flush=True)
-
+        for what, make, n in (("training", training_steps, steps), ("generation", generation_steps, steps * 2)):
+            rates = interleaved_rates(make(res, args.batch), n, args.batch)
+            plain, ours, bf16 = rates["plain"], rates["belamy"], rates["belamy_bf16"]
+            print(f"{what:<12}{res:>5}{plain:>14.1f}{ours:>14.1f}{ours / plain:>9.2f}x{bf16:>14.1f}{bf16 / plain:>9.2f}x",
+                  flush=True)
 
 if __name__ == "__main__":
     main()

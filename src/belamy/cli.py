@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -60,11 +60,11 @@ def corpus_build(
 # --------------------------------------------------------------------------- train
 
 
-class Arch(str, Enum):
+class Arch(StrEnum):
     dcgan = "dcgan"
 
 
-class LossKind(str, Enum):
+class LossKind(StrEnum):
     minimax = "minimax"
     nonsat = "nonsat"
 
@@ -73,8 +73,8 @@ class LossKind(str, Enum):
 def train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, sample grids, metrics.")],
-    arch: Annotated[Arch | None, typer.Option(help="Network architecture [default: dcgan; on --resume, the run's].")] = None,
-    res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan [default: 64; on --resume, the run's].")] = None,
+    arch: Annotated[Arch | None, typer.Option(help="Network architecture (default: dcgan; on --resume, the run's).")] = None,
+    res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan (default: 64; on --resume, the run's).")] = None,
     kimg: Annotated[float, typer.Option(help="Train until this many thousand real images have been shown.")] = 100.0,
     batch: Annotated[int, typer.Option(help="Batch size.")] = 64,
     loss: Annotated[LossKind, typer.Option(help="minimax: the signed formula; nonsat: the non-saturating variant.")] = LossKind.nonsat,
@@ -94,8 +94,8 @@ def train_cmd(
     channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).")] = True,
 ) -> None:
     """Train a GAN on a corpus, with sample grids, checkpoints and resume."""
-    from belamy.train.options import TrainOptions
     from belamy.train.loop import train
+    from belamy.train.options import TrainOptions
 
     options = TrainOptions(
         corpus=corpus, out=out, arch=arch.value if arch else None, res=res, kimg=kimg, batch=batch, loss=loss.value,
@@ -133,25 +133,22 @@ def generate_cmd(
 # --------------------------------------------------------------------------- sign
 
 
-class Corner(str, Enum):
-    bottom_right = "bottom-right"
-    bottom_left = "bottom-left"
-    top_right = "top-right"
-    top_left = "top-left"
+# Corners are plain strings checked by the library, so a wrong one is a one-line error (exit 2).
+CORNER_HELP = "Where the signature goes: bottom-right, bottom-left, top-right or top-left."
 
 
 @app.command("sign")
 def sign_cmd(
-    image: Annotated[Path, typer.Argument(help="The image to sign.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the signed image.")],
-    corner: Annotated[Corner, typer.Option(help="Where the signature goes.")] = Corner.bottom_right,
+    image: Annotated[Path, typer.Argument(help="The image to sign (PNG, JPEG, TIFF; any colour mode).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the signed image: .png, .jpg or .tif.")],
+    corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="auto (contrasting with the background there) or a colour: '#1a1a1a', 'gold'.")] = "auto",
-    size: Annotated[float, typer.Option(help="Signature width as a fraction of the image width.")] = 0.42,
+    size: Annotated[float, typer.Option(help="Signature width as a fraction of the image width, in (0, 1].")] = 0.42,
 ) -> None:
     """Sign an image with the GAN loss formula, rendered as real mathematics, like Edmond de Belamy."""
     from belamy.print.signature import sign_image
 
-    sign_image(image, out, corner=corner.value, color=color, width_fraction=size)
+    sign_image(image, out, corner=corner, color=color, width_fraction=size)
     typer.echo(str(out))
 
 

@@ -27,14 +27,14 @@ from belamy.models.registry import get_architecture
 from belamy.train import checkpoint as ck
 from belamy.train.data import RealBatches, fit_resolution
 from belamy.train.loss import DCGANLoss
-from belamy.train.steps import dcgan_step
 from belamy.train.options import FIXED_ON_RESUME, TrainOptions
 from belamy.train.run_dir import RunPaths, prepare_writable
 from belamy.train.stats import StatsCollector
+from belamy.train.steps import dcgan_step
 from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
 from belamy.utils.imageio import save_png
-from belamy.utils.progress import console, make_progress
+from belamy.utils.progress import ScaledCountColumn, console, make_progress
 
 
 @dataclass
@@ -179,10 +179,11 @@ def train(options: TrainOptions, stop: StopRequest | None = None) -> TrainResult
     stop = stop or StopRequest()
     progress = make_progress(
         "img", TextColumn("[magenta]G {task.fields[loss_G]} D {task.fields[loss_D]}"),
+        count_column=ScaledCountColumn(1000, "kimg"),
     )
     console.print(f"training {options.arch} {cfg.res}² on {len(corpus)} images, {device}, to {options.kimg:g} kimg -> {paths.root}")
     with stop.installed(), progress:
-        task = progress.add_task("kimg", total=total_nimg, completed=nimg, loss_G="   -  ", loss_D="   -  ")
+        task = progress.add_task("train", total=total_nimg, completed=nimg, loss_G="   -  ", loss_D="   -  ")
         tick_start_nimg, tick_start_time = nimg, time.perf_counter()
         while nimg < total_nimg:
             real = data.next(rng)

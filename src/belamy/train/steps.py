@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from belamy.train.loss import DCGANLoss
 from belamy.train.stats import StatsCollector
 
 
-def dcgan_step(G, D, opt_G, opt_D, loss: DCGANLoss, real: torch.Tensor, z: torch.Tensor, stats: StatsCollector) -> None:
+def autocast_context(device: torch.device, dtype: torch.dtype | None):
+    """Mixed precision where asked for (bf16 runs on AMX CPUs and recent GPUs); a no-op for fp32."""
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def dcgan_step(G, D, opt_G, opt_D, loss: DCGANLoss, real: torch.Tensor, z: torch.Tensor, stats: StatsCollector,
+               autocast_dtype: torch.dtype | None = None) -> None:
     """One DCGAN iteration: a D update on a real and a fake batch, then a G update through the same fake."""
-    fake = G(z)
-    D.requires_grad_(True)
-    opt_D.zero_grad(set_to_none=True)
-    loss.accumulate_gradients("Dmain", real, fake, stats)
-    opt_D.step()
-    # D's weight gradients from the G phase would be discarded: freezing D skips computing them.
-    D.requires_grad_(False)
-    opt_G.zero_grad(set_to_none=True)
-    loss.accumulate_gradients("Gmain", real, fake, stats)
-    opt_G.step()
+    with autocast_context(z.device, autocast_dtype):
+        fake = G(z)
+        D.requires_grad_(True)
+        opt_D.zero_grad(set_to_none=True)
+        loss.accumulate_gradients("Dmain", real, fake, stats)
+        opt_D.step()
+        # D's weight gradients from the G phase would be discarded: freezing D skips computing them.
+        D.requires_grad_(False)
+        opt_G.zero_grad(set_to_none=True)
+        loss.accumulate_gradients("Gmain", real, fake, stats)
+        opt_G.step()

@@ -41,12 +41,24 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:7.1f} {self.unit}/s", style="cyan")
 
 
-def make_progress(unit: str = "it", *extra_columns: ProgressColumn) -> Progress:
+class ScaledCountColumn(ProgressColumn):
+    """Done/total in a larger unit, e.g. images counted but shown as ``12.3/500 kimg``."""
+
+    def __init__(self, scale: float, unit: str):
+        super().__init__()
+        self.scale, self.unit = scale, unit
+
+    def render(self, task: Task) -> Text:
+        total = "?" if task.total is None else f"{task.total / self.scale:g}"
+        return Text(f"{task.completed / self.scale:.1f}/{total} {self.unit}", style="green")
+
+
+def make_progress(unit: str = "it", *extra_columns: ProgressColumn, count_column: ProgressColumn | None = None) -> Progress:
     """A progress bar: description, bar, done/total, rate, any extra columns, elapsed and ETA."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        count_column or MofNCompleteColumn(),
         RateColumn(unit),
         *extra_columns,
         TimeElapsedColumn(),
