@@ -78,10 +78,15 @@ def test_damaged_checkpoint_is_a_clear_error(tiny_run: Path, tmp_path: Path):
         (["train", "{missing}", "--out", "{out}"], "no corpus"),
         (["train", "{corpus}", "--out", "{out}", "--res", "100"], "not a power of two"),
         (["train", "{corpus}", "--out", "{run}"], "already holds a training run"),
+        (["generate", "{run}", "--out", "{afile}/sub"], "cannot write"),
+        (["train", "{corpus}", "--out", "{afile}/sub", "--res", "32"], "cannot write"),
+        (["train", "{corpus}", "--out", "{out}", "--resume"], "nothing to resume"),
     ],
 )
 def test_cli_errors_are_one_line_without_traceback(tiny_run: Path, tiny_corpus: Path, tmp_path: Path, args, message):
-    values = {"missing": tmp_path / "nope", "out": tmp_path / "out", "run": tiny_run, "corpus": tiny_corpus}
+    afile = tmp_path / "a-file"
+    afile.write_text("not a folder")
+    values = {"missing": tmp_path / "nope", "out": tmp_path / "out", "run": tiny_run, "corpus": tiny_corpus, "afile": afile}
     argv = [a.format(**values) for a in args]
     result = subprocess.run([sys.executable, "-m", "belamy", *argv], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr

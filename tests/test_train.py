@@ -44,6 +44,7 @@ def test_run_writes_grids_checkpoints_and_metrics(tiny_run: Path):
     assert any(k.startswith("opt_G.") for k in tensors) and "rng.main" in tensors
     run_info = json.loads((tiny_run / "run.json").read_text())
     assert run_info["options"]["ngf"] == 8
+    assert Image.open(tiny_run / "curves.png").size[0] > 400
 
 
 def test_training_changes_the_generator(tiny_corpus: Path, tmp_path: Path):

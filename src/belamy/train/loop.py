@@ -25,6 +25,7 @@ from belamy.generate.grid import make_grid, to_uint8
 from belamy.generate.latents import latents_for_seeds
 from belamy.models.registry import get_architecture
 from belamy.train import checkpoint as ck
+from belamy.train.curves import plot_curves
 from belamy.train.data import RealBatches, fit_resolution
 from belamy.train.loss import DCGANLoss
 from belamy.train.options import FIXED_ON_RESUME, TrainOptions
@@ -215,6 +216,7 @@ def train(options: TrainOptions, stop: StopRequest | None = None) -> TrainResult
                 done = nimg >= total_nimg
                 if tick % options.snapshot_ticks == 0 or done or stop.requested:
                     snapshot_grid()
+                    plot_curves(paths.metrics, paths.root / "curves.png")
                     last_ckpt = save()
                 next_tick = (nimg // tick_nimg + 1) * tick_nimg
                 tick_start_nimg, tick_start_time = nimg, time.perf_counter()
