@@ -40,6 +40,7 @@ def test_each_png_records_run_checkpoint_hash_and_seed(tiny_run: Path, tmp_path:
     assert prov["run"] == str(tiny_run)
     assert prov["checkpoint_sha256"] == file_sha256(ckpt)
     assert prov["checkpoint"] == ckpt.name
+    assert prov["corpus"]["count"] == 64
     assert result.grid is not None and result.grid.exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,10 +50,21 @@ class LoadedGenerator:
             "checkpoint": self.checkpoint_path.with_suffix(".safetensors").name,
             "checkpoint_sha256": self.checkpoint_sha256, "kimg": self.kimg,
         }
+        corpus = self.meta.get("corpus") or self._run_corpus()
+        if corpus:
+            record["corpus"] = corpus
         if seed is not None:
             record["seed"] = seed
         record.update(extra)
         return record
+
+
+    def _run_corpus(self) -> dict | None:
+        """The training corpus named in run.json: where the work's paintings came from."""
+        try:
+            return json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")
+        except (OSError, ValueError):
+            return None
 
 
 def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = "auto") -> LoadedGenerator:
