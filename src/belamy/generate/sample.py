@@ -16,6 +16,8 @@ from belamy.utils.progress import make_progress
 
 __all__ = ["GenerateResult", "generate", "generate_images", "to_uint8"]
 
+GRID_MAX = 256  # a grid of more would be too small to look at, and held in memory
+
 
 @dataclass
 class GenerateResult:
@@ -33,7 +35,10 @@ def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, tru
 
 def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = False, checkpoint: str = "latest",
              device: str = "auto", truncation: float = 1.0, batch: int = 32) -> GenerateResult:
-    """Write ``seed-<s>.png`` for seeds ``seed .. seed+n-1``; the same run, checkpoint and seed give the same image."""
+    """Write ``seed-<s>.png`` for seeds ``seed .. seed+n-1``; the same run, checkpoint and seed give the same image.
+
+    With ``grid``, also ``grid.png`` of the first (up to 256) images.
+    """
     if not 1 <= n <= 1_000_000:
         raise BelamyError(f"--n {n} is not valid", "ask for 1 to 1,000,000 images")
     if seed < 0:
@@ -50,12 +55,12 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
             target = out / f"seed-{s:06d}.png"
             save_png(picture, target, gen.provenance(seed=s, truncation=truncation))
             written.append(target)
-            if grid:
+            if grid and len(pictures) < GRID_MAX:
                 pictures.append(picture)
             progress.advance(task)
     grid_path = None
     if grid:
         import numpy as np
 
-        grid_path = save_png(make_grid(np.stack(pictures)), out / "grid.png", gen.provenance(seeds=f"{seed}-{seed + n - 1}"))
+        grid_path = save_png(make_grid(np.stack(pictures)), out / "grid.png", gen.provenance(seeds=f"{seed}-{seed + len(pictures) - 1}"))
     return GenerateResult(written, grid_path)
