@@ -27,6 +27,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes owner-only files; a finished file gets the usual permissions (0666 minus umask).
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         _fsync_file(tmp)
@@ -86,6 +88,12 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync_file(path: Path) -> None:

@@ -1,0 +1,224 @@
+"""`belamy exhibit`: full-screen pages of portraits morphing forever, generated live on this machine.
+
+``/screen/N`` is a kiosk page; it opens ``/ws/N`` and draws each frame it is sent, acknowledging it
+to get the next (see :mod:`belamy.exhibit.stream`). ``/health`` reports frames made and clients.
+Bound to loopback by default; bound anywhere else, every page and socket needs the printed token.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations at runtime,
+and the handlers' types are imported inside :func:`create_app` so that fastapi stays optional.)
+"""
+
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from belamy.errors import BelamyError
+from belamy.exhibit.frames import FORMATS, FrameGenerator, ScreenSpec, parse_labels
+from belamy.exhibit.stream import FrameProducer
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ACK_TIMEOUT_S = 60.0  # a client silent this long is gone (or frozen): drop it, it will reconnect
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+@dataclass
+class ExhibitConfig:
+    run: Path
+    screens: int = 1
+    labels: str | None = None
+    res: int | None = None
+    fps: float = 24.0
+    engine: str = "auto"
+    truncation: float = 1.0
+    seed: int | None = None
+    seconds_per_face: float = 4.0
+    checkpoint: str = "latest"
+    device: str = "auto"
+    quality: int = 85
+    format: str = "jpeg"
+    onnx_model: Path | None = None
+
+    def validate(self) -> None:
+        if self.screens not in (1, 2):
+            raise BelamyError(f"--screens {self.screens} is not supported", "use 1 or 2")
+        if not 0 < self.fps <= 120:
+            raise BelamyError(f"--fps {self.fps} is out of range", "use more than 0 and at most 120")
+        if not 0.25 <= self.seconds_per_face <= 3600:
+            raise BelamyError(f"--seconds-per-face {self.seconds_per_face} is out of range", "use 0.25 to 3600")
+        if self.res is not None and not 8 <= self.res <= 4096:
+            raise BelamyError(f"--res {self.res} is out of range", "use 8 to 4096 pixels")
+        if not 0.0 <= self.truncation <= 2.0:
+            raise BelamyError(f"--truncation {self.truncation} is out of range", "use ψ between 0 and 2 (1 = none)")
+        if self.format not in FORMATS:
+            raise BelamyError(f"--format {self.format} is not supported", f"use one of {', '.join(FORMATS)}")
+
+
+def build_producer(config: ExhibitConfig) -> FrameProducer:
+    """Load the run, pick the engine, and set up one walk per screen."""
+    from belamy.exhibit.engine import make_engine
+    from belamy.export.onnx import label_names
+    from belamy.generate.loader import load_generator
+
+    config.validate()
+    gen = load_generator(Path(config.run), config.checkpoint, config.device)
+    names = label_names(gen) if gen.num_classes else []
+    labels = parse_labels(config.labels, names, config.screens)
+    base_seed = config.seed if config.seed is not None else secrets.randbits(63)
+    specs = [ScreenSpec(number=i + 1, seed=base_seed + 1_000_003 * i, label=lab,
+                        label_name=None if lab is None else names[lab]) for i, lab in enumerate(labels)]
+    engine = make_engine(gen, config.engine, config.truncation, batch=config.screens, onnx_model=config.onnx_model)
+    frames_per_face = max(1, round(config.seconds_per_face * config.fps))
+    generator = FrameGenerator(engine, specs, res=config.res, frames_per_face=frames_per_face, fmt=config.format,
+                               quality=config.quality)
+    return FrameProducer(generator, config.fps)
+
+
+def page_html(screen: int, screens: int) -> str:
+    template = resources.files("belamy.exhibit").joinpath("static/screen.html").read_text(encoding="utf-8")
+    return template.replace("__SCREEN__", str(screen)).replace("__SCREENS__", str(screens))
+
+
+def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | None = None, start: bool = True):
+    """The FastAPI app serving the screens of ``producer``; starts and stops its thread with the app."""
+    try:
+        from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+        from fastapi.responses import HTMLResponse, JSONResponse, Response
+    except ImportError:
+        raise BelamyError("the exhibit needs fastapi and uvicorn", "pip install 'belamy[exhibit]'") from None
+
+    loopback_only = is_loopback(host)
+    if not loopback_only and not token:
+        raise BelamyError(f"binding {host} needs an access token", "use the default host, or pass a token")
+    screens = len(producer.slots)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if start:
+            producer.start()
+        try:
+            yield
+        finally:
+            producer.stop()
+
+    app = FastAPI(title="belamy exhibit", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    def allowed(headers, query) -> bool:
+        if loopback_only:
+            # a page from another site must not reach us through a rebound DNS name
+            name = (headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+            return is_loopback(name)
+        given = query.get("token") or headers.get("x-belamy-token") or ""
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if not allowed(request.headers, request.query_params):
+            return JSONResponse({"error": "forbidden: open the address printed by `belamy exhibit`"}, status_code=403)
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> str:
+        suffix = f"?token={token}" if token and not loopback_only else ""
+        links = "".join(f'<li><a href="/screen/{i}{suffix}">screen {i}</a></li>' for i in range(1, screens + 1))
+        return f"<!doctype html><title>belamy exhibit</title><ul>{links}</ul>"
+
+    @app.get("/screen/{number}", response_class=HTMLResponse)
+    async def screen_page(number: int):
+        if not 1 <= number <= screens:
+            return Response("no such screen", status_code=404, media_type="text/plain")
+        return page_html(number, screens)
+
+    @app.get("/health")
+    async def health() -> dict:
+        gen = producer.generator
+        return {"frames": producer.frames_made, "screens": screens, "clients": [s.clients for s in producer.slots],
+                "res": gen.res, "fps": producer.fps, "engine": gen.engine.name,
+                "labels": [s.label_name for s in gen.screens],
+                "error": None if producer.error is None else str(producer.error)}
+
+    @app.websocket("/ws/{number}")
+    async def stream(ws: WebSocket, number: int):
+        if not allowed(ws.headers, ws.query_params) or not 1 <= number <= screens:
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        slot = producer.slots[number - 1]
+        loop, event = asyncio.get_running_loop(), asyncio.Event()
+        slot.add_waiter(loop, event)
+        spec = producer.generator.screens[number - 1]
+        try:
+            await ws.send_text(json.dumps({"type": "hello", "screen": number, "label": spec.label_name,
+                                           "mime": producer.generator.mime, "res": producer.generator.res}))
+            sent = 0
+            while True:
+                seq, frame = slot.latest()
+                if seq == sent or frame is None:
+                    await event.wait()
+                    event.clear()
+                    continue
+                await ws.send_bytes(frame)
+                sent = seq
+                # the client's ack: no new frame until it has drawn this one (latest-frame-wins)
+                await asyncio.wait_for(ws.receive_text(), timeout=ACK_TIMEOUT_S)
+        except (WebSocketDisconnect, TimeoutError, RuntimeError, OSError):  # gone, silent, or closed mid-send
+            pass
+        finally:
+            slot.remove_waiter(loop, event)
+
+    return app
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A clear error now, rather than uvicorn's exit after the model has loaded."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise BelamyError(f"cannot listen on {host}:{port}: {err.strerror}", "choose another --port, or stop "
+                              "what is using it") from None
+
+
+def serve(config: ExhibitConfig, host: str = "127.0.0.1", port: int = 8750, echo=print) -> None:
+    """Load, then serve until interrupted; prints the screens' addresses (with the token off-loopback)."""
+    try:
+        import uvicorn
+        import websockets  # noqa: F401  (uvicorn serves WebSockets only when this is installed)
+    except ImportError:
+        raise BelamyError("the exhibit needs uvicorn and websockets", "pip install 'belamy[exhibit]'") from None
+    if not 1 <= port <= 65535:
+        raise BelamyError(f"--port {port} is out of range", "use 1 to 65535")
+    token = None if is_loopback(host) else (os.environ.get("BELAMY_EXHIBIT_TOKEN") or secrets.token_urlsafe(18))
+    check_port_free(host, port)
+    producer = build_producer(config)
+    app = create_app(producer, host=host, token=token)
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):  # every interface: name this machine as others on the network see it
+        import socket
+
+        shown = socket.gethostname()
+    suffix = f"?token={token}" if token else ""
+    gen = producer.generator
+    echo(f"belamy exhibit: {len(gen.screens)} screen(s) at {gen.res}², {config.fps:g} fps, engine {gen.engine.name}")
+    if token:
+        echo(f"access token: {token}")
+    for spec in gen.screens:
+        label = f" ({spec.label_name})" if spec.label_name else ""
+        echo(f"  screen {spec.number}{label}: http://{shown}:{port}/screen/{spec.number}{suffix}")
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=1 << 16)
