@@ -1,0 +1,1 @@
+"""The studio: a local web app to watch training, swipe through candidates and teach the model a taste."""

@@ -1,0 +1,58 @@
+"""Training runs under the studio root, read live from their folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from belamy.train.checkpoint import list_checkpoints
+from belamy.utils.atomic import read_jsonl
+
+_GRID = re.compile(r"^grid-(\d{9})\.png$")
+_SKIP = {"candidates", "travels", "checkpoints", "samples", "node_modules", "__pycache__"}
+
+
+def find_runs(root: Path, max_depth: int = 4) -> list[Path]:
+    """Folders holding a ``run.json``, at most ``max_depth`` levels below the root (hidden folders skipped)."""
+    root = Path(root)
+    runs = []
+    for folder, dirs, files in os.walk(root):
+        depth = len(Path(folder).relative_to(root).parts)
+        if "run.json" in files:
+            runs.append(Path(folder))
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP) if depth < max_depth else []
+    return sorted(runs)
+
+
+def read_run(run: Path, root: Path) -> dict:
+    """What the runs page shows: settings, progress, grids and checkpoints."""
+    try:
+        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        info = {}
+    options = info.get("options", {}) if isinstance(info, dict) else {}
+    metrics = read_jsonl(run / "metrics.jsonl")
+    grids = []
+    samples = run / "samples"
+    if samples.is_dir():
+        for p in sorted(samples.iterdir()):
+            m = _GRID.match(p.name)
+            if m:
+                grids.append({"nimg": int(m.group(1)), "kimg": int(m.group(1)) / 1000,
+                              "url": "/files/" + p.relative_to(root).as_posix()})
+    checkpoints = [{"name": p.stem, "kimg": int(p.stem.split("-")[1]) / 1000} for p in list_checkpoints(run / "checkpoints")]
+    last = metrics[-1] if metrics else {}
+    return {
+        "name": run.relative_to(root).as_posix() or ".", "arch": info.get("arch"), "model": info.get("model", {}),
+        "target_kimg": options.get("kimg"), "kimg": last.get("kimg", 0.0), "img_per_s": last.get("img_per_s"),
+        "ticks": len(metrics), "grids": grids, "checkpoints": checkpoints,
+        "updated": max((p.stat().st_mtime for p in (run / "metrics.jsonl", run / "run.json") if p.exists()), default=0),
+    }
+
+
+def read_metrics(run: Path, since: int = 0) -> list[dict]:
+    return read_jsonl(run / "metrics.jsonl")[max(0, since):]
