@@ -28,11 +28,22 @@ class Corpus:
     @property
     def manifest(self) -> list[dict]:
         if self._manifest is None:
-            self._manifest = read_jsonl(self.path / "manifest.jsonl")
+            manifest = read_jsonl(self.path / "manifest.jsonl")
+            if len(manifest) != len(self.images):
+                raise BelamyError(
+                    f"{self.path / 'manifest.jsonl'} lists {len(manifest)} images but images.npy holds {len(self.images)}",
+                    "rebuild the corpus",
+                )
+            self._manifest = manifest
         return self._manifest
 
 
 def open_corpus(path: str | Path) -> Corpus:
+    """Open a corpus folder: ``images`` memory-mapped read-only, ``manifest`` read on first use.
+
+    Raises :class:`BelamyError` for a missing folder, a folder that is not a corpus, an empty corpus
+    or a damaged or mismatched ``images.npy``.
+    """
     path = Path(path)
     hint = "build one with `belamy corpus build SOURCE --out CORPUS`"
     if not path.is_dir():
@@ -55,6 +66,8 @@ def open_corpus(path: str | Path) -> Corpus:
         raise BelamyError(f"{path / 'images.npy'} has shape {images.shape} {images.dtype}", "rebuild the corpus")
     if len(images) == 0:
         raise BelamyError(f"the corpus at {path} is empty", "build it from a folder with readable paintings")
+    if info.get("size") not in (None, images.shape[1]):
+        raise BelamyError(f"{path} says {info['size']}² images but holds {images.shape[1]}²", "rebuild the corpus")
     if info.get("count") not in (None, len(images)):
         raise BelamyError(f"{path} says {info['count']} images but holds {len(images)}", "rebuild the corpus")
     return Corpus(path=path, images=images, size=int(images.shape[1]), info=info)
