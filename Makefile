@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORTRAITS ?= ../shared/corpora/portraits
 DEMO   := demo-output
-DEMO_KIMG ?= 20
+DEMO_KIMG ?= 30
 
 .PHONY: demo test setup bench clean
 
@@ -19,19 +19,20 @@ $(BIN)/belamy: pyproject.toml
 
 setup: $(BIN)/belamy
 
-## make demo: corpus from a folder of portraits -> short DCGAN training -> new portraits -> a signed one
+## make demo: corpus from a folder of portraits -> short DCGAN training -> new portraits -> one enlarged and signed
 demo: setup
 	$(BIN)/belamy corpus build $(PORTRAITS) --out $(DEMO)/corpus --size 64
 	$(BIN)/belamy train $(DEMO)/corpus --out $(DEMO)/run --res 64 --kimg $(DEMO_KIMG) --tick-kimg 2 --snapshot-ticks 2 \
 		$$(test -d $(DEMO)/run/checkpoints && echo --resume)
 	$(BIN)/belamy generate $(DEMO)/run --n 16 --seed 1 --grid --out $(DEMO)/portraits
-	$(BIN)/belamy sign $(DEMO)/portraits/seed-000001.png --out $(DEMO)/signed-portrait.png
+	$(BIN)/belamy upscale $(DEMO)/portraits/seed-000001.png --scale 8 --method lanczos --out $(DEMO)/portrait-512.png
+	$(BIN)/belamy sign $(DEMO)/portrait-512.png --out $(DEMO)/signed-portrait.png
 	@echo
 	@echo "Results in $(DEMO)/:"
 	@echo "  corpus contact sheet  $(DEMO)/corpus/contact_sheet.png"
 	@echo "  training samples      $(DEMO)/run/samples/"
 	@echo "  new portraits         $(DEMO)/portraits/ (grid.png shows all 16)"
-	@echo "  signed portrait       $(DEMO)/signed-portrait.png"
+	@echo "  signed portrait       $(DEMO)/signed-portrait.png (512², enlarged so the signature reads)"
 
 ## make test: the whole test suite
 test: setup
