@@ -25,16 +25,39 @@ class GenerateResult:
     grid: Path | None
 
 
-def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, truncation: float = 1.0):
+def label_names(gen: LoadedGenerator) -> list[str]:
+    """Class names of a class-conditional run (empty for an unconditional one)."""
+    return list(gen.meta.get("label_names") or gen.meta.get("model", {}).get("label_names") or [])
+
+
+def label_index(gen: LoadedGenerator, name: str | None) -> int | None:
+    """The class index for ``--label NAME`` (None: each seed picks class seed mod classes)."""
+    if name is None:
+        return None
+    names = label_names(gen)
+    if not names:
+        raise BelamyError(f"--label {name}: this run is not class-conditional", "drop --label")
+    if name not in names:
+        raise BelamyError(f"unknown label {name!r}", f"this run knows: {', '.join(names)}")
+    return names.index(name)
+
+
+def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, truncation: float = 1.0,
+                    label: int | None = None):
     """Yield (seed, uint8 HWC array) for each seed, in order, batch by batch."""
     for start in range(0, len(seeds), batch):
         chunk = seeds[start : start + batch]
-        pictures = to_uint8(gen.synthesize(gen.latents(chunk), truncation=truncation))
+        labels = None
+        if gen.num_classes:
+            # One class for all (--label), else class = seed mod classes: reproducible per seed.
+            values = [label if label is not None else s % gen.num_classes for s in chunk]
+            labels = torch.tensor(values, device=gen.device)
+        pictures = to_uint8(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation))
         yield from zip(chunk, pictures, strict=True)
 
 
 def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = False, checkpoint: str = "latest",
-             device: str = "auto", truncation: float = 1.0, batch: int = 32) -> GenerateResult:
+             device: str = "auto", truncation: float = 1.0, batch: int = 32, label: str | None = None) -> GenerateResult:
     """Write ``seed-<s>.png`` for seeds ``seed .. seed+n-1``; the same run, checkpoint and seed give the same image.
 
     With ``grid``, also ``grid.png`` of the first (up to 256) images.
@@ -44,6 +67,7 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
     if seed < 0:
         raise BelamyError(f"--seed {seed} is negative", "use a seed of 0 or more")
     gen = load_generator(Path(run), checkpoint, device)
+    class_index = label_index(gen, label)
     out = Path(out)
     prepare_writable(out)
     seeds = list(range(seed, seed + n))
@@ -51,9 +75,10 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
     pictures = []
     with torch.inference_mode(), make_progress("img") as progress:
         task = progress.add_task("generate", total=n)
-        for s, picture in generate_images(gen, seeds, batch=batch, truncation=truncation):
+        for s, picture in generate_images(gen, seeds, batch=batch, truncation=truncation, label=class_index):
             target = out / f"seed-{s:06d}.png"
-            save_png(picture, target, gen.provenance(seed=s, truncation=truncation))
+            extra = {"label": label_names(gen)[class_index if class_index is not None else s % gen.num_classes]} if gen.num_classes else {}
+            save_png(picture, target, gen.provenance(seed=s, truncation=truncation, **extra))
             written.append(target)
             if grid and len(pictures) < GRID_MAX:
                 pictures.append(picture)

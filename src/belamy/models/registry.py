@@ -42,16 +42,27 @@ def architecture_names() -> list[str]:
 
 
 def _load_builtin() -> None:
-    if "dcgan" in _ARCHITECTURES:
+    if "dcgan" in _ARCHITECTURES and "style" in _ARCHITECTURES:
         return
-    from belamy.models import dcgan
+    from belamy.models import dcgan, style
 
     register(
         Architecture(
             name="dcgan",
-            make_config=lambda res=64, nz=100, ngf=None, ndf=None, **_: dcgan.dcgan_config(res, nz, ngf, ndf),
+            make_config=lambda res=64, nz=None, ngf=None, ndf=None, **_: dcgan.dcgan_config(res, nz or 100, ngf, ndf),
             config_from_dict=dcgan.DCGANConfig.from_dict,
             make_generator=dcgan.DCGANGenerator,
             make_discriminator=dcgan.DCGANDiscriminator,
+        )
+    )
+    # StyleGAN2-class: extra options (w_dim, map_layers, channel_base, channel_max, label_names, aspect)
+    # arrive as keyword arguments; unknown ones are ignored so every arch takes the same call.
+    register(
+        Architecture(
+            name="style",
+            make_config=style.style_config,
+            config_from_dict=style.StyleConfig.from_dict,
+            make_generator=style.StyleGenerator,
+            make_discriminator=style.StyleDiscriminator,
         )
     )

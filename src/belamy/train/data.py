@@ -33,14 +33,70 @@ def fit_resolution(images: np.ndarray, res: int, chunk: int = 256) -> np.ndarray
     return out
 
 
+def fit_shape(images: np.ndarray, height: int, width: int, chunk: int = 256) -> np.ndarray:
+    """Images at ``height``×``width`` from a square corpus: centre-crop to the aspect, then area-resize.
+
+    For square shapes this is :func:`fit_resolution`. A portrait shape (taller than wide) keeps the
+    full height of each square and crops its sides.
+    """
+    if height == width:
+        return fit_resolution(images, height, chunk)
+    size = images.shape[1]
+    crop_h, crop_w = (size, round(size * width / height)) if height > width else (round(size * height / width), size)
+    if crop_h < height or crop_w < width:
+        raise BelamyError(
+            f"the corpus is {size}×{size}, too small for {height}×{width} training images",
+            f"rebuild the corpus with --size {max(height, width)} or more, or lower --res",
+        )
+    top, left = (size - crop_h) // 2, (size - crop_w) // 2
+    console.print(f"cropping the corpus from {size}² to {height}×{width} (h×w) for training")
+    out = np.empty((len(images), height, width, images.shape[3]), dtype=np.uint8)
+    for start in range(0, len(images), chunk):
+        block = np.ascontiguousarray(images[start : start + chunk, top : top + crop_h, left : left + crop_w])
+        block = torch.from_numpy(block).permute(0, 3, 1, 2).float()
+        small = F.interpolate(block, size=(height, width), mode="area")
+        out[start : start + chunk] = small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def corpus_labels(manifest: list[dict], field: str) -> tuple[list[str], np.ndarray]:
+    """Class names (sorted) and one class index per image, from a manifest field.
+
+    ``field`` is a manifest key (``style``, ``label``, ...) or ``folder``: the name of the folder the
+    source file was in, which is how ``wikiart-styles/<style>/`` is labelled.
+    """
+    values = []
+    for i, record in enumerate(manifest):
+        if field == "folder":
+            source = str(record.get("source", ""))
+            value = source.replace("\\", "/").rstrip("/").rsplit("/", 2)[-2] if "/" in source else None
+        else:
+            value = record.get(field)
+        if value is None or value == "":
+            raise BelamyError(
+                f"image {i} of the corpus has no {field!r} label",
+                "use --labels with a field every manifest record has (or --labels folder)",
+            )
+        values.append(str(value))
+    names = sorted(set(values))
+    if len(names) < 2:
+        raise BelamyError(f"--labels {field} gives only one class ({names[0]!r})", "choose a field that varies, or drop --labels")
+    if len(names) > 1000:
+        raise BelamyError(f"--labels {field} gives {len(names)} classes", "choose a field with at most 1000 values")
+    index = {n: i for i, n in enumerate(names)}
+    return names, np.array([index[v] for v in values], dtype=np.int64)
+
+
 class RealBatches:
     """Batches of real images in [-1, 1], NCHW, with optional horizontal mirroring."""
 
     def __init__(self, images: np.ndarray, batch: int, seed: int, mirror: bool, device: torch.device,
-                 channels_last: bool = True, shard: tuple[int, int] = (0, 1)):
+                 channels_last: bool = True, shard: tuple[int, int] = (0, 1), labels: np.ndarray | None = None):
         if len(images) == 0:
             raise BelamyError("the corpus holds no images", "build it from a folder with paintings in it")
         self.images = images
+        self.labels = labels
+        self.last_labels: torch.Tensor | None = None
         self.batch = batch
         self.seed = seed
         self.mirror = mirror
@@ -79,6 +135,8 @@ class RealBatches:
 
     def next(self, generator: torch.Generator) -> torch.Tensor:
         idx = np.sort(self._next_indices())  # sorted reads are kinder to a memory-mapped file
+        if self.labels is not None:
+            self.last_labels = torch.from_numpy(self.labels[idx]).to(self.device)
         batch = torch.from_numpy(self.images[idx])  # [B, H, W, C] uint8
         if self.mirror:
             flip = torch.rand(len(idx), generator=generator) < 0.5

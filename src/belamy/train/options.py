@@ -9,7 +9,20 @@ from pathlib import Path
 from belamy.errors import BelamyError
 
 # Settings a resumed run must keep; the rest (kimg, device, snapshot cadence) may change on resume.
-FIXED_ON_RESUME = ("arch", "res", "batch", "loss", "lr", "beta1", "nz", "ngf", "ndf", "seed", "mirror")
+FIXED_ON_RESUME = (
+    "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
+    "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup", "style_mixing",
+    "aspect", "labels", "w_dim", "map_layers", "channel_base", "channel_max", "init",
+)
+
+# Per-architecture defaults for settings left as None: DCGAN as Radford et al. / art-DCGAN,
+# style as StyleGAN2-ADA's 'auto' config (Adam lr 0.0025, betas (0, 0.99)).
+ARCH_DEFAULTS = {
+    "dcgan": {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
+    "style": {"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada"},
+}
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+ASPECT_CHOICES = ("1:1", "4:5", "3:4")
 
 
 @dataclass
@@ -19,12 +32,12 @@ class TrainOptions:
     arch: str | None = None  # None: "dcgan" for a new run, the stored one on resume
     res: int | None = None  # None: 64 for a new run, the stored one on resume
     kimg: float = 100.0
-    batch: int = 64
+    batch: int | None = None  # None: the architecture's default (ARCH_DEFAULTS)
     loss: str = "nonsat"
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    nz: int = 100
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    nz: int | None = None  # None: 100 for dcgan, 256/512 for style
     ngf: int | None = None
     ndf: int | None = None
     mirror: bool = True
@@ -36,7 +49,41 @@ class TrainOptions:
     device: str = "auto"
     channels_last: bool = True
     grid_size: int = 36
+    precision: str = "fp32"
+    compile: bool = False
+    # style-based GAN (issue 3)
+    augment: str | None = None  # ada | diffaugment | none
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
+    augment_p: float = 0.0  # ADA's starting probability (its --p)
+    r1_gamma: float | None = None  # None: 0.0002·res²/batch (StyleGAN2-ADA 'auto')
+    r1_interval: int = 16
+    ema_kimg: float | None = None  # None: batch·10/32
+    ema_rampup: float = 0.05
+    style_mixing: float = 0.9
+    w_dim: int | None = None
+    map_layers: int | None = None
+    channel_base: int | None = None
+    channel_max: int | None = None
+    aspect: str = "1:1"
+    labels: str | None = None  # manifest field, or "folder"
+    init: str | None = None  # another run (or checkpoint) to start from
+    metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
+    metric_n: int = 256
     extra: dict = field(default_factory=dict)
+
+    def fill_arch_defaults(self) -> None:
+        """Resolve settings left as None to the architecture's defaults (a new run only)."""
+        defaults = ARCH_DEFAULTS.get(self.arch or "dcgan", ARCH_DEFAULTS["dcgan"])
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.arch == "style":
+            res = self.res or 64
+            if self.r1_gamma is None:
+                self.r1_gamma = round(0.0002 * res * res / self.batch, 6)
+            if self.ema_kimg is None:
+                self.ema_kimg = self.batch * 10 / 32
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -57,13 +104,37 @@ class TrainOptions:
 
         if not (math.isfinite(self.kimg) and self.kimg > 0):
             raise bad("kimg", self.kimg, "give a positive number of thousands of images, e.g. --kimg 50")
-        if not 1 <= self.batch <= 65536:
+        if self.batch is None or not 1 <= self.batch <= 65536:
             raise bad("batch", self.batch, "use a batch size from 1 to 65536 (64 is the DCGAN default)")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", self.precision, f"use one of {', '.join(PRECISIONS)}")
+        if self.aspect not in ASPECT_CHOICES:
+            raise bad("aspect", self.aspect, f"use one of {', '.join(ASPECT_CHOICES)}")
+        if self.augment is not None and self.augment not in ("ada", "diffaugment", "none"):
+            raise bad("augment", self.augment, "use ada, diffaugment or none")
+        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.aspect != "1:1" or self.labels):
+            raise BelamyError("--augment, --aspect and --labels need --arch style", "add --arch style, or drop them")
+        if not 0 <= self.ada_target <= 1:
+            raise bad("ada-target", self.ada_target, "use a value in [0, 1], e.g. 0.6")
+        if not 0 <= self.augment_p <= 1:
+            raise bad("augment-p", self.augment_p, "use a probability in [0, 1]")
+        if not (math.isfinite(self.ada_kimg) and self.ada_kimg > 0):
+            raise bad("ada-kimg", self.ada_kimg, "use a positive number, e.g. 500")
+        if self.r1_gamma is not None and not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0):
+            raise bad("r1-gamma", self.r1_gamma, "use 0 or a positive number")
+        if self.r1_interval < 0:
+            raise bad("r1-interval", self.r1_interval, "use 0 (never) or a positive number of steps, e.g. 16")
+        if not 0 <= self.style_mixing <= 1:
+            raise bad("style-mixing", self.style_mixing, "use a probability in [0, 1]")
+        if not (math.isfinite(self.metric_kimg) and self.metric_kimg >= 0):
+            raise bad("metric-kimg", self.metric_kimg, "use 0 (off) or a positive number")
+        if not 8 <= self.metric_n <= 100_000:
+            raise bad("metric-n", self.metric_n, "use 8 to 100000 images")
         if self.loss not in ("minimax", "nonsat"):
             raise bad("loss", self.loss, "use minimax or nonsat")
-        if not (0 < self.lr < 1):
+        if self.lr is None or not (0 < self.lr < 1):
             raise bad("lr", self.lr, "use a learning rate between 0 and 1, e.g. 2e-4")
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+        if self.beta1 is None or self.beta2 is None or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise bad("beta1", self.beta1, "Adam betas lie in [0, 1)")
         if not (math.isfinite(self.tick_kimg) and self.tick_kimg > 0):
             raise bad("tick-kimg", self.tick_kimg, "use a positive number, e.g. 4")

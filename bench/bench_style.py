@@ -1,0 +1,158 @@
+"""Training and generation speed of the style-based GAN beside the DCGAN, per resolution.
+
+Prints seconds per kimg of training (one full iteration: G step, D step, R1 every 16 steps
+amortised, G_ema update, ADA at p = 0.2 so the augmentation cost is in) and generation img/s
+(G_ema with const noise, no gradients), on this machine's device. Both architectures use their
+default widths; the DCGAN uses its training step (``dcgan_step``). Timings are interleaved turn
+by turn so that load from other processes hits both alike.
+
+    python bench/bench_style.py [--train-res 64 128] [--gen-res 64 128 256] [--batch 32] [--steps 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+
+from belamy.models.registry import get_architecture
+from belamy.train.augment import AdaptiveAugment
+from belamy.train.loss import DCGANLoss
+from belamy.train.stats import StatsCollector
+from belamy.train.steps import dcgan_step
+from belamy.train.style_loss import StyleGANLoss, lazy_adam_settings, style_step
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_style_step(res: int, batch: int, device: torch.device):
+    arch = get_architecture("style")
+    cfg = arch.make_config(res=res)
+    G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
+    D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2.5e-3, betas=(0.0, 0.99), fused=True)
+    lr, betas = lazy_adam_settings(2.5e-3, (0.0, 0.99), 16)
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=True)
+    augment = AdaptiveAugment(p=0.2).to(device)
+    gamma = 0.0002 * res * res / batch
+    loss = StyleGANLoss(G, D, augment, r1_gamma=gamma, r1_interval=16)
+    rng = torch.Generator(device=device).manual_seed(0)
+    real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    stats = StatsCollector()
+    counter = [1]  # step 0 is an R1 step: start at 1, and time R1 separately to amortise it
+
+    def step(r1: bool = False):
+        n = 0 if r1 else counter[0]
+        counter[0] = counter[0] % 15 + 1
+        z = torch.randn(batch, cfg.z_dim, generator=rng, device=device)
+        style_step(G, D, opt_G, opt_D, loss, real, None, z, None, rng, stats, n)
+        sync(device)
+
+    return step, cfg, G
+
+
+def make_dcgan_step(res: int, batch: int, device: torch.device):
+    arch = get_architecture("dcgan")
+    cfg = arch.make_config(res=res)
+    G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
+    D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    loss = DCGANLoss(G, D)
+    real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    stats = StatsCollector()
+
+    def step(r1: bool = False):
+        dcgan_step(G, D, opt_G, opt_D, loss, real, torch.randn(batch, cfg.nz, device=device), stats)
+        sync(device)
+
+    return step, cfg, G
+
+
+def time_training(res: int, batch: int, steps: int, device: torch.device) -> dict[str, float]:
+    """Seconds per kimg for each architecture, interleaved; R1 amortised as 1/16 of its step cost."""
+    makers = {"dcgan": make_dcgan_step, "style": make_style_step}
+    if res not in (64, 128):
+        makers.pop("dcgan")  # the DCGAN exists at 64² and 128² (art-DCGAN's widths)
+    steps_by = {name: make(res, batch, device)[0] for name, make in makers.items()}
+    spent = dict.fromkeys(steps_by, 0.0)
+    r1_extra = dict.fromkeys(steps_by, 0.0)
+    for fn in steps_by.values():
+        fn()
+    for _ in range(steps):
+        for name, fn in steps_by.items():
+            start = time.perf_counter()
+            fn()
+            spent[name] += time.perf_counter() - start
+    if "style" in steps_by:
+        start = time.perf_counter()
+        steps_by["style"](r1=True)
+        r1_step = time.perf_counter() - start
+        r1_extra["style"] = max(0.0, r1_step - spent["style"] / steps) / 16
+    return {name: (spent[name] / steps + r1_extra[name]) / batch * 1000 for name in steps_by}
+
+
+@torch.no_grad()
+def time_generation(arch_name: str, res: int, batch: int, steps: int, device: torch.device) -> float:
+    arch = get_architecture(arch_name)
+    cfg = arch.make_config(res=res)
+    G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last).eval()
+    z_dim = getattr(cfg, "z_dim", getattr(cfg, "nz", 0))
+    run = (lambda z: G.synthesize(z)) if hasattr(G, "synthesize") else (lambda z: G(z))
+    z = torch.randn(batch, z_dim, device=device)
+    run(z)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        run(z)
+    sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-res", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--gen-res", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads (0: torch's default). On a shared machine, 1 avoids OpenMP waits "
+                             "for busy cores, which cost small ops milliseconds each")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    print(f"device: {device_name(device)}; torch {torch.__version__}; batch {args.batch}; {args.steps} timed steps")
+    print(f"{'arch':<7}{'res':>6}{'train s/kimg':>15}{'gen img/s':>12}")
+    for res in sorted(set(args.train_res) | set(args.gen_res)):
+        train = time_training(res, args.batch, args.steps, device) if res in args.train_res else {}
+        for name in ("dcgan", "style"):
+            if name == "dcgan" and res not in (64, 128):
+                continue
+            gen = time_generation(name, res, args.batch, args.steps, device) if res in args.gen_res else None
+            t = f"{train[name]:15.1f}" if name in train else f"{'-':>15}"
+            g = f"{gen:12.1f}" if gen is not None else f"{'-':>12}"
+            print(f"{name:<7}{res:>6}{t}{g}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

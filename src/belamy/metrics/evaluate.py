@@ -1,0 +1,76 @@
+"""`belamy eval`: how close a run's images are to its corpus, and whether it copies it.
+
+Always: SWD (×10³, per pyramid level and mean) and the memorisation score. With a local
+Inception-v3 file: FID and KID too. Each evaluation is appended to ``RUN/eval.jsonl``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from belamy.corpus.store import open_corpus
+from belamy.errors import BelamyError
+from belamy.generate.loader import load_generator
+from belamy.metrics.memorization import memorization
+from belamy.metrics.swd import images_to_uint8_nchw, swd
+from belamy.train.data import fit_shape
+from belamy.utils.atomic import append_jsonl
+
+FAKE_SEED_BASE = 1_000_000  # generated images use seeds from here: never the seeds of a sample grid
+
+
+def generate_for_eval(gen, n: int, batch: int = 32, seed: int = FAKE_SEED_BASE) -> torch.Tensor:
+    """[n, 3, H, W] float 0..255 images; conditional models cycle through their classes."""
+    out = []
+    for start in range(0, n, batch):
+        seeds = list(range(seed + start, seed + min(n, start + batch)))
+        labels = None
+        if gen.num_classes:
+            labels = torch.arange(start, start + len(seeds), device=gen.device) % gen.num_classes
+        out.append(images_to_uint8_nchw(gen.synthesize(gen.latents(seeds), labels=labels)))
+    return torch.cat(out)
+
+
+def evaluate_run(run: Path, corpus: Path, n: int = 1000, checkpoint: str = "latest", inception: Path | None = None,
+                 device: str = "auto", seed: int = 0, write: bool = True, inception_size: int = 299) -> dict:
+    """Metrics of ``run`` against ``corpus``; the record (also appended to RUN/eval.jsonl) is returned."""
+    if not 16 <= n <= 1_000_000:
+        raise BelamyError(f"--n {n} is not valid", "use 16 to 1,000,000 images (1000 or more for stable figures)")
+    gen = load_generator(Path(run), checkpoint, device)
+    data = open_corpus(corpus)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        fakes = generate_for_eval(gen, n)
+    height, width = fakes.shape[2:]
+    reals_all = fit_shape(data.images, int(height), int(width))
+    count = min(n, len(reals_all))
+    pick = np.sort(np.random.default_rng(seed).permutation(len(reals_all))[:count])
+    reals = reals_all[pick]
+    record: dict = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checkpoint": gen.checkpoint_path.name,
+        "kimg": gen.kimg, "corpus": str(corpus), "n_fake": n, "n_real": count,
+    }
+    record.update({k: round(v, 4) for k, v in swd(reals, fakes[:count], seed=seed).items()})
+    mem = memorization(fakes, reals_all)
+    record.update({"memorization_median": round(mem.median_ratio, 4), "memorization_copies": round(mem.fraction_copies, 4),
+                   "memorization_threshold": mem.threshold})
+    if inception is not None:
+        from belamy.metrics.fid import (
+            fid_from_features,
+            inception_features,
+            kid_from_features,
+            load_inception,
+        )
+
+        net = load_inception(inception, gen.device, input_size=inception_size)
+        fa, fb = inception_features(net, reals), inception_features(net, fakes)
+        record["fid"] = round(fid_from_features(fa, fb), 4)
+        record["kid_x1e3"] = round(kid_from_features(fa, fb, subset_size=min(1000, len(fa), len(fb))) * 1e3, 4)
+    record["seconds"] = round(time.perf_counter() - started, 2)
+    if write:
+        append_jsonl(Path(gen.run_dir) / "eval.jsonl", record)
+    return record

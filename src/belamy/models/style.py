@@ -1,0 +1,335 @@
+"""A StyleGAN2-class generator and discriminator for small art corpora, in plain PyTorch.
+
+Generator: a mapping network z (+ class) → w, tracked ``w_avg`` for truncation, and a synthesis
+network of modulated/demodulated 3×3 convolutions with per-pixel noise and skip (toRGB) outputs,
+upsampled with the [1, 3, 3, 1] filter. Discriminator: residual blocks, minibatch standard
+deviation, and a projection head for class-conditional models (StyleGAN2-ADA's ``cmap``).
+
+Widths follow StyleGAN2: channels at resolution r = min(channel_base / r, channel_max). The
+defaults shrink with resolution so that 64² trains on a laptop CPU (channel_base 2048, about the
+per-image cost of art-DCGAN); from 512² they are config-f's (channel_base 32768, channel_max 512,
+8 mapping layers).
+
+Portrait shapes: the 4×4 start becomes h0×w0 (5×4 for 4:5, 4×3 for 3:4); the image is then
+``res·h0/4`` tall and ``res·w0/4`` wide, and the discriminator ends on the same h0×w0 grid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from belamy.errors import BelamyError
+from belamy.models.style_layers import (
+    Conv2d,
+    FullyConnected,
+    MinibatchStd,
+    SynthesisLayer,
+    ToRGB,
+    binomial_filter,
+    normalize_2nd_moment,
+    upsample2d,
+)
+
+# Portrait aspect ratios (width:height) → the start grid (rows, cols) that replaces 4×4.
+ASPECTS = {"1:1": (4, 4), "4:5": (5, 4), "3:4": (4, 3)}
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    res: int = 64
+    z_dim: int = 256
+    w_dim: int = 256
+    map_layers: int = 2
+    g_channel_base: int = 4096
+    d_channel_base: int = 4096
+    channel_max: int = 256
+    num_classes: int = 0
+    label_names: tuple[str, ...] = field(default_factory=tuple)
+    aspect: str = "1:1"
+    mbstd_group: int = 4
+    conv_clamp: float | None = None  # 256 for fp16 training, as StyleGAN2-ADA: keeps activations in range
+    channels: int = 3
+
+    @property
+    def start(self) -> tuple[int, int]:
+        return ASPECTS[self.aspect]
+
+    @property
+    def log2_res(self) -> int:
+        return int(math.log2(self.res))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Output (height, width)."""
+        h0, w0 = self.start
+        return self.res * h0 // 4, self.res * w0 // 4
+
+    @property
+    def num_ws(self) -> int:
+        return 2 * self.log2_res - 2
+
+    def g_channels(self, r: int) -> int:
+        return max(1, min(self.g_channel_base // r, self.channel_max))
+
+    def d_channels(self, r: int) -> int:
+        return max(1, min(self.d_channel_base // r, self.channel_max))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["label_names"] = list(self.label_names)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StyleConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "label_names" in kwargs:
+            kwargs["label_names"] = tuple(kwargs["label_names"])
+        return cls(**kwargs)
+
+
+def default_widths(res: int) -> dict:
+    """Small, CPU-friendly widths at 64², growing toward StyleGAN2 config-f at 512² and up."""
+    # At 64² this costs about what art-DCGAN's networks cost per image (32 channels at 64², 256 at 8²).
+    if res <= 64:
+        return {"channel_base": 2048, "channel_max": 256, "map_layers": 2, "z_dim": 256}
+    if res <= 128:
+        return {"channel_base": 4096, "channel_max": 256, "map_layers": 4, "z_dim": 256}
+    if res <= 256:
+        return {"channel_base": 16384, "channel_max": 512, "map_layers": 8, "z_dim": 512}
+    return {"channel_base": 32768, "channel_max": 512, "map_layers": 8, "z_dim": 512}
+
+
+def style_config(res: int = 64, nz: int | None = None, ngf: int | None = None, ndf: int | None = None,
+                 w_dim: int | None = None, map_layers: int | None = None, channel_base: int | None = None,
+                 channel_max: int | None = None, label_names: list[str] | tuple[str, ...] = (), aspect: str = "1:1",
+                 conv_clamp: float | None = None, **_) -> StyleConfig:
+    """A validated config. ``ngf``/``ndf`` set the width at the output resolution (channel_base = width·res)."""
+    from belamy.models.dcgan import check_resolution
+
+    check_resolution(res, low=16, high=1024)
+    if aspect not in ASPECTS:
+        raise BelamyError(f"--aspect {aspect} is not supported", f"use one of {', '.join(ASPECTS)}")
+    d = default_widths(res)
+    base = channel_base or d["channel_base"]
+    cmax = channel_max or d["channel_max"]
+    z_dim = nz or d["z_dim"]
+    w_dim = min(z_dim, 512) if w_dim is None else w_dim
+    layers = d["map_layers"] if map_layers is None else map_layers
+    g_base = ngf * res if ngf else base
+    d_base = ndf * res if ndf else base
+    for name, value, low, high in (("nz", z_dim, 1, 4096), ("w-dim", w_dim, 1, 4096), ("map-layers", layers, 1, 16),
+                                   ("channel-max", cmax, 1, 4096), ("ngf", g_base // res, 1, 4096),
+                                   ("ndf", d_base // res, 1, 4096)):
+        if not low <= value <= high:
+            raise BelamyError(f"--{name} {value} is out of range", f"use a value from {low} to {high}")
+    labels = tuple(str(n) for n in label_names)
+    return StyleConfig(res=res, z_dim=z_dim, w_dim=w_dim, map_layers=layers, g_channel_base=g_base,
+                       d_channel_base=d_base, channel_max=cmax, num_classes=len(labels), label_names=labels,
+                       aspect=aspect, conv_clamp=conv_clamp)
+
+
+def _one_hot(labels: torch.Tensor | None, num_classes: int, batch: int, device) -> torch.Tensor | None:
+    if num_classes == 0:
+        return None
+    if labels is None:
+        raise BelamyError("this model is class-conditional: a label is needed", "pass a class label")
+    labels = labels.to(device)
+    if labels.ndim == 2:  # already one-hot (or soft) vectors
+        return labels.float()
+    if labels.shape[0] != batch:
+        labels = labels.expand(batch)
+    return torch.nn.functional.one_hot(labels.long(), num_classes).float()
+
+
+class MappingNetwork(nn.Module):
+    """z (+ embedded class) → w, through ``map_layers`` FC layers at lr ×0.01; tracks the mean w."""
+
+    def __init__(self, cfg: StyleConfig, w_avg_beta: float = 0.995):
+        super().__init__()
+        self.num_classes, self.num_ws, self.w_avg_beta = cfg.num_classes, cfg.num_ws, w_avg_beta
+        self.embed = FullyConnected(cfg.num_classes, cfg.w_dim, activation=False) if cfg.num_classes else None
+        width = cfg.z_dim + (cfg.w_dim if cfg.num_classes else 0)
+        layers = []
+        for i in range(cfg.map_layers):
+            layers.append(FullyConnected(width if i == 0 else cfg.w_dim, cfg.w_dim, lr_multiplier=0.01))
+        self.layers = nn.Sequential(*layers)
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                update_w_avg: bool = False) -> torch.Tensor:
+        x = normalize_2nd_moment(z.float())
+        c = _one_hot(labels, self.num_classes, z.shape[0], z.device)
+        if c is not None:
+            x = torch.cat([x, normalize_2nd_moment(self.embed(c))], dim=1)
+        w = self.layers(x)
+        if update_w_avg:
+            self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if truncation != 1.0:
+            w = self.w_avg.lerp(w, truncation)
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+
+class SynthesisBlock(nn.Module):
+    def __init__(self, cfg: StyleConfig, in_channels: int, out_channels: int, size: tuple[int, int], first: bool):
+        super().__init__()
+        clamp = cfg.conv_clamp
+        self.first = first
+        if first:
+            self.const = nn.Parameter(torch.randn(out_channels, *size))
+            self.conv0 = None
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, cfg.w_dim, size, up=True, conv_clamp=clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, cfg.w_dim, size, conv_clamp=clamp)
+        self.torgb = ToRGB(out_channels, cfg.channels, cfg.w_dim, conv_clamp=clamp)
+        self.register_buffer("resample_filter", binomial_filter(), persistent=False)
+        self.num_ws = 1 if first else 2
+
+    def forward(self, x, img, ws: torch.Tensor, noise_mode: str, generator):
+        # ws: [B, num_ws + 1, w_dim]: this block's convolutions, then its toRGB (shared with the next conv).
+        if self.first:
+            x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.conv1(x, ws[:, 0], noise_mode, generator)
+        else:
+            x = self.conv0(x, ws[:, 0], noise_mode, generator)
+            x = self.conv1(x, ws[:, 1], noise_mode, generator)
+        y = self.torgb(x, ws[:, self.num_ws])
+        img = y if img is None else upsample2d(img, self.resample_filter).to(y.dtype) + y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    def __init__(self, cfg: StyleConfig):
+        super().__init__()
+        h0, w0 = cfg.start
+        self.num_ws = cfg.num_ws
+        blocks = []
+        in_ch = 0
+        for i in range(cfg.log2_res - 1):
+            r = 4 * 2**i
+            out_ch = cfg.g_channels(r)
+            blocks.append(SynthesisBlock(cfg, in_ch, out_ch, (h0 * 2**i, w0 * 2**i), first=i == 0))
+            in_ch = out_ch
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "random", generator: torch.Generator | None = None):
+        if noise_mode not in ("random", "const", "none"):
+            raise ValueError(f"unknown noise_mode {noise_mode!r}")
+        x = img = None
+        index = 0
+        for block in self.blocks:
+            x, img = block(x, img, ws[:, index : index + block.num_ws + 1], noise_mode, generator)
+            index += block.num_ws
+        return img
+
+
+class StyleGenerator(nn.Module):
+    def __init__(self, cfg: StyleConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.res, self.num_classes = cfg.z_dim, cfg.res, cfg.num_classes
+        self.label_names = list(cfg.label_names)
+        self.mapping = MappingNetwork(cfg)
+        self.synthesis = SynthesisNetwork(cfg)
+
+    @property
+    def num_ws(self) -> int:
+        return self.cfg.num_ws
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                noise_mode: str = "random", generator: torch.Generator | None = None,
+                update_w_avg: bool = False) -> torch.Tensor:
+        ws = self.mapping(z, labels, truncation=truncation, update_w_avg=update_w_avg)
+        return self.synthesis(ws, noise_mode=noise_mode, generator=generator)
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   noise_mode: str = "const", batch_invariant: bool = True) -> torch.Tensor:
+        """Deterministic images for generation: const noise, truncation ψ toward ``w_avg``.
+
+        ``batch_invariant``: one image at a time, because matrix products round differently for
+        different batch sizes (1e-6, enough to flip a pixel's last bit): a seed then gives the same
+        PNG whether drawn alone or in a batch, as provenance promises.
+        """
+        if not batch_invariant or z.shape[0] == 1:
+            return self.forward(z, labels, truncation=truncation, noise_mode=noise_mode)
+        if labels is not None and labels.ndim > 0 and labels.shape[0] == z.shape[0]:
+            parts = [self.forward(z[i : i + 1], labels[i : i + 1], truncation, noise_mode) for i in range(z.shape[0])]
+        else:
+            parts = [self.forward(z[i : i + 1], labels, truncation, noise_mode) for i in range(z.shape[0])]
+        return torch.cat(parts)
+
+    def mix(self, z1: torch.Tensor, z2: torch.Tensor, crossover: int, labels: torch.Tensor | None = None,
+            truncation: float = 1.0, noise_mode: str = "const") -> torch.Tensor:
+        """Style mixing: coarse styles (layers < crossover) from z1, the rest from z2."""
+        if not 0 <= crossover <= self.num_ws:
+            raise BelamyError(f"crossover {crossover} is out of range", f"use 0 to {self.num_ws}")
+        ws = self.mapping(z1, labels, truncation=truncation)
+        ws2 = self.mapping(z2, labels, truncation=truncation)
+        ws = torch.cat([ws[:, :crossover], ws2[:, crossover:]], dim=1)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3×3 convs (the second halving the resolution) with a 1×1 residual skip, scaled by √½."""
+
+    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, from_rgb: bool, channels: int,
+                 conv_clamp: float | None):
+        super().__init__()
+        self.fromrgb = Conv2d(channels, tmp_channels, 1, conv_clamp=conv_clamp) if from_rgb else None
+        self.conv0 = Conv2d(tmp_channels, tmp_channels, 3, conv_clamp=conv_clamp)
+        self.conv1 = Conv2d(tmp_channels, out_channels, 3, down=True, conv_clamp=conv_clamp)
+        self.skip = Conv2d(tmp_channels, out_channels, 1, bias=False, activation=False, down=True)
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor) -> torch.Tensor:
+        if self.fromrgb is not None:
+            x = self.fromrgb(img)
+        y = self.skip(x, gain=math.sqrt(0.5))
+        x = self.conv0(x)
+        x = self.conv1(x, gain=math.sqrt(0.5))
+        return y + x
+
+
+class StyleDiscriminator(nn.Module):
+    def __init__(self, cfg: StyleConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = cfg.num_classes
+        h0, w0 = cfg.start
+        blocks = []
+        for i, r in enumerate(2**k for k in range(cfg.log2_res, 2, -1)):
+            tmp = cfg.d_channels(r)
+            out = cfg.d_channels(r // 2)
+            blocks.append(DiscriminatorBlock(tmp, tmp, out, from_rgb=i == 0, channels=cfg.channels,
+                                             conv_clamp=cfg.conv_clamp))
+        self.blocks = nn.ModuleList(blocks)
+        c4 = cfg.d_channels(4)
+        self.mbstd = MinibatchStd(cfg.mbstd_group, 1)
+        self.conv = Conv2d(c4 + 1, c4, 3, conv_clamp=cfg.conv_clamp)
+        self.fc = FullyConnected(c4 * h0 * w0, c4)
+        self.cmap_dim = c4 if cfg.num_classes else 0
+        self.out = FullyConnected(c4, self.cmap_dim or 1, activation=False)
+        # Projection discriminator: the score is ⟨features, embedding(class)⟩ / √dim.
+        self.label_map = (nn.Sequential(FullyConnected(cfg.num_classes, c4), FullyConnected(c4, c4, activation=False))
+                          if cfg.num_classes else None)
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        x = None
+        for block in self.blocks:
+            x = block(x, img)
+        x = self.conv(self.mbstd(x))
+        return self.fc(x.flatten(1))
+
+    def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.out(self.features(img))
+        if self.label_map is not None:
+            cmap = self.label_map(_one_hot(labels, self.num_classes, img.shape[0], img.device))
+            x = (x * cmap.to(x.dtype)).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
+        return x.reshape(-1)
+
+    def penultimate(self, img: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer: a cheap learned image embedding (used by curation tools)."""
+        return self.features(img)
