@@ -1,0 +1,201 @@
+"""Printing: exact physical sizes, lossless TIFF with DPI and sRGB, PDF, mock-up and label, atomic on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from belamy.errors import BelamyError
+from belamy.print.label import credit_line
+from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
+from belamy.train.checkpoint import module_tensors, save_checkpoint
+from belamy.upscale.rrdb import RRDBNet, SRConfig
+from belamy.utils.imageio import file_sha256, save_png
+
+PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
+              "checkpoint": "ckpt-000012000.safetensors", "checkpoint_sha256": "c0ffee" * 10 + "abcd", "seed": 42}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sample(tmp_path: Path, size=(64, 64), name="seed-000042.png") -> Path:
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8))
+    picture = np.asarray(small.resize(size, Image.Resampling.BICUBIC))
+    return save_png(picture, tmp_path / name, PROVENANCE)
+
+
+@pytest.mark.parametrize(
+    "text,dpi,pixels",
+    [("70x70cm", 300, (8268, 8268)), ("50x70cm", 300, (5906, 8268)), ("500x700mm", 300, (5906, 8268)),
+     ("20x24in", 300, (6000, 7200)), ("2 × 3 in", 100, (200, 300)), ("70X70CM", 150, (4134, 4134))],
+)
+def test_print_sizes_in_pixels(text: str, dpi: int, pixels: tuple[int, int]):
+    assert parse_size(text).pixels(dpi) == pixels
+
+
+@pytest.mark.parametrize("text", ["70x70", "70cm", "axbcm", "0x10cm", "70x70km", "20000x20cm", ""])
+def test_bad_print_sizes_are_clear_errors(text: str):
+    with pytest.raises(BelamyError):
+        parse_size(text)
+
+
+def test_crop_to_aspect_keeps_the_centre():
+    img = Image.new("RGB", (300, 100))
+    assert crop_to_aspect(img, 1.0).size == (100, 100)
+    assert crop_to_aspect(Image.new("RGB", (100, 300)), 0.5).size == (100, 200)
+
+
+def test_small_print_is_exact_lossless_srgb_and_carries_provenance(tmp_path: Path):
+    src = sample(tmp_path)
+    out = tmp_path / "print.tif"
+    result = make_print(PrintOptions(image=src, out=out, size="2x2in", dpi=100, method="lanczos"))
+    assert result.pixels == (200, 200)
+    with Image.open(out) as im:
+        assert im.format == "TIFF" and im.size == (200, 200) and im.mode == "RGB"
+        assert im.info["compression"] in ("tiff_lzw", "tiff_adobe_deflate")
+        assert tuple(round(v) for v in im.info["dpi"]) == (100, 100)
+        profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(im.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
+        prov = json.loads(im.tag_v2[270])
+    assert prov["seed"] == 42 and prov["checkpoint_sha256"] == PROVENANCE["checkpoint_sha256"]
+    assert prov["signed"] is True and prov["print"]["dpi"] == 100 and prov["print"]["pixels"] == [200, 200]
+
+    mockup, label = side_paths(out)
+    assert (result.mockup_path, result.label_path) == (mockup, label)
+    with Image.open(mockup) as m, Image.open(label) as lab:
+        assert m.size == (1600, 1200) and lab.size[0] > lab.size[1] > 500
+
+
+def test_signature_goes_on_the_print(tmp_path: Path):
+    src = sample(tmp_path)
+    opts = dict(image=src, size="3x3in", dpi=100, method="lanczos", mockup=False, label=False)
+    make_print(PrintOptions(out=tmp_path / "signed.tif", **opts))
+    make_print(PrintOptions(out=tmp_path / "plain.tif", sign=False, **opts))
+    a = np.asarray(Image.open(tmp_path / "signed.tif"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "plain.tif"), dtype=int)
+    ys, xs = np.nonzero(np.abs(a - b).sum(axis=2))
+    assert len(ys) > 100 and ys.min() > 150 and xs.min() > 150  # bottom-right corner of a 300² print
+    assert not (tmp_path / "plain.mockup.png").exists()
+
+
+def test_non_square_cover_and_contain(tmp_path: Path):
+    src = sample(tmp_path, size=(64, 64))
+    cover = make_print(PrintOptions(image=src, out=tmp_path / "cover.tif", size="50x70mm", dpi=254, method="lanczos",
+                                    sign=False, mockup=False, label=False))
+    assert cover.pixels == (500, 700)
+    contain = make_print(PrintOptions(image=src, out=tmp_path / "contain.tif", size="50x70mm", dpi=254, fit="contain",
+                                      method="lanczos", sign=False, mockup=False, label=False))
+    arr = np.asarray(Image.open(contain.print_path))
+    assert arr.shape == (700, 500, 3)
+    assert (arr[:90] == 255).all() and (arr[-90:] == 255).all()  # paper margins above and below the square
+    assert arr[350].std() > 5  # the picture itself fills the width
+    covered = np.asarray(Image.open(cover.print_path))
+    assert covered[:90].std() > 5  # cover: no margins
+
+
+def test_pdf_has_the_physical_page_size(tmp_path: Path):
+    src = sample(tmp_path)
+    out = make_print(PrintOptions(image=src, out=tmp_path / "print.pdf", size="2x3in", dpi=100, method="lanczos",
+                                  mockup=False)).print_path
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF")
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert box and (float(box.group(1)), float(box.group(2))) == (144.0, 216.0)  # 2 × 3 in, in points
+    assert side_paths(out)[1].exists()
+
+
+def test_print_with_the_built_in_sr_network(tmp_path: Path):
+    torch.manual_seed(0)
+    cfg = SRConfig(scale=4, nf=8, nb=1, gc=8)
+    run = tmp_path / "srrun"
+    save_checkpoint(run / "checkpoints", 16, module_tensors("G", RRDBNet(cfg)), {"kind": "belamy-sr", "model": cfg.to_dict()})
+    src = sample(tmp_path, size=(32, 32))
+    result = make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="2x2in", dpi=100, model=run, device="cpu",
+                                     tile=32, overlap=8))
+    assert result.pixels == (200, 200)
+    prov = result.provenance["print"]
+    assert prov["upscaler"] == "belamy-sr"
+    assert prov["sr_checkpoint_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
+
+
+@pytest.mark.slow
+def test_full_size_70cm_print_with_lanczos(tmp_path: Path):
+    src = sample(tmp_path, size=(256, 256))
+    result = make_print(PrintOptions(image=src, out=tmp_path / "print.tif", method="lanczos", mockup=False, label=False))
+    assert result.pixels == (8268, 8268)
+    with Image.open(result.print_path) as im:
+        assert im.size == (8268, 8268) and tuple(round(v) for v in im.info["dpi"]) == (300, 300)
+
+
+def test_credit_line_names_model_code_and_corpus(tmp_path: Path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"corpus": {"path": "/data/portraits", "count": 834}}))
+    text = credit_line({**PROVENANCE, "run": str(run)}, {"upscaler": "lanczos"}, "Printed by the lab.")
+    for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "portraits (834 paintings)", "belamy", "Apache-2.0", "lanczos",
+                  "Printed by the lab."):
+        assert piece in text, piece
+    assert "without belamy provenance" in credit_line(None)
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BELAMY_QUIET": "1"}
+    return subprocess.run([sys.executable, "-m", "belamy", *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--size", "70x70"], ["--dpi", "5"], ["--fit", "stretch"], ["--corner", "middle"], ["--color", "nope"],
+     ["--size", "900x900cm", "--dpi", "1200"], ["--method", "bicubic"]],
+    ids=["size", "dpi", "fit", "corner", "colour", "huge", "method"],
+)
+def test_cli_print_errors_are_one_line_and_write_nothing(tmp_path: Path, extra: list[str]):
+    src = sample(tmp_path)
+    result = run_cli("print", str(src), "--out", str(tmp_path / "p.tif"), *extra)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+def test_cli_print_bad_extension(tmp_path: Path):
+    src = sample(tmp_path)
+    result = run_cli("print", str(src), "--out", str(tmp_path / "p.jpg"))
+    assert result.returncode == 2 and "use .tif" in result.stderr
+
+
+def test_ctrl_c_leaves_no_half_written_print(tmp_path: Path):
+    src = sample(tmp_path, size=(256, 256))
+    out = tmp_path / "print.tif"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BELAMY_QUIET": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "belamy", "print", str(src), "--out", str(out), "--method", "lanczos"],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        # Wait until the work has started (the size line printed before the enlargement), then interrupt.
+        line = proc.stderr.readline()
+        assert "8268×8268" in line, line
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]  # no print, no temporary file, no mock-up

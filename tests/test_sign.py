@@ -1,0 +1,183 @@
+"""Signing: the GAN formula painted into one corner, legible on any ground, any input mode, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from belamy.errors import BelamyError
+from belamy.print.signature import relative_luminance, sign_image, sign_pil, signature_box
+from belamy.utils.imageio import read_provenance, save_png
+
+
+def flat(value, size=(640, 640)) -> Image.Image:
+    return Image.new("RGB", size, value)
+
+
+def changed(a: Image.Image, b: Image.Image) -> np.ndarray:
+    return np.any(np.asarray(a, dtype=np.int16) != np.asarray(b, dtype=np.int16), axis=2)
+
+
+def textured(size=320, seed=0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(60, 200, (size, size, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("corner", ["bottom-right", "bottom-left", "top-right", "top-left"])
+def test_signature_changes_pixels_only_in_the_chosen_corner(corner: str):
+    img = textured()
+    signed = sign_pil(img, corner=corner)
+    diff = changed(img, signed)
+    assert diff.sum() > 200  # something legible was painted
+    ys, xs = np.nonzero(diff)
+    half = img.width // 2
+    bottom, right = corner.startswith("bottom"), corner.endswith("right")
+    assert (ys >= half).all() if bottom else (ys < half).all()
+    # 0.42 of the width, with a margin: entirely inside the chosen half.
+    assert (xs >= img.width * 0.5).all() if right else (xs < img.width * 0.5).all()
+    # ...and hugging the corner, not floating in the middle.
+    assert (ys.max() > img.height * 0.9) if bottom else (ys.min() < img.height * 0.1)
+
+
+def signature_colour(img: Image.Image, signed: Image.Image) -> np.ndarray:
+    """Mean colour of the pixels the signature changed most (the cores of the strokes)."""
+    a, b = np.asarray(img, dtype=np.float64), np.asarray(signed, dtype=np.float64)
+    strength = np.abs(a - b).sum(axis=2)
+    core = strength >= np.percentile(strength[strength > 0], 95)
+    return b[core].mean(axis=0)
+
+
+def test_auto_colour_is_light_on_dark_and_dark_on_light():
+    dark, light = flat((25, 20, 30)), flat((235, 228, 215))
+    on_dark = signature_colour(dark, sign_pil(dark))
+    on_light = signature_colour(light, sign_pil(light))
+    assert relative_luminance(on_dark) > 0.35
+    assert relative_luminance(on_light) < 0.1
+    # A mid-dark ground that is neither black nor white still gets a readable light paint.
+    navy = flat((40, 50, 90))
+    assert relative_luminance(signature_colour(navy, sign_pil(navy))) > 0.35
+
+
+def test_explicit_colour_is_used():
+    img = flat((128, 128, 128))
+    colour = signature_colour(img, sign_pil(img, color="#ff0000"))
+    assert colour[0] > 200 and colour[1] < 60 and colour[2] < 60
+
+
+def test_size_scales_with_the_image_and_the_option():
+    def width(size, fraction=0.42):
+        img = textured(size)
+        xs = np.nonzero(changed(img, sign_pil(img, width_fraction=fraction)))[1]
+        return xs.max() - xs.min()
+
+    small, large = width(200), width(800)
+    assert 0.3 * 200 < small < 0.5 * 200
+    assert large == pytest.approx(4 * small, rel=0.1)
+    assert width(400, 0.8) == pytest.approx(2 * width(400, 0.4), rel=0.1)
+    _, _, mask = signature_box((400, 400), "bottom-right", 0.42)
+    assert mask.shape[1] == pytest.approx(0.42 * 400, rel=0.1)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_any_input_mode_is_signed(tmp_path: Path, mode: str):
+    base = textured(160).convert("L")
+    if mode == "RGBA":
+        img = textured(160).convert("RGBA")
+    elif mode == "P":
+        img = textured(160).convert("P")
+    elif mode == "I;16":
+        img = Image.fromarray(np.asarray(base, dtype=np.uint16) * 257)
+    else:
+        img = base
+    src = tmp_path / f"in-{mode.replace(';', '')}.png"
+    img.save(src)
+    out = sign_image(src, tmp_path / "out.png")
+    signed = Image.open(out)
+    assert signed.mode == "RGB" and signed.size == (160, 160)
+
+
+def test_provenance_is_carried_and_marked_signed(tmp_path: Path):
+    src = save_png(np.asarray(textured(128)), tmp_path / "seed.png", {"run": "runs/a", "seed": 7, "checkpoint_sha256": "ab" * 32})
+    out = sign_image(src, tmp_path / "signed.png")
+    prov = read_provenance(out)
+    assert prov["seed"] == 7 and prov["run"] == "runs/a" and prov["checkpoint_sha256"] == "ab" * 32
+    assert prov["signed"] is True
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".jpg", "JPEG"), (".tif", "TIFF"), (".png", "PNG")])
+def test_output_format_follows_the_extension(tmp_path: Path, suffix: str, fmt: str):
+    src = tmp_path / "in.png"
+    textured(96).save(src)
+    out = sign_image(src, tmp_path / f"signed{suffix}")
+    with Image.open(out) as im:
+        assert im.format == fmt
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"corner": "middle"}, "unknown corner"),
+        ({"color": "notacolour"}, "unknown colour"),
+        ({"width_fraction": 0.0}, "not in"),
+        ({"width_fraction": 1.5}, "not in"),
+    ],
+)
+def test_bad_options_are_clear_errors(tmp_path: Path, kwargs: dict, match: str):
+    src = tmp_path / "in.png"
+    textured(96).save(src)
+    with pytest.raises(BelamyError, match=match):
+        sign_image(src, tmp_path / "out.png", **kwargs)
+    assert not (tmp_path / "out.png").exists()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "belamy", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "make_args",
+    [
+        lambda src, out, tmp: ["sign", str(tmp / "missing.png"), "--out", str(out)],
+        lambda src, out, tmp: ["sign", str(src), "--out", str(out), "--corner", "centre"],
+        lambda src, out, tmp: ["sign", str(src), "--out", str(out), "--color", "blurple"],
+        lambda src, out, tmp: ["sign", str(src), "--out", str(out), "--size", "0"],
+        lambda src, out, tmp: ["sign", str(src), "--out", str(out), "--size", "2"],
+        lambda src, out, tmp: ["sign", str(src), "--out", str(tmp / "out.webp2")],
+        lambda src, out, tmp: ["sign", str(tmp / "corrupt.png"), "--out", str(out)],
+    ],
+    ids=["missing", "corner", "colour", "size0", "size2", "format", "corrupt"],
+)
+def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path: Path, make_args):
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    textured(64).save(src)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    result = run_cli(*make_args(src, out, tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error:")
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.png", "in.png"]
+
+
+def test_cli_unwritable_out_is_one_line(tmp_path: Path):
+    src = tmp_path / "in.png"
+    textured(64).save(src)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("sign", str(src), "--out", str(blocker / "sub" / "out.png"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_cli_signs(tmp_path: Path):
+    src = tmp_path / "in.png"
+    textured(200).save(src)
+    result = run_cli("sign", str(src), "--out", str(tmp_path / "signed.png"), "--corner", "top-left")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "signed.png")
+    diff = changed(Image.open(src).convert("RGB"), Image.open(tmp_path / "signed.png"))
+    assert np.nonzero(diff)[0].max() < 100

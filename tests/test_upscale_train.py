@@ -1,0 +1,108 @@
+"""SR training: degradations, the run folder, exact resume after a stop, and using the result to upscale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_portraits, write_corpus
+from PIL import Image
+
+from belamy.errors import BelamyError
+from belamy.train.checkpoint import latest_checkpoint, load_checkpoint
+from belamy.train.loop import StopRequest
+from belamy.upscale.degrade import degrade, gaussian_kernel
+from belamy.upscale.train import SRTrainOptions, train_sr
+from belamy.upscale.upscaler import load_sr_run, upscale_image
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def sr_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus", synthetic_portraits(24, 48))
+
+
+def tiny_options(corpus: Path, out: Path, **overrides) -> SRTrainOptions:
+    settings = dict(corpus=corpus, out=out, scale=4, nf=8, nb=1, gc=8, ndf=8, patch=32, batch=4, kimg=0.048,
+                    warmup_kimg=0.016, tick_kimg=0.008, snapshot_ticks=2, keep=3, seed=1, device="cpu")
+    settings.update(overrides)
+    return SRTrainOptions(**settings)
+
+
+def test_degradation_shrinks_and_is_reproducible():
+    hr = synthetic_portraits(1, 64)[0]
+    a = degrade(hr, 4, np.random.default_rng(5))
+    b = degrade(hr, 4, np.random.default_rng(5))
+    c = degrade(hr, 4, np.random.default_rng(6))
+    assert a.shape == (16, 16, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    k = gaussian_kernel(9, 1.0, 3.0, 0.7)
+    assert k.shape == (9, 9) and abs(k.sum() - 1) < 1e-5 and not np.allclose(k, k.T)  # anisotropic, rotated
+
+
+def test_training_writes_a_run_like_belamy_train(sr_corpus: Path, tmp_path: Path):
+    result = train_sr(tiny_options(sr_corpus, tmp_path / "sr"))
+    run = result.run_dir
+    assert not result.interrupted and result.nimg >= 48
+    assert json.loads((run / "run.json").read_text())["format"] == "belamy-sr-run"
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["tick"] for r in lines] == list(range(1, len(lines) + 1))
+    assert {"kimg", "img_per_s", "l1", "loss_G"} <= set(lines[0])
+    assert "loss_D" not in lines[0] and "loss_D" in lines[-1]  # L1 warm-up first, then adversarial
+    samples = sorted((run / "samples").glob("compare-*.png"))
+    assert samples[0].name == "compare-000000000.png" and len(samples) >= 2
+    with Image.open(samples[-1]) as im:
+        assert im.width > 3 * im.height / 4  # four columns: input | lanczos | sr | original
+    _, meta = load_checkpoint(latest_checkpoint(run / "checkpoints"))
+    assert meta["kind"] == "belamy-sr" and meta["model"]["nf"] == 8
+
+
+def test_stop_then_resume_matches_an_uninterrupted_run(sr_corpus: Path, tmp_path: Path):
+    straight = train_sr(tiny_options(sr_corpus, tmp_path / "straight"))
+
+    stop = StopRequest()
+    stop.requested = True  # as if Ctrl-C came during the first step
+    stopped = train_sr(tiny_options(sr_corpus, tmp_path / "resumed"), stop=stop)
+    assert stopped.interrupted and stopped.nimg == 4 and stopped.last_checkpoint is not None
+    resumed = train_sr(tiny_options(sr_corpus, tmp_path / "resumed", resume=True))
+    assert resumed.nimg == straight.nimg
+
+    a, _ = load_checkpoint(straight.last_checkpoint)
+    b, _ = load_checkpoint(resumed.last_checkpoint)
+    compared = [key for key in a if key.startswith(("G.", "G_ema.", "D."))]
+    assert any(k.startswith("G_ema.") for k in compared)
+    for key in compared:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_and_new_run_guards(sr_corpus: Path, tmp_path: Path):
+    with pytest.raises(BelamyError, match="nothing to resume"):
+        train_sr(tiny_options(sr_corpus, tmp_path / "none", resume=True))
+    train_sr(tiny_options(sr_corpus, tmp_path / "sr", kimg=0.008, snapshot_ticks=1))
+    with pytest.raises(BelamyError, match="already holds an SR run"):
+        train_sr(tiny_options(sr_corpus, tmp_path / "sr"))
+    with pytest.raises(BelamyError, match="--patch"):
+        train_sr(tiny_options(sr_corpus, tmp_path / "bad", patch=40))
+    with pytest.raises(BelamyError, match="corpus is 48"):
+        train_sr(tiny_options(sr_corpus, tmp_path / "big", patch=64))
+
+
+def test_a_trained_sr_run_upscales(sr_corpus: Path, tmp_path: Path):
+    run = train_sr(tiny_options(sr_corpus, tmp_path / "sr", kimg=0.016, snapshot_ticks=1)).run_dir
+    up = load_sr_run(run, device="cpu")
+    assert up.scale == 4 and up.provenance["sr_weights"] == "G_ema"  # the averaged generator is the one used and up.provenance["sr_checkpoint_sha256"]
+    img = Image.fromarray(synthetic_portraits(1, 20)[0])
+    out = upscale_image(img, up, scale=8, tile=16, overlap=4, progress=False)
+    assert out.size == (160, 160)
+    with pytest.raises(BelamyError, match="not an SR model|no run or checkpoint|no checkpoints"):
+        load_sr_run(tmp_path / "corpus-not-a-run")
