@@ -15,6 +15,9 @@ $(BIN)/belamy: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[test]"
+	# spandrel (third-party SR weights) declares torchvision, which has no CPU build and would pull a
+	# CUDA torch: install it without its dependencies; belamy stands in for the torchvision names it imports.
+	$(BIN)/pip install --quiet --no-deps "spandrel>=0.4" "einops>=0.7"
 	touch $(BIN)/belamy
 
 setup: $(BIN)/belamy
