@@ -11,7 +11,6 @@ data, resolution, widths and batch.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import torch
@@ -21,17 +20,7 @@ from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
 from belamy.train.loss import DCGANLoss
 from belamy.train.stats import StatsCollector
 from belamy.train.steps import autocast_context, dcgan_step
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
+from belamy.utils.machine import cpu_name
 
 # ---------------------------------------------------------------- the plain reference
 

@@ -13,7 +13,6 @@ The reference is the installation's target: 24 fps at 256² on this machine's CP
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from belamy.exhibit.frames import encode_frame, resize_frame
 from belamy.generate.loader import load_generator
 from belamy.models.registry import get_architecture
 from belamy.train.checkpoint import module_tensors, save_checkpoint
+from belamy.utils.machine import cpu_name
 
 TARGET_FPS, TARGET_RES = 24.0, 256
 OUT_RES = (128, 256, 512)
@@ -43,14 +43,6 @@ GENERATORS = {
 }
 
 
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_run(folder: Path, arch_name: str, options: dict) -> Path:

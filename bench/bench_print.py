@@ -21,25 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from belamy.utils.machine import cpu_name
+
 CASES = ("naive-resize", "lanczos", "untiled-pass1", "belamy-sr")
 SIDE = 8268
 
 
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_sample(folder: Path, source: Path | None) -> Path:

@@ -12,7 +12,6 @@ by turn so that load from other processes hits both alike.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import torch
@@ -23,18 +22,13 @@ from belamy.train.loss import DCGANLoss
 from belamy.train.stats import StatsCollector
 from belamy.train.steps import dcgan_step
 from belamy.train.style_loss import StyleGANLoss, lazy_adam_settings, style_step
+from belamy.utils.machine import cpu_name
 
 
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return f"{cpu_name()} ({torch.get_num_threads()} threads)"
 
 
 def sync(device: torch.device) -> None:
