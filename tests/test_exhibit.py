@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import random_run
 from PIL import Image
-from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.exhibit.engine import TorchEngine
@@ -21,23 +20,9 @@ from belamy.exhibit.path import LatentWalk, slerp
 from belamy.exhibit.server import ExhibitConfig, build_producer, create_app
 from belamy.exhibit.stream import FrameProducer
 from belamy.generate.loader import load_generator
-from belamy.models.registry import get_architecture
-from belamy.train.checkpoint import module_tensors, save_checkpoint
 
 LOCAL = "http://127.0.0.1:8750"  # the server checks the Host header names loopback
 
-
-def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
-    """A run folder holding one checkpoint of random weights, scaled so images have real contrast."""
-    a = get_architecture(arch)
-    config = a.make_config(**cfg)
-    torch.manual_seed(0)
-    G = a.make_generator(config)
-    for m in G.modules():
-        if isinstance(m, nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.25)
-    save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G), {"arch": arch, "model": config.to_dict(), "kimg": 0.064})
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -9,29 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from conftest import random_run
 
 from belamy.errors import BelamyError
 from belamy.exhibit.engine import OnnxEngine, TorchEngine, make_engine
 from belamy.export.onnx import export_onnx, read_export_meta
 from belamy.generate.loader import load_generator
-from belamy.models.registry import get_architecture
-from belamy.train.checkpoint import module_tensors, save_checkpoint
-
-
-def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
-    """A run folder holding one checkpoint of random weights, scaled so images have real contrast."""
-    a = get_architecture(arch)
-    config = a.make_config(**cfg)
-    torch.manual_seed(0)
-    G = a.make_generator(config)
-    for m in G.modules():
-        if isinstance(m, nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.25)
-    if hasattr(G, "mapping"):  # a mean w away from the origin, so truncation visibly pulls somewhere
-        G.mapping.w_avg.normal_()
-    save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G), {"arch": arch, "model": config.to_dict(), "kimg": 0.064})
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ class ExportableGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if hasattr(self.G, "synthesize"):  # its own truncation (a mapping network with w_avg)
-            x = self.G.synthesize(z, labels=labels, truncation=self.truncation)
+            # Batched: a per-image loop would be traced at the dummy input's batch size and fix it.
+            x = self.G.synthesize(z, labels=labels, truncation=self.truncation, batch_invariant=False)
         else:
             x = self.G(z * self.truncation if self.truncation != 1.0 else z, labels)
         if self.output == "float":
