@@ -27,7 +27,8 @@ def fit_resolution(images: np.ndarray, res: int, chunk: int = 256) -> np.ndarray
     console.print(f"downsampling the corpus from {size}² to {res}² for training")
     out = np.empty((len(images), res, res, images.shape[3]), dtype=np.uint8)
     for start in range(0, len(images), chunk):
-        block = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk])).permute(0, 3, 1, 2).float()
+        block = torch.from_numpy(np.array(images[start : start + chunk]))  # a writable copy of the memmap rows
+        block = block.permute(0, 3, 1, 2).float()
         small = F.interpolate(block, size=(res, res), mode="area")
         out[start : start + chunk] = small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
     return out
