@@ -1,6 +1,7 @@
 """`belamy corpus build`: folders of paintings in, one training corpus out.
 
-The corpus folder holds ``images.npy`` (uint8 [N, size, size, 3], opened memory-mapped for
+The corpus folder holds ``images.npy`` (uint8 [N, height, width, 3]: size×size, or a portrait
+shape with ``aspect``; opened memory-mapped for
 training), ``manifest.jsonl`` (where each image came from), ``corpus.json``, ``rejects.jsonl``,
 ``duplicates.jsonl`` and ``contact_sheet.png``. It is built in a staging folder beside the target
 and swapped in only when complete, so an existing corpus survives a failed or interrupted rebuild.
@@ -34,6 +35,7 @@ from belamy.corpus.prepare import CROPS, FileResult, PrepareOptions, prepare_byt
 from belamy.corpus.sources import find_sources
 from belamy.corpus.store import FORMAT
 from belamy.errors import BelamyError
+from belamy.utils.aspect import shape_for
 from belamy.utils.atomic import atomic_open, atomic_path, write_json
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import make_progress
@@ -48,9 +50,10 @@ class CorpusReport:
 
     out: Path
     size: int
+    shape: tuple[int, int] = (0, 0)  # (height, width) of each image
     read: int = 0  # source files (or dataset rows) looked at
     accepted: int = 0  # images in the corpus
-    crops: int = 0  # square images made before de-duplication (more than files with face crops)
+    crops: int = 0  # images made before de-duplication (more than files with face crops)
     rejects: list[dict] = field(default_factory=list)
     duplicate_groups: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -85,7 +88,8 @@ class CorpusReport:
         table.add_column("what", style="bold")
         table.add_column("value", justify="right")
         table.add_row("read", str(self.read))
-        table.add_row("accepted", f"[green]{self.accepted}[/green]  ({self.size}×{self.size})")
+        height, width = self.shape if all(self.shape) else (self.size, self.size)
+        table.add_row("accepted", f"[green]{self.accepted}[/green]  ({width}×{height})")
         table.add_row("rejected", f"[yellow]{self.rejected}[/yellow]")
         for reason, n in self.reject_reasons.items():
             table.add_row(f"  {reason}", str(n))
@@ -197,9 +201,12 @@ def _chain_datasets(file_items: list[Item], datasets: list, where: dict[str, str
 # --------------------------------------------------------------------------- build
 
 
-def _check_options(size: int, min_size: int, max_pixels: int, dedupe_distance: int, crop: str) -> None:
+def _check_options(size: int, min_size: int, max_pixels: int, dedupe_distance: int, crop: str, aspect: str) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise BelamyError(f"--size must be a whole number of pixels ≥ 8, not {size!r}", "e.g. --size 128")
+    if size > 4096:
+        raise BelamyError(f"--size {size} is larger than any model trains on", "use 1024 or less, e.g. --size 256")
+    shape_for(size, aspect)  # a known aspect, and a size that divides into it
     if not isinstance(min_size, int) or min_size < 1:
         raise BelamyError(f"--min-size must be a positive number of pixels, not {min_size!r}", "e.g. --min-size 64")
     if not isinstance(max_pixels, int) or max_pixels < 1:
@@ -252,6 +259,7 @@ def build_corpus(
     dedupe_distance: int = 4,
     workers: int = 0,
     crop: str = "center",
+    aspect: str = "1:1",
     face_scale: float = 2.2,
     face_shift: float = 0.25,
     trim: bool = True,
@@ -275,8 +283,8 @@ def build_corpus(
         sources = [sources]
     if not sources:
         raise BelamyError("no sources given", "pass one or more folders of paintings")
-    _check_options(size, min_size, max_pixels, dedupe_distance, crop)
-    opts = PrepareOptions(size=size, min_size=min_size, max_pixels=max_pixels, crop=crop,
+    _check_options(size, min_size, max_pixels, dedupe_distance, crop, aspect)
+    opts = PrepareOptions(size=size, min_size=min_size, max_pixels=max_pixels, crop=crop, aspect=aspect,
                           face_scale=face_scale, face_shift=face_shift, trim=trim, draft=draft)
     out = Path(out).expanduser().resolve()
     source_names, items, total = _items(list(sources), exclude=[out], where=dict(where or {}),
@@ -291,7 +299,7 @@ def build_corpus(
         workers = max(1, min(workers, (total + 3) // 4))
 
     staging = _prepare_out(out)
-    report = CorpusReport(out=out, size=size)
+    report = CorpusReport(out=out, size=size, shape=opts.shape)
     try:
         try:
             _build_into(staging, items, total, opts, workers, dedupe_distance, report, on_result)
@@ -305,7 +313,8 @@ def build_corpus(
             raise BelamyError(f"no usable images in {', '.join(source_names)} ({report.read} read: {reasons})",
                               "see the reasons; --min-size lowers the size limit")
         write_json(staging / "corpus.json", {
-            "format": FORMAT, "version": VERSION, "size": size, "count": report.accepted,
+            "format": FORMAT, "version": VERSION, "size": size, "aspect": aspect,
+            "height": opts.shape[0], "width": opts.shape[1], "count": report.accepted,
             "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "sources": source_names,
             "options": {"min_size": min_size, "max_pixels": max_pixels, "dedupe_distance": dedupe_distance,
@@ -334,7 +343,7 @@ def _build_into(
     staging: Path, items: Iterable[Item], total: int | None, opts: PrepareOptions, workers: int,
     dedupe_distance: int, report: CorpusReport, on_result: Callable[[FileResult], None] | None,
 ) -> None:
-    side = opts.size
+    height, width = opts.shape
     raw_path = staging / ".pixels.raw"
     entries: list[dict] = []  # one per crop, in order
     exact: list[str] = []
@@ -373,9 +382,9 @@ def _build_into(
     if not kept:
         return
 
-    pixels = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(len(entries), side, side, 3))
+    pixels = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(len(entries), height, width, 3))
     with atomic_path(staging / "images.npy") as tmp:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(kept), side, side, 3))
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(kept), height, width, 3))
         for start in range(0, len(kept), 1024):
             idx = kept[start : start + 1024]
             arr[start : start + len(idx)] = pixels[idx]
@@ -400,7 +409,7 @@ def _build_into(
             report.duplicate_groups.append(group)
             fh.write(_json_line(group))
     chosen = pick_evenly(len(kept), CONTACT_SHEET_LIMIT)
-    sheet = contact_sheet([pixels[kept[i]] for i in chosen], thumb=min(side, 96))
+    sheet = contact_sheet([pixels[kept[i]] for i in chosen], thumb=min(max(height, width), 96))
     save_png(sheet, staging / "contact_sheet.png", provenance={"corpus": str(report.out), "indices": chosen})
     del pixels
     raw_path.unlink()

@@ -68,25 +68,28 @@ def _overlap(a: Box, b: Box) -> float:
     return iw * ih / smaller if smaller > 0 else 0.0
 
 
-def frame_face(face: Box, bounds: Box, scale: float = 2.2, shift: float = 0.25) -> Box:
-    """The square head-and-shoulders crop for one face, kept inside ``bounds``.
+def frame_face(face: Box, bounds: Box, scale: float = 2.2, shift: float = 0.25, ratio: float = 1.0) -> Box:
+    """The head-and-shoulders crop (width / height = ``ratio``) for one face, kept inside ``bounds``.
 
-    The square is shrunk (keeping the face centred as far as possible) when the picture is too small
-    for the full framing, and slid back inside when it would cross an edge.
+    The crop is ``scale`` face boxes wide. It is shrunk (keeping the face centred as far as
+    possible) when the picture is too small for the full framing, and slid back inside when it
+    would cross an edge.
     """
     fl, ft, fr, fb = face
     bl, bt, br, bb = bounds
     fw, fh = fr - fl, fb - ft
-    side = min(scale * max(fw, fh), br - bl, bb - bt)
+    width = min(scale * max(fw, fh), br - bl, (bb - bt) * ratio)
+    height = width / ratio
     cx = (fl + fr) / 2
     cy = (ft + fb) / 2 + shift * fh
-    left = min(max(cx - side / 2, bl), br - side)
-    top = min(max(cy - side / 2, bt), bb - side)
-    return (left, top, left + side, top + side)
+    left = min(max(cx - width / 2, bl), br - width)
+    top = min(max(cy - height / 2, bt), bb - height)
+    return (left, top, left + width, top + height)
 
 
 def face_crops(
-    rgb: np.ndarray, bounds: tuple[int, int, int, int], scale: float = 2.2, shift: float = 0.25, min_side: float = 0
+    rgb: np.ndarray, bounds: tuple[int, int, int, int], scale: float = 2.2, shift: float = 0.25, min_side: float = 0,
+    ratio: float = 1.0,
 ) -> list[tuple[Box, Box]]:
     """(crop box, face box) for each usable face inside ``bounds`` (the picture without its borders).
 
@@ -97,7 +100,7 @@ def face_crops(
     out = []
     for fl, ft, fr, fb in detect_faces(region, min_face=max(24.0, min_side / max(scale, 1.0))):
         face = (fl + bl, ft + bt, fr + bl, fb + bt)
-        crop = frame_face(face, tuple(map(float, bounds)), scale, shift)
-        if crop[2] - crop[0] >= min_side:
+        crop = frame_face(face, tuple(map(float, bounds)), scale, shift, ratio)
+        if min(crop[2] - crop[0], crop[3] - crop[1]) >= min_side:
             out.append((crop, face))
     return out

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from belamy.corpus.phash import dhash, phash
+from belamy.utils.aspect import shape_for
 from belamy.utils.imageio import to_rgb
 
 CROPS = ("center", "face", "none")
@@ -35,6 +36,8 @@ class PrepareOptions:
     min_size: int = 64
     max_pixels: int = 178_956_970
     crop: str = "center"
+    # Picture shape (width:height): the crop takes this shape and is resampled to ``shape``.
+    aspect: str = "1:1"
     # Face framing (crop="face"): the square side is ``face_scale`` × the face box, its centre moved
     # down by ``face_shift`` × the box so that shoulders come in, as in painted bust portraits.
     face_scale: float = 2.2
@@ -46,12 +49,23 @@ class PrepareOptions:
     # Decode JPEGs at 1/2-1/8 scale when the target allows (off only to measure what it saves).
     draft: bool = True
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of each corpus picture."""
+        return shape_for(self.size, self.aspect)
+
+    @property
+    def ratio(self) -> float:
+        """Width / height of each corpus picture."""
+        height, width = self.shape
+        return width / height
+
 
 @dataclass
 class Prepared:
-    """A square image ready for the corpus, with what the manifest needs to know about it."""
+    """An image ready for the corpus, with what the manifest needs to know about it."""
 
-    pixels: np.ndarray  # [size, size, 3] uint8
+    pixels: np.ndarray  # [height, width, 3] uint8 (PrepareOptions.shape)
     phash: int
     dhash: int
     crop_box: tuple[int, int, int, int]  # in original (oriented) pixels: left, top, right, bottom
@@ -210,7 +224,7 @@ def _decode(im: Image.Image, opts: PrepareOptions) -> tuple[Image.Image, float]:
     if im.format == "JPEG" and opts.crop != "none" and opts.draft:
         # Decode big enough that the square crop keeps ≥ 2× the target side (Lanczos from there is
         # as good as from full size); face crops are a fraction of the picture, so keep more.
-        need = opts.size * (8 if opts.crop == "face" else 2)
+        need = max(opts.shape) * (8 if opts.crop == "face" else 2)
         im.draft(im.mode, (need, need))
     im.load()  # first: reading EXIF from a PNG loads it, and a failure there must not be swallowed
     if _orientation(im) != 1:
@@ -281,14 +295,14 @@ def _crop_all(rgb: Image.Image, scale: float, opts: PrepareOptions) -> list[Prep
         from belamy.corpus.faces import face_crops
 
         for i, (crop, face) in enumerate(face_crops(arr, inner, opts.face_scale, opts.face_shift,
-                                                    min_side=opts.min_size / scale)):
+                                                    min_side=opts.min_size / scale, ratio=opts.ratio)):
             boxes.append((crop, i, face))
     if not boxes:
-        boxes.append((_center_square(inner) if opts.crop != "none" else inner, None, None))
+        boxes.append((_center_box(inner, opts.ratio) if opts.crop != "none" else inner, None, None))
 
     out = []
     for crop, face_index, face in boxes:
-        pixels = _resample(rgb, crop, opts.size)
+        pixels = _resample(rgb, crop, opts.shape)
         out.append(Prepared(
             pixels=pixels, phash=phash(pixels), dhash=dhash(pixels),
             crop_box=tuple(round(v * scale) for v in crop),
@@ -298,30 +312,34 @@ def _crop_all(rgb: Image.Image, scale: float, opts: PrepareOptions) -> list[Prep
     return out
 
 
-def _center_square(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+def _center_box(box: tuple[float, float, float, float], ratio: float) -> tuple[float, float, float, float]:
+    """The largest centred box of width / height = ``ratio`` inside ``box``."""
     # Sub-pixel: with a JPEG decoded at reduced scale, half a pixel there is 4 original pixels.
     left, top, right, bottom = box
-    side = min(right - left, bottom - top)
-    x = left + (right - left - side) / 2
-    y = top + (bottom - top - side) / 2
-    return (x, y, x + side, y + side)
+    width = min(right - left, (bottom - top) * ratio)
+    height = width / ratio
+    x = left + (right - left - width) / 2
+    y = top + (bottom - top - height) / 2
+    return (x, y, x + width, y + height)
 
 
-def _resample(im: Image.Image, box: tuple[float, float, float, float], size: int) -> np.ndarray:
-    """Crop ``box`` and resample to size×size (Lanczos, after a box-filter pre-reduction for big shrinks).
+def _resample(im: Image.Image, box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Crop ``box`` and resample to ``shape`` (height, width) with Lanczos (after a box-filter
+    pre-reduction for big shrinks).
 
-    A non-square box (``crop="none"``) is fitted inside the square and padded with its mean colour,
+    A box of another shape (``crop="none"``) is fitted inside and padded with its mean colour,
     never stretched.
     """
+    height, width = shape
     bw, bh = box[2] - box[0], box[3] - box[1]
-    if abs(bw - bh) < 1e-6:
-        out = im.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    if abs(bw * height - bh * width) < 1e-6 * max(bw, bh) * max(shape):
+        out = im.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
         return np.asarray(out, dtype=np.uint8)
-    # Whole picture, not cropped: fit it inside the square and pad with its own mean colour.
-    scale = size / max(bw, bh)
+    # Whole picture, not cropped: fit it inside the frame and pad with its own mean colour.
+    scale = min(width / bw, height / bh)
     tw, th = max(1, round(bw * scale)), max(1, round(bh * scale))
     fitted = im.resize((tw, th), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     mean = tuple(int(v) for v in np.asarray(fitted).reshape(-1, 3).mean(axis=0))
-    canvas = Image.new("RGB", (size, size), mean)
-    canvas.paste(fitted, ((size - tw) // 2, (size - th) // 2))
+    canvas = Image.new("RGB", (width, height), mean)
+    canvas.paste(fitted, ((width - tw) // 2, (height - th) // 2))
     return np.asarray(canvas, dtype=np.uint8)

@@ -65,7 +65,7 @@ def _summary(corpus, rejects: list[dict], groups: list[dict]) -> str:
     merged = sum(len(g.get("merged", [])) for g in groups)
     reasons = collections.Counter(r.get("reason", "?").split(":", 1)[0] for r in rejects)
     rows = [  # values are HTML (escaped here)
-        ("images", f"{len(corpus)} at {corpus.size}×{corpus.size}"),
+        ("images", f"{len(corpus)} at {corpus.width}×{corpus.height}"),
         ("files read", str(info.get("read", len(corpus) + len(rejects) + merged))),
         ("rejected", html.escape(", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "none")),
         ("duplicates merged", f"{merged} in {len(groups)} groups"),
@@ -79,7 +79,7 @@ def _summary(corpus, rejects: list[dict], groups: list[dict]) -> str:
 
 def _contact(corpus, out: Path) -> str:
     chosen = pick_evenly(len(corpus), 200)
-    sheet = contact_sheet([corpus.images[i] for i in chosen], thumb=min(corpus.size, THUMB), cols=20)
+    sheet = contact_sheet([corpus.images[i] for i in chosen], thumb=min(max(corpus.height, corpus.width), THUMB), cols=20)
     save_png(sheet, out / "contact.png")
     note = f"all {len(corpus)}" if len(chosen) == len(corpus) else f"{len(chosen)} of {len(corpus)}, evenly spread"
     return (f'<section><h2>Contact sheet <small>({note}, in corpus order)</small></h2>'

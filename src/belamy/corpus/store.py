@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from belamy.errors import BelamyError
+from belamy.utils.aspect import aspect_of, size_of
 from belamy.utils.atomic import read_jsonl
 
 FORMAT = "belamy-corpus"
@@ -17,13 +18,26 @@ FORMAT = "belamy-corpus"
 @dataclass
 class Corpus:
     path: Path
-    images: np.ndarray  # [N, size, size, 3] uint8, memory-mapped
-    size: int
+    images: np.ndarray  # [N, height, width, 3] uint8, memory-mapped
+    size: int  # the nominal size (--size): the side for a square corpus, see belamy.utils.aspect
     info: dict = field(default_factory=dict)
     _manifest: list[dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def height(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.images.shape[2])
+
+    @property
+    def aspect(self) -> str:
+        """``1:1``, ``4:5`` or ``3:4`` (width:height)."""
+        return aspect_of(self.height, self.width) or "1:1"
 
     @property
     def manifest(self) -> list[dict]:
@@ -62,12 +76,15 @@ def open_corpus(path: str | Path) -> Corpus:
         raise BelamyError(f"{path / 'images.npy'} is missing", "rebuild the corpus") from None
     except (ValueError, OSError) as exc:
         raise BelamyError(f"{path / 'images.npy'} is damaged ({exc})", "rebuild the corpus") from None
-    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
+    if (images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8
+            or aspect_of(images.shape[1], images.shape[2]) is None):
         raise BelamyError(f"{path / 'images.npy'} has shape {images.shape} {images.dtype}", "rebuild the corpus")
     if len(images) == 0:
         raise BelamyError(f"the corpus at {path} is empty", "build it from a folder with readable paintings")
-    if info.get("size") not in (None, images.shape[1]):
-        raise BelamyError(f"{path} says {info['size']}² images but holds {images.shape[1]}²", "rebuild the corpus")
+    height, width = int(images.shape[1]), int(images.shape[2])
+    expected = (info.get("height", info.get("size")), info.get("width", info.get("size")))
+    if expected != (None, None) and expected != (height, width):
+        raise BelamyError(f"{path} says {expected[1]}×{expected[0]} images but holds {width}×{height}", "rebuild the corpus")
     if info.get("count") not in (None, len(images)):
         raise BelamyError(f"{path} says {info['count']} images but holds {len(images)}", "rebuild the corpus")
-    return Corpus(path=path, images=images, size=int(images.shape[1]), info=info)
+    return Corpus(path=path, images=images, size=size_of(height, width), info=info)

@@ -51,10 +51,13 @@ def parse_labels(text: str | None, names: list[str], screens: int) -> list[int |
 
 
 def resize_frame(frame: np.ndarray, res: int) -> Image.Image:
-    """An RGB image at res × res (bilinear: fast, and smooth enough for a 2× enlargement)."""
+    """An RGB image whose longer side is ``res``, in the frame's own shape (a portrait stays a
+    portrait); bilinear: fast, and smooth enough for a 2× enlargement."""
     img = Image.fromarray(frame)
-    if img.size != (res, res):
-        img = img.resize((res, res), Image.Resampling.BILINEAR)
+    scale = res / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if img.size != size:
+        img = img.resize(size, Image.Resampling.BILINEAR)
     return img
 
 

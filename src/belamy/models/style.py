@@ -33,9 +33,7 @@ from belamy.models.style_layers import (
     normalize_2nd_moment,
     upsample2d,
 )
-
-# Portrait aspect ratios (width:height) → the start grid (rows, cols) that replaces 4×4.
-ASPECTS = {"1:1": (4, 4), "4:5": (5, 4), "3:4": (4, 3)}
+from belamy.utils.aspect import ASPECTS, check_aspect
 
 
 @dataclass(frozen=True)
@@ -112,8 +110,7 @@ def style_config(res: int = 64, nz: int | None = None, ngf: int | None = None, n
     from belamy.models.dcgan import check_resolution
 
     check_resolution(res, low=16, high=1024)
-    if aspect not in ASPECTS:
-        raise BelamyError(f"--aspect {aspect} is not supported", f"use one of {', '.join(ASPECTS)}")
+    check_aspect(aspect)
     d = default_widths(res)
     base = channel_base or d["channel_base"]
     cmax = channel_max or d["channel_max"]

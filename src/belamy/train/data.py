@@ -14,46 +14,32 @@ from belamy.errors import BelamyError
 from belamy.utils.progress import console
 
 
-def fit_resolution(images: np.ndarray, res: int, chunk: int = 256) -> np.ndarray:
-    """Images at ``res``: the corpus array itself when it matches, else an area-downsampled copy."""
-    size = images.shape[1]
-    if size == res:
-        return images
-    if size < res:
-        raise BelamyError(
-            f"the corpus is {size}×{size} but --res is {res}",
-            f"train at --res {size} or smaller, or rebuild the corpus with --size {res}",
-        )
-    console.print(f"downsampling the corpus from {size}² to {res}² for training")
-    out = np.empty((len(images), res, res, images.shape[3]), dtype=np.uint8)
-    for start in range(0, len(images), chunk):
-        block = torch.from_numpy(np.array(images[start : start + chunk]))  # a writable copy of the memmap rows
-        block = block.permute(0, 3, 1, 2).float()
-        small = F.interpolate(block, size=(res, res), mode="area")
-        out[start : start + chunk] = small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    return out
-
-
 def fit_shape(images: np.ndarray, height: int, width: int, chunk: int = 256) -> np.ndarray:
-    """Images at ``height``×``width`` from a square corpus: centre-crop to the aspect, then area-resize.
+    """Images at ``height``×``width``: the corpus array itself when it matches, else a copy that is
+    centre-cropped to the target's aspect (when the corpus has another) and area-downsampled.
 
-    For square shapes this is :func:`fit_resolution`. A portrait shape (taller than wide) keeps the
-    full height of each square and crops its sides.
+    A portrait target from a square corpus keeps the full height and crops the sides; a square
+    target from a portrait corpus keeps the full width and crops top and bottom.
     """
-    if height == width:
-        return fit_resolution(images, height, chunk)
-    size = images.shape[1]
-    crop_h, crop_w = (size, round(size * width / height)) if height > width else (round(size * height / width), size)
+    rows, cols = int(images.shape[1]), int(images.shape[2])
+    if (rows, cols) == (height, width):
+        return images
+    # The largest centred crop with the target's aspect.
+    crop_h, crop_w = (rows, round(rows * width / height)) if rows * width <= cols * height else (round(cols * height / width), cols)
     if crop_h < height or crop_w < width:
         raise BelamyError(
-            f"the corpus is {size}×{size}, too small for {height}×{width} training images",
-            f"rebuild the corpus with --size {max(height, width)} or more, or lower --res",
+            f"the corpus is {cols}×{rows}, too small for {width}×{height} training images",
+            f"train at --res {min(rows, cols)} or smaller, or rebuild the corpus with a larger --size",
         )
-    top, left = (size - crop_h) // 2, (size - crop_w) // 2
-    console.print(f"cropping the corpus from {size}² to {height}×{width} (h×w) for training")
+    top, left = (rows - crop_h) // 2, (cols - crop_w) // 2
+    if (crop_h, crop_w) == (rows, cols):
+        console.print(f"downsampling the corpus from {cols}×{rows} to {width}×{height} for training")
+    else:
+        console.print(f"cropping the corpus from {cols}×{rows} to the shape of {width}×{height} for training")
     out = np.empty((len(images), height, width, images.shape[3]), dtype=np.uint8)
     for start in range(0, len(images), chunk):
-        block = np.ascontiguousarray(images[start : start + chunk, top : top + crop_h, left : left + crop_w])
+        # a writable copy of the memmap rows, as torch wants
+        block = np.array(images[start : start + chunk, top : top + crop_h, left : left + crop_w], order="C")
         block = torch.from_numpy(block).permute(0, 3, 1, 2).float()
         small = F.interpolate(block, size=(height, width), mode="area")
         out[start : start + chunk] = small.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()

@@ -165,6 +165,8 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
     paths = RunPaths(Path(options.out))
     arch = get_architecture(options.arch)
     corpus = open_corpus(options.corpus)
+    if options.aspect is None:  # a style model takes the corpus's shape; DCGAN is square
+        options.aspect = corpus.aspect if options.arch == "style" else "1:1"
     label_names, label_index = [], None
     if options.labels:
         label_names, label_index = corpus_labels(corpus.manifest, options.labels)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from belamy.errors import BelamyError
+from belamy.utils.aspect import ASPECTS
 
 # Settings a resumed run must keep; the rest (kimg, device, snapshot cadence) may change on resume.
 FIXED_ON_RESUME = (
@@ -22,7 +23,7 @@ ARCH_DEFAULTS = {
     "style": {"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada"},
 }
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-ASPECT_CHOICES = ("1:1", "4:5", "3:4")
+ASPECT_CHOICES = tuple(ASPECTS)
 
 
 @dataclass
@@ -65,7 +66,7 @@ class TrainOptions:
     map_layers: int | None = None
     channel_base: int | None = None
     channel_max: int | None = None
-    aspect: str = "1:1"
+    aspect: str | None = None  # None: the corpus's own (style), square (dcgan)
     labels: str | None = None  # manifest field, or "folder"
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
@@ -108,11 +109,11 @@ class TrainOptions:
             raise bad("batch", self.batch, "use a batch size from 1 to 65536 (64 is the DCGAN default)")
         if self.precision not in PRECISIONS:
             raise bad("precision", self.precision, f"use one of {', '.join(PRECISIONS)}")
-        if self.aspect not in ASPECT_CHOICES:
+        if self.aspect is not None and self.aspect not in ASPECT_CHOICES:
             raise bad("aspect", self.aspect, f"use one of {', '.join(ASPECT_CHOICES)}")
         if self.augment is not None and self.augment not in ("ada", "diffaugment", "none"):
             raise bad("augment", self.augment, "use ada, diffaugment or none")
-        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.aspect != "1:1" or self.labels):
+        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.aspect not in (None, "1:1") or self.labels):
             raise BelamyError("--augment, --aspect and --labels need --arch style", "add --arch style, or drop them")
         if not 0 <= self.ada_target <= 1:
             raise bad("ada-target", self.ada_target, "use a value in [0, 1], e.g. 0.6")

@@ -126,11 +126,11 @@ class PairBatches:
         ck.restore_numpy_rng(self.rng, state["rng"])
 
     def next(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        full = self.real.next(generator)  # [B, 3, S, S] in [-1, 1]
-        size = full.shape[-1]
+        full = self.real.next(generator)  # [B, 3, H, W] in [-1, 1]
+        height, width = full.shape[-2:]
         hr_list, lr_list = [], []
         for img in full:
-            y, x = (int(v) for v in self.rng.integers(0, size - self.patch + 1, 2))
+            y, x = (int(v) for v in self.rng.integers(0, [height - self.patch + 1, width - self.patch + 1]))
             crop = ((img[:, y : y + self.patch, x : x + self.patch] + 1.0) * 127.5).round().clamp(0, 255)
             hr = crop.byte().permute(1, 2, 0).numpy()
             hr_list.append(hr)
@@ -144,11 +144,11 @@ def fixed_samples(images: np.ndarray, opts: SRTrainOptions) -> tuple[np.ndarray,
     """The same few (LR, HR) pairs at every snapshot: centre crops, degraded with a fixed seed."""
     rng = np.random.default_rng(12345)
     count = min(SAMPLE_COUNT, len(images))
-    size = images.shape[1]
-    side = min(size, opts.patch * 2)
+    height, width = images.shape[1:3]
+    side = min(height, width, opts.patch * 2)
     side -= side % (opts.scale * 4)
-    o = (size - side) // 2
-    hr = np.stack([np.asarray(images[i, o : o + side, o : o + side]) for i in range(count)])
+    top, left = (height - side) // 2, (width - side) // 2
+    hr = np.stack([np.asarray(images[i, top : top + side, left : left + side]) for i in range(count)])
     lr = np.stack([degrade(h, opts.scale, rng) for h in hr])
     return lr, hr
 
@@ -217,8 +217,10 @@ def train_sr(opts: SRTrainOptions, stop: StopRequest | None = None) -> SRTrainRe
     opts = _resolve(opts)
     paths = RunPaths(Path(opts.out))
     corpus = open_corpus(opts.corpus)
-    if corpus.size < opts.patch:
-        raise BelamyError(f"the corpus is {corpus.size}² but --patch is {opts.patch}", f"use --patch {corpus.size // 16 * 16} or less")
+    short = min(corpus.height, corpus.width)
+    if short < opts.patch:
+        raise BelamyError(f"the corpus is {corpus.width}×{corpus.height} but --patch is {opts.patch}",
+                          f"use --patch {short // 16 * 16} or less")
     device = resolve_device(opts.device)
     prepare_writable(paths.root)
     cfg = opts.model_config()

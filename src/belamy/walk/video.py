@@ -9,6 +9,7 @@ Looping videos sample t in [0, 1) so the last frame is one step before the first
 from __future__ import annotations
 
 import errno
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def walk_frames(gen, seeds: list[int], frames: int, loop: bool = False, mode: st
         z = np.stack(pending)
         labels = None if labels_row is None else np.repeat(labels_row[None], len(z), axis=0)
         for frame in engine.render(z, labels):
-            yield frame if res is None or res == frame.shape[0] else np.asarray(resize_frame(frame, res))
+            yield frame if res is None or res == max(frame.shape[:2]) else np.asarray(resize_frame(frame, res))
         pending.clear()
 
     for z in walk_latents(keyframes, frames, loop, mode):
@@ -154,7 +155,6 @@ def write_walk(run: Path, out: Path, seeds: list[int] | str, seconds: float = 10
         raise BelamyError(f"--truncation {truncation} is out of range", "use ψ between 0 and 2 (1 = none)")
     gen = load_generator(Path(run), checkpoint, device)
     label_index = resolve_label(gen, label)
-    size = res or gen.res
     pictures = walk_frames(gen, seeds, frames, loop, mode, label_index, truncation, res)
     try:
         with atomic_path(out) as tmp, make_progress("frame") as progress:
@@ -163,7 +163,7 @@ def write_walk(run: Path, out: Path, seeds: list[int] | str, seconds: float = 10
             if out.suffix.lower() == ".gif":
                 _write_gif(counted, tmp, fps)
             else:
-                _write_mp4(counted, tmp, fps, size, quality)
+                _write_mp4(counted, tmp, fps, quality)
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EROFS, errno.ENOSPC, errno.ENOENT, errno.EPERM):
             raise BelamyError(f"cannot write {out}: {err.strerror}", "choose a folder you can write to") from None
@@ -177,21 +177,25 @@ def _counting(frames: Iterator[np.ndarray], progress, task) -> Iterator[np.ndarr
         progress.advance(task)
 
 
-def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, size: int, quality: int) -> None:
+def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, quality: int) -> None:
     try:
         import imageio_ffmpeg
     except ImportError:
         raise BelamyError("MP4 videos need imageio-ffmpeg", "pip install 'belamy[video]', or write a .gif") from None
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
     # H.264 in yuv420p plays everywhere, but needs even sides: pad odd sizes by one pixel.
-    even = size + (size % 2)
-    writer = imageio_ffmpeg.write_frames(str(path), (even, even), fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                                         pix_fmt_out="yuv420p", quality=quality, macro_block_size=1,
-                                         ffmpeg_log_level="error", output_params=["-movflags", "+faststart"])
+    pad = ((0, height % 2), (0, width % 2), (0, 0))
+    writer = imageio_ffmpeg.write_frames(str(path), (width + width % 2, height + height % 2), fps=fps, codec="libx264",
+                                         pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=quality,
+                                         macro_block_size=1, ffmpeg_log_level="error",
+                                         output_params=["-movflags", "+faststart"])
     writer.send(None)  # start ffmpeg
     try:
-        for frame in frames:
-            if even != size:
-                frame = np.pad(frame, ((0, 1), (0, 1), (0, 0)), mode="edge")
+        for frame in itertools.chain([first], frames):
+            if height % 2 or width % 2:
+                frame = np.pad(frame, pad, mode="edge")
             writer.send(np.ascontiguousarray(frame))
     finally:
         writer.close()
