@@ -1,4 +1,5 @@
-"""Multi-process training with torchrun (two gloo processes on the CPU): one run, identical weights."""
+"""Multi-process training with torchrun (two gloo processes on the CPU): one run, identical weights,
+for both architectures."""
 
 from __future__ import annotations
 
@@ -18,20 +19,24 @@ from belamy.train.checkpoint import list_checkpoints
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
-def _torchrun(corpus: Path, out: Path, kimg: str, *extra: str, sums: Path) -> subprocess.CompletedProcess:
+ARCH_FLAGS = {"style": ["--map-layers", "1"], "dcgan": []}
+
+
+def _torchrun(corpus: Path, out: Path, kimg: str, *extra: str, sums: Path, arch: str = "style") -> subprocess.CompletedProcess:
     command = [str(TORCHRUN) if TORCHRUN.exists() else shutil.which("torchrun") or "torchrun",
                "--nproc_per_node", "2", "--standalone", "-m", "belamy", "train", str(corpus), "--out", str(out),
-               "--arch", "style", "--res", "16", "--ngf", "4", "--ndf", "4", "--nz", "16", "--map-layers", "1",
+               "--arch", arch, "--res", "16", "--ngf", "4", "--ndf", "4", "--nz", "16", *ARCH_FLAGS[arch],
                "--batch", "8", "--kimg", kimg, "--tick-kimg", "0.016", "--device", "cpu", "--grid-size", "4", *extra]
     env = dict(os.environ, BELAMY_QUIET="1", OMP_NUM_THREADS="1", BELAMY_RANK_CHECKSUMS=str(sums))
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
 
 
 @pytest.mark.slow
-def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path):
+@pytest.mark.parametrize("arch", ["style", "dcgan"])
+def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path, arch: str):
     corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 16))
     run = tmp_path / "run"
-    result = _torchrun(corpus, run, "0.032", sums=tmp_path / "sums")
+    result = _torchrun(corpus, run, "0.032", sums=tmp_path / "sums", arch=arch)
     assert result.returncode == 0, result.stderr[-3000:]
     # every rank ends with the same weights (G, D and G_ema), checked by each rank's own checksum
     sums = sorted((tmp_path / "sums").glob("rank*.sha256"))
@@ -47,7 +52,7 @@ def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path):
     assert "rng.main" in tensors and "rng.rank1" in tensors  # both ranks' random streams, for resume
     assert len(json.loads(ckpts[-1].read_text())["data_ranks"]) == 2
 
-    resumed = _torchrun(corpus, run, "0.048", "--resume", sums=tmp_path / "sums2")
+    resumed = _torchrun(corpus, run, "0.048", "--resume", sums=tmp_path / "sums2", arch=arch)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert list_checkpoints(run / "checkpoints")[-1].stem == "ckpt-000000048"
     sums2 = sorted((tmp_path / "sums2").glob("rank*.sha256"))

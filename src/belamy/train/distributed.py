@@ -120,3 +120,17 @@ def broadcast_module(info: DistInfo, module: nn.Module) -> None:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def average_buffers(info: DistInfo, module: nn.Module) -> None:
+    """Average floating-point buffers (BatchNorm running statistics) over ranks, so that every rank
+    holds, and rank 0 saves, statistics of the whole corpus rather than of its own shard."""
+    if not info.enabled:
+        return
+    for t in module.buffers():
+        if t.is_floating_point():
+            flat = t.data.contiguous()
+            dist.all_reduce(flat)
+            flat /= info.world
+            if flat.data_ptr() != t.data.data_ptr():
+                t.data.copy_(flat)

@@ -362,6 +362,7 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
                         f"D(x) {means.get('D_real', 0):.2f}  D(G(z)) {means.get('D_fake', 0):.2f}"
                         f"{trainer.log_fields(means)}{swd_text}"
                     )
+                trainer.sync()
                 if tick % options.snapshot_ticks == 0 or done or stopping:
                     snapshot_grid()
                     if info.is_main:

@@ -14,7 +14,14 @@ from torch import nn
 from belamy.errors import BelamyError
 from belamy.train import checkpoint as ck
 from belamy.train.augment import AdaptiveAugment, make_augment
-from belamy.train.distributed import DistInfo, all_reduce_mean, all_reduce_sum, broadcast_module
+from belamy.train.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    all_reduce_sum,
+    average_buffers,
+    average_gradients,
+    broadcast_module,
+)
 from belamy.train.ema import ema_beta, make_ema, update_ema
 from belamy.train.loss import DCGANLoss
 from belamy.train.options import TrainOptions
@@ -59,11 +66,14 @@ class DCGANTrainer:
     ema_prefix = None
 
     def __init__(self, options: TrainOptions, cfg, arch, device: torch.device, memory_format, info: DistInfo):
-        if info.enabled:
-            raise BelamyError("multi-GPU (torchrun) training is for --arch style", "train the DCGAN on one device")
-        self.options, self.cfg, self.device = options, cfg, device
+        self.options, self.cfg, self.device, self.info = options, cfg, device, info
         self.G = arch.make_generator(cfg).to(device, memory_format=memory_format)
         self.D = arch.make_discriminator(cfg).to(device, memory_format=memory_format)
+        for module in (self.G, self.D):
+            broadcast_module(info, module)
+        # Under torchrun each rank's BatchNorm normalises its own share of the batch (as DDP does
+        # without SyncBatchNorm, which has no CPU kernel); gradients are averaged per phase.
+        self.reduce_gradients = (lambda module: average_gradients(info, module)) if info.enabled else None
         betas = (options.beta1, options.beta2)
         self.opt_G = _adam(self.G.parameters(), options.lr, betas, device)
         self.opt_D = _adam(self.D.parameters(), options.lr, betas, device)
@@ -73,7 +83,13 @@ class DCGANTrainer:
 
     def step(self, real, real_labels, rng, stats: StatsCollector, step: int, nimg: int) -> None:
         z = torch.randn(real.shape[0], self.z_dim, generator=rng, device=self.device)
-        dcgan_step(self.G, self.D, self.opt_G, self.opt_D, self.loss, real, z, stats, autocast_dtype=self.autocast)
+        dcgan_step(self.G, self.D, self.opt_G, self.opt_D, self.loss, real, z, stats, autocast_dtype=self.autocast,
+                   reduce_gradients=self.reduce_gradients)
+
+    def sync(self) -> None:
+        """Before a snapshot: every rank takes the mean BatchNorm statistics (what rank 0 saves)."""
+        for module in (self.G, self.D):
+            average_buffers(self.info, module)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D}
@@ -149,6 +165,9 @@ class StyleTrainer:
         if isinstance(self.augment, AdaptiveAugment):
             self.augment.update(self.batch_global, step, reduce=all_reduce_sum(self.info))
             stats.add("augment_p", self.augment.p)
+
+    def sync(self) -> None:
+        """Ranks already agree: gradients are averaged and the style model has no BatchNorm."""
 
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
