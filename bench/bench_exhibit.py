@@ -7,6 +7,10 @@ channels-last and inference mode; ONNX Runtime with all graph optimisations), it
   R²       the whole frame path at output side R: generate, resize (bilinear) and JPEG-encode (q85)
 The reference is the installation's target: 24 fps at 256² on this machine's CPU.
 
+The last two rows are a style model at 256² (a CPU-light config) and the student `belamy distill`
+makes of it (a DCGAN, ngf 16, at the teacher's latent size and resolution): the student is built by
+the real distillation code (one step: its speed does not depend on how long it learned).
+
     python bench/bench_exhibit.py [--seconds 1.0] [--only dcgan-256-ngf16] [--device cpu]
 """
 
@@ -40,6 +44,8 @@ GENERATORS = {
     "dcgan-128 ngf 32": ("dcgan", dict(res=128, ngf=32)),
     "dcgan-256 ngf 16": ("dcgan", dict(res=256, ngf=16)),
     "style-128 ngf 16 (map 8)": ("style", dict(res=128, nz=256, w_dim=256, ngf=16, channel_max=256)),
+    "style-256 ngf 16 (teacher)": ("style", dict(res=256, nz=256, w_dim=256, ngf=16, channel_max=256)),
+    "distilled-256 ngf 16 (student)": ("distill", dict(teacher="style-256 ngf 16 (teacher)", ngf=16)),
 }
 
 
@@ -55,6 +61,17 @@ def make_run(folder: Path, arch_name: str, options: dict) -> Path:
             nn.init.normal_(m.weight, 0.0, 0.1)
     save_checkpoint(folder / "checkpoints", 0, module_tensors("G", G), {"arch": arch_name, "model": config.to_dict(), "kimg": 0})
     return folder
+
+
+def make_student(folder: Path, teacher_name: str, ngf: int) -> Path:
+    """A student run made by `belamy distill` (one step) from the named teacher, built first if needed."""
+    from belamy.distill import DistillOptions, distill
+
+    arch, options = GENERATORS[teacher_name]
+    teacher = folder.parent / teacher_name.split()[0]
+    if not (teacher / "checkpoints").is_dir():
+        make_run(teacher, arch, options)
+    return distill(DistillOptions(teacher=teacher, out=folder, ngf=ngf, kimg=0.002, batch=2, device="cpu")).run_dir
 
 
 def rate(fn, frames_per_call: int, seconds: float) -> float:
@@ -104,7 +121,13 @@ def main() -> None:
         for name, (arch, options) in GENERATORS.items():
             if args.only and not any(o in name for o in args.only):
                 continue
-            run = make_run(Path(tmp) / name.split()[0], arch, options)
+            folder = Path(tmp) / name.split()[0]
+            if arch == "distill":
+                run = make_student(folder, options["teacher"], options["ngf"])
+            elif (folder / "checkpoints").is_dir():  # already built as a student's teacher
+                run = folder
+            else:
+                run = make_run(folder, arch, options)
             gen = load_generator(run, device=device)
             engines = [TorchEngine(gen)]
             if ort is not None:

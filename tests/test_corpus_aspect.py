@@ -135,16 +135,32 @@ def test_style_trains_on_a_portrait_corpus_in_its_shape(portrait_corpus: Path, t
     assert record["swd"] > 0 and record["n_real"] == 16
 
 
-def test_dcgan_trains_square_crops_of_a_portrait_corpus(portrait_corpus: Path, tmp_path: Path):
+@pytest.mark.parametrize(("aspect", "shape"), [("4:5", (80, 64)), ("3:4", (64, 48)), ("1:1", (64, 64))])
+def test_dcgan_draws_and_judges_portrait_shapes(aspect: str, shape: tuple[int, int]):
+    import torch
+
+    from belamy.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_config
+
+    cfg = dcgan_config(64, nz=8, ngf=4, ndf=4, aspect=aspect)
+    images = DCGANGenerator(cfg)(torch.randn(2, 8))
+    assert tuple(images.shape) == (2, 3, *shape)
+    assert tuple(DCGANDiscriminator(cfg)(images).shape) == (2,)
+    assert DCGANConfig.from_dict(cfg.to_dict()) == cfg
+    assert ("aspect" in cfg.to_dict()) == (aspect != "1:1")  # square configs are written as they always were
+
+
+def test_dcgan_trains_a_portrait_corpus_in_its_shape_or_in_square_crops(portrait_corpus: Path, tmp_path: Path):
     from belamy.generate.loader import load_generator
 
-    run = train(TrainOptions(corpus=portrait_corpus, out=tmp_path / "run", arch="dcgan", res=16, kimg=0.032,
-                             batch=8, ngf=4, ndf=4, nz=8, tick_kimg=0.016, snapshot_ticks=1, grid_size=4,
-                             device="cpu")).run_dir
-    gen = load_generator(run, device="cpu")
-    assert tuple(gen.synthesize(gen.latents([0])).shape) == (1, 3, 16, 16)
-    with pytest.raises(BelamyError, match="--aspect"):
-        train(TrainOptions(corpus=portrait_corpus, out=tmp_path / "run2", arch="dcgan", res=16, aspect="4:5"))
+    def run(folder: str, **extra) -> Path:
+        return train(TrainOptions(corpus=portrait_corpus, out=tmp_path / folder, arch="dcgan", res=16, kimg=0.016,
+                                  batch=8, ngf=4, ndf=4, nz=8, tick_kimg=0.016, snapshot_ticks=1, grid_size=4,
+                                  device="cpu", **extra)).run_dir
+
+    portrait = load_generator(run("portrait"), device="cpu")
+    assert tuple(portrait.synthesize(portrait.latents([0])).shape) == (1, 3, 20, 16)
+    square = load_generator(run("square", aspect="1:1"), device="cpu")
+    assert tuple(square.synthesize(square.latents([0])).shape) == (1, 3, 16, 16)
 
 
 def test_generate_walk_and_exhibit_keep_the_portrait_shape(portrait_corpus: Path, tmp_path: Path):

@@ -44,7 +44,8 @@ def corpus_build(
         help="Folders (or single files) of paintings to read, and/or Hugging Face datasets as hf:OWNER/NAME "
              "or hf:/path/to/saved/dataset.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the corpus to (rebuilt atomically if it holds one).")],
-    size: Annotated[int, typer.Option(help="Side of the square training images, in pixels (≥ 8).")] = 128,
+    size: Annotated[int, typer.Option(help="Side of the square training images, in pixels (≥ 8); with --aspect, the width of 4:5 and the height of 3:4 pictures.")] = 128,
+    aspect: Annotated[str, typer.Option(help="Picture shape, width:height: 1:1, or portrait 4:5 (128×160 at --size 128) or 3:4 (96×128).")] = "1:1",
     min_size: Annotated[int, typer.Option(help="Reject images whose short side (after trimming) is below this.")] = 64,
     max_pixels: Annotated[
         int, typer.Option(help="Reject images with more pixels than this (decompression-bomb guard).")
@@ -55,10 +56,10 @@ def corpus_build(
     ] = 4,
     workers: Annotated[int, typer.Option(help="Decoding processes; 0 means one per core.")] = 0,
     crop: Annotated[CropKind, typer.Option(
-        help="center: the largest centred square; face: head-and-shoulders around each face found "
-             "(centre square when none); none: the whole picture, padded to a square.")] = CropKind.center,
-    face_scale: Annotated[float, typer.Option(help="With --crop face: the square's side as a multiple of the face box.")] = 2.2,
-    face_shift: Annotated[float, typer.Option(help="With --crop face: move the square down by this fraction of the face box.")] = 0.25,
+        help="center: the largest centred crop of the --aspect; face: head-and-shoulders around each face found "
+             "(centre crop when none); none: the whole picture, padded to the --aspect.")] = CropKind.center,
+    face_scale: Annotated[float, typer.Option(help="With --crop face: the crop's width as a multiple of the face box.")] = 2.2,
+    face_shift: Annotated[float, typer.Option(help="With --crop face: move the crop down by this fraction of the face box.")] = 0.25,
     trim: Annotated[bool, typer.Option(help="Trim black or white borders (letterbox bars, margins) before cropping.")] = True,
     where: Annotated[list[str] | None, typer.Option(
         help="Keep only dataset rows whose column equals a value, e.g. --where genre=portrait (repeatable).")] = None,
@@ -66,12 +67,12 @@ def corpus_build(
     folder_labels: Annotated[bool, typer.Option(
         help="Label each image with the sub-folder it lies in (e.g. wikiart-styles/<style>/), for class-conditional training.")] = False,
 ) -> None:
-    """Turn folders of paintings into a training corpus: square, cleaned, de-duplicated, with a manifest."""
+    """Turn folders of paintings into a training corpus: cropped (square or portrait), cleaned, de-duplicated, with a manifest."""
     from belamy.corpus.build import build_corpus, parse_where
 
     report = build_corpus(
         sources, out, size=size, min_size=min_size, max_pixels=max_pixels,
-        dedupe_distance=dedupe_distance, workers=workers, crop=crop.value, face_scale=face_scale,
+        dedupe_distance=dedupe_distance, workers=workers, crop=crop.value, aspect=aspect, face_scale=face_scale,
         face_shift=face_shift, trim=trim, where=parse_where(where or []), limit=limit, folder_labels=folder_labels,
     )
     report.print_summary(console)
@@ -185,7 +186,7 @@ def train_cmd(
     r1_gamma: Annotated[float | None, typer.Option(help="style: R1 weight γ (default: 0.0002·res²/batch).")] = None,
     ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
     map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
-    aspect: Annotated[str, typer.Option(help="style: 1:1, or portrait 4:5 / 3:4 (width:height); res sets the scale.")] = "1:1",
+    aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
     labels: Annotated[str | None, typer.Option(help="style: class-conditional on a manifest field (e.g. style), or 'folder' (the source's folder name).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights: same arch and res; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
@@ -251,6 +252,40 @@ def generate_cmd(
                        truncation=truncation, label=label)
     console.print(f"wrote {len(written.images)} images to {out}")
     typer.echo(str(out))
+
+
+# --------------------------------------------------------------------------- distill
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Annotated[Path, typer.Argument(help="The trained run to learn from (style or dcgan, conditional or not).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the light student: usable like any run (generate, exhibit, walk, export).")],
+    checkpoint: Annotated[str, typer.Option(help="The teacher's checkpoint: latest, best, or a kimg number / file name.")] = "latest",
+    res: Annotated[int | None, typer.Option(help="Student resolution, a power of two up to the teacher's (default: the teacher's; lower is faster).")] = None,
+    ngf: Annotated[int, typer.Option(help="Student width (channels at the output resolution): 16 runs at 24+ fps at 256² on a laptop CPU.")] = 16,
+    kimg: Annotated[float, typer.Option(help="Learn until this many thousand teacher images have been shown.")] = 100.0,
+    batch: Annotated[int, typer.Option(help="Teacher images per step.")] = 32,
+    truncation: Annotated[float, typer.Option(help="The teacher's truncation ψ, baked into the student (1 = the full range).")] = 1.0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
+    feature_weight: Annotated[float, typer.Option(help="Weight of the teacher discriminator's feature match (0: pixels only).")] = 0.2,
+    ema_kimg: Annotated[float, typer.Option(help="Half-life of the student's weight average, in kimg (0: none).")] = 1.0,
+    tick_kimg: Annotated[float, typer.Option(help="kimg between log lines, comparison images and checkpoints.")] = 4.0,
+    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed for the student's weights and the latents it learns on.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the distillation in --out from its last checkpoint.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Distil a trained run into a light DCGAN that draws the same pictures fast enough for `belamy exhibit`."""
+    from belamy.distill import DistillOptions, distill
+
+    options = DistillOptions(teacher=teacher, out=out, checkpoint=checkpoint, res=res, ngf=ngf, kimg=kimg, batch=batch,
+                             truncation=truncation, lr=lr, feature_weight=feature_weight, ema_kimg=ema_kimg,
+                             tick_kimg=tick_kimg, keep=keep, seed=seed, resume=resume, device=device)
+    result = distill(options)
+    if result.interrupted:
+        raise typer.Exit(130)
+    typer.echo(str(result.run_dir))
 
 
 # --------------------------------------------------------------------------- eval

@@ -53,6 +53,9 @@ class LoadedGenerator:
         corpus = self.meta.get("corpus") or self._run_corpus()
         if corpus:
             record["corpus"] = corpus
+        teacher = self.meta.get("distilled_from")
+        if teacher:  # a student from `belamy distill`: name the run whose images it learned to draw
+            record["distilled_from"] = teacher
         if seed is not None:
             record["seed"] = seed
         record.update(extra)

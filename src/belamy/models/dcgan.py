@@ -12,12 +12,13 @@ function as art-DCGAN's Sigmoid + BCE but numerically stable.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
 DEFAULT_WIDTHS = {64: (64, 64), 128: (160, 40)}
@@ -30,30 +31,61 @@ class DCGANConfig:
     ngf: int = 64
     ndf: int = 64
     channels: int = 3
+    # Class conditioning (0 = unconditional, as art-DCGAN). Used by students distilled from a
+    # class-conditional teacher: a learned label embedding is concatenated to z.
+    num_classes: int = 0
+    label_names: tuple[str, ...] = field(default_factory=tuple)
+    # Portrait shapes (width:height): the 4×4 start becomes 5×4 (4:5) or 4×3 (3:4); see belamy.utils.aspect.
+    aspect: str = "1:1"
+
+    @property
+    def start(self) -> tuple[int, int]:
+        return ASPECTS[self.aspect]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Output (height, width)."""
+        return shape_for(self.res, self.aspect)
 
     @property
     def doublings(self) -> int:
         """Number of stride-2 layers between 4×4 and the output resolution."""
         return int(math.log2(self.res)) - 2
 
+    @property
+    def embed_dim(self) -> int:
+        """Width of the label embedding joined to z (0 when unconditional)."""
+        return min(self.nz, 64) if self.num_classes else 0
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["label_names"] = list(self.label_names)
+        if not self.num_classes:  # an unconditional config is written exactly as before conditioning existed
+            del data["num_classes"], data["label_names"]
+        if self.aspect == "1:1":  # likewise a square one
+            del data["aspect"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> DCGANConfig:
-        return cls(**{k: data[k] for k in ("res", "nz", "ngf", "ndf", "channels") if k in data})
+        kwargs = {k: data[k] for k in ("res", "nz", "ngf", "ndf", "channels", "num_classes", "aspect") if k in data}
+        if data.get("label_names"):
+            kwargs["label_names"] = tuple(str(n) for n in data["label_names"])
+        return cls(**kwargs)
 
 
-def dcgan_config(res: int = 64, nz: int = 100, ngf: int | None = None, ndf: int | None = None) -> DCGANConfig:
+def dcgan_config(res: int = 64, nz: int = 100, ngf: int | None = None, ndf: int | None = None,
+                 aspect: str = "1:1") -> DCGANConfig:
     """A validated config; widths default to the published ones for the resolution."""
     check_resolution(res, low=16, high=1024)
+    check_aspect(aspect)
     default_ngf, default_ndf = DEFAULT_WIDTHS.get(res, (64, 64))
     ngf = default_ngf if ngf is None else ngf
     ndf = default_ndf if ndf is None else ndf
     for name, value in (("nz", nz), ("ngf", ngf), ("ndf", ndf)):
         if not 1 <= value <= 4096:
             raise BelamyError(f"--{name} {value} is out of range", "use a width between 1 and 4096")
-    return DCGANConfig(res=res, nz=nz, ngf=ngf, ndf=ndf)
+    return DCGANConfig(res=res, nz=nz, ngf=ngf, ndf=ndf, aspect=aspect)
 
 
 def check_resolution(res: int, low: int, high: int) -> None:
@@ -78,10 +110,11 @@ class DCGANGenerator(nn.Module):
         self.cfg = cfg
         self.z_dim = cfg.nz
         self.res = cfg.res
-        self.num_classes = 0
+        self.num_classes = cfg.num_classes
+        self.label_names = list(cfg.label_names)
         width = cfg.ngf * 2 ** (cfg.doublings - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(cfg.nz, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(cfg.nz + cfg.embed_dim, width, cfg.start, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
@@ -91,9 +124,30 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(width, cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
+        # Created after the initialisation above, so an unconditional generator draws exactly the
+        # same initial weights as before conditioning existed. A linear map of the one-hot (or soft,
+        # blended) label vector: blending classes in the exhibit blends their embeddings.
+        self.embed = nn.Linear(cfg.num_classes, cfg.embed_dim, bias=False) if cfg.num_classes else None
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.main(z.reshape(z.shape[0], self.z_dim, 1, 1))
+        x = z.reshape(z.shape[0], self.z_dim)
+        if self.embed is not None:
+            x = torch.cat([x, self.embed(label_vectors(labels, self.num_classes, x.shape[0]).to(x.dtype))], dim=1)
+        return self.main(x.reshape(x.shape[0], -1, 1, 1))
+
+
+def label_vectors(labels: torch.Tensor | None, num_classes: int, batch: int) -> torch.Tensor:
+    """Class indices [N] (or one index for all) or one-hot/soft vectors [N, classes] as float vectors [N, classes]."""
+    if labels is None:
+        raise BelamyError("this model is class-conditional: a label is needed", "pass a class label")
+    if labels.ndim == 2:
+        return labels.float()
+    labels = labels.reshape(-1).long()
+    if labels.shape[0] != batch:
+        labels = labels.expand(batch)
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise BelamyError(f"label {int(labels.max())} is out of range", f"this model has {num_classes} classes")
+    return torch.nn.functional.one_hot(labels, num_classes).float()
 
 
 class DCGANDiscriminator(nn.Module):
@@ -106,7 +160,7 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True)]
             width *= 2
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
+        self.head = nn.Conv2d(width, 1, cfg.start, 1, 0, bias=False)
         self.apply(init_dcgan_weights)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

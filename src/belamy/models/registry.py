@@ -49,7 +49,8 @@ def _load_builtin() -> None:
     register(
         Architecture(
             name="dcgan",
-            make_config=lambda res=64, nz=None, ngf=None, ndf=None, **_: dcgan.dcgan_config(res, nz or 100, ngf, ndf),
+            make_config=lambda res=64, nz=None, ngf=None, ndf=None, aspect="1:1", **_: dcgan.dcgan_config(
+                res, nz or 100, ngf, ndf, aspect or "1:1"),
             config_from_dict=dcgan.DCGANConfig.from_dict,
             make_generator=dcgan.DCGANGenerator,
             make_discriminator=dcgan.DCGANDiscriminator,

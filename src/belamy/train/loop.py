@@ -64,7 +64,15 @@ def resolve_options(options: TrainOptions) -> TrainOptions:
         return options
     if not paths.root.exists():
         raise BelamyError(f"nothing to resume: {paths.root} does not exist", "drop --resume to start a new run")
-    stored = TrainOptions.from_json(paths.read_run_json()["options"])
+    run = paths.read_run_json()
+    if "distilled_from" in run:
+        raise BelamyError(f"{paths.root} was made by `belamy distill`, not `belamy train`",
+                          f"continue it with `belamy distill {run['distilled_from'].get('run', 'TEACHER')} "
+                          f"--out {paths.root} --resume`")
+    try:
+        stored = TrainOptions.from_json(run["options"])
+    except (KeyError, TypeError, ValueError):
+        raise BelamyError(f"{paths.run_json} does not describe a training run", "restore it or start a new run") from None
     for name in ("arch", "res"):
         asked = getattr(options, name)
         if asked is not None and asked != getattr(stored, name):
@@ -165,8 +173,8 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
     paths = RunPaths(Path(options.out))
     arch = get_architecture(options.arch)
     corpus = open_corpus(options.corpus)
-    if options.aspect is None:  # a style model takes the corpus's shape; DCGAN is square
-        options.aspect = corpus.aspect if options.arch == "style" else "1:1"
+    if options.aspect is None:  # the model takes the corpus's shape
+        options.aspect = corpus.aspect
     label_names, label_index = [], None
     if options.labels:
         label_names, label_index = corpus_labels(corpus.manifest, options.labels)

@@ -66,7 +66,7 @@ class TrainOptions:
     map_layers: int | None = None
     channel_base: int | None = None
     channel_max: int | None = None
-    aspect: str | None = None  # None: the corpus's own (style), square (dcgan)
+    aspect: str | None = None  # None: the corpus's own shape
     labels: str | None = None  # manifest field, or "folder"
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
@@ -113,8 +113,8 @@ class TrainOptions:
             raise bad("aspect", self.aspect, f"use one of {', '.join(ASPECT_CHOICES)}")
         if self.augment is not None and self.augment not in ("ada", "diffaugment", "none"):
             raise bad("augment", self.augment, "use ada, diffaugment or none")
-        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.aspect not in (None, "1:1") or self.labels):
-            raise BelamyError("--augment, --aspect and --labels need --arch style", "add --arch style, or drop them")
+        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.labels):
+            raise BelamyError("--augment and --labels need --arch style", "add --arch style, or drop them")
         if not 0 <= self.ada_target <= 1:
             raise bad("ada-target", self.ada_target, "use a value in [0, 1], e.g. 0.6")
         if not 0 <= self.augment_p <= 1:
