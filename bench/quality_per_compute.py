@@ -59,11 +59,29 @@ def _watch(stop: StopRequest, spent, budget_s: float, done: threading.Event) -> 
             return
 
 
-def train_for(arch: str, corpus: Path, run: Path, res: int, budget_s: float, cpu_clock: bool) -> dict:
-    """Train ``arch`` until ``budget_s`` seconds of process CPU time (or wall time) are spent."""
+def parse_variant(spec: str) -> tuple[str, dict]:
+    """``style`` or ``style+batch=16+precision=bf16``: an architecture and training options to change."""
+    arch, *settings = spec.split("+")
+    overrides = {}
+    for item in settings:
+        key, _, value = item.partition("=")
+        for cast in (int, float):
+            try:
+                overrides[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            overrides[key] = value
+    return arch, overrides
+
+
+def train_for(spec: str, corpus: Path, run: Path, res: int, budget_s: float, cpu_clock: bool) -> dict:
+    """Train ``spec`` until ``budget_s`` seconds of process CPU time (or wall time) are spent."""
     stop = StopRequest()
+    arch, overrides = parse_variant(spec)
     options = TrainOptions(corpus=corpus, out=run, arch=arch, res=res, kimg=100_000, tick_kimg=1.0,
-                           snapshot_ticks=1000, grid_size=16, device="auto")
+                           snapshot_ticks=1000, grid_size=16, device="auto", **overrides)
     clock = time.process_time if cpu_clock else time.perf_counter
     start_clock, started = clock(), time.perf_counter()
     done = threading.Event()
@@ -120,7 +138,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "portraits")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality")
     parser.add_argument("--n", type=int, default=512, help="images per SWD set")
-    parser.add_argument("--arch", nargs="+", default=["dcgan", "style"])
+    parser.add_argument("--arch", nargs="+", default=["dcgan", "style"],
+                        help="architectures, each optionally with changed options: style+batch=16+precision=bf16")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads per architecture (they train side by side, one process each)")
     args = parser.parse_args()
@@ -144,12 +163,12 @@ def main() -> None:
     budget = f"{args.gpu_minutes:g} wall minutes" if on_gpu else f"{args.cpu_minutes:g} CPU minutes"
     print(f"\ndevice: {device_name(args.threads)}; budget {budget} per architecture at {args.res}²; "
           f"corpus {args.corpus}; SWD×1e3 on {args.n} images (lower is better)")
-    print(f"{'arch':<7}{'kimg':>8}{'wall s':>9}{'cpu s':>9}{'SWD avg':>10}{'mem. median':>13}")
+    print(f"{'arch':<24}{'kimg':>8}{'wall s':>9}{'cpu s':>9}{'SWD avg':>10}{'mem. median':>13}")
     for row in rows:
         cpu = f"{row['cpu_s']:9.0f}" if row.get("cpu_s") else f"{'-':>9}"
-        print(f"{row['arch']:<7}{row['kimg']:8.2f}{row['wall_s']:9.0f}{cpu}{row['swd']:10.2f}"
+        print(f"{row['arch']:<24}{row['kimg']:8.2f}{row['wall_s']:9.0f}{cpu}{row['swd']:10.2f}"
               f"{row['memorization_median']:13.3f}")
-    print(f"{'corpus':<7}{'':>8}{'':>9}{'':>9}{floor:10.2f}   (half vs half of the corpus, n={half})")
+    print(f"{'corpus':<24}{'':>8}{'':>9}{'':>9}{floor:10.2f}   (half vs half of the corpus, n={half})")
     (args.out / f"results-{stamp}.json").write_text(json.dumps(
         {"rows": rows, "corpus_floor": floor, "budget": budget, "res": args.res, "device": device_name(args.threads)},
         indent=2))
