@@ -49,8 +49,6 @@ GENERATORS = {
 }
 
 
-
-
 def make_run(folder: Path, arch_name: str, options: dict) -> Path:
     arch = get_architecture(arch_name)
     config = arch.make_config(**options)
@@ -63,12 +61,17 @@ def make_run(folder: Path, arch_name: str, options: dict) -> Path:
     return folder
 
 
+def slug(name: str) -> str:
+    """A folder name for one generator row (each row its own folder: rows differ in width, not only in name)."""
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
+
+
 def make_student(folder: Path, teacher_name: str, ngf: int) -> Path:
     """A student run made by `belamy distill` (one step) from the named teacher, built first if needed."""
     from belamy.distill import DistillOptions, distill
 
     arch, options = GENERATORS[teacher_name]
-    teacher = folder.parent / teacher_name.split()[0]
+    teacher = folder.parent / slug(teacher_name)
     if not (teacher / "checkpoints").is_dir():
         make_run(teacher, arch, options)
     return distill(DistillOptions(teacher=teacher, out=folder, ngf=ngf, kimg=0.002, batch=2, device="cpu")).run_dir
@@ -121,7 +124,7 @@ def main() -> None:
         for name, (arch, options) in GENERATORS.items():
             if args.only and not any(o in name for o in args.only):
                 continue
-            folder = Path(tmp) / name.split()[0]
+            folder = Path(tmp) / slug(name)
             if arch == "distill":
                 run = make_student(folder, options["teacher"], options["ngf"])
             elif (folder / "checkpoints").is_dir():  # already built as a student's teacher
@@ -133,7 +136,7 @@ def main() -> None:
             if ort is not None:
                 from belamy.export.onnx import export_generator
 
-                path = export_generator(gen, Path(tmp) / f"{name.split()[0]}.onnx")
+                path = export_generator(gen, Path(tmp) / f"{slug(name)}.onnx")
                 engines.append(OnnxEngine(path, device=device))
             for engine in engines:
                 row = measure(engine, args.seconds)
