@@ -185,8 +185,12 @@ def test_ctrl_c_leaves_no_half_written_print(tmp_path: Path):
     src = sample(tmp_path, size=(256, 256))
     out = tmp_path / "print.tif"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BELAMY_QUIET": "1"}
+    # A test runner started in the background (non-interactive shell, `cmd &`) ignores SIGINT and its
+    # children inherit that; Python then installs no KeyboardInterrupt handler. Ctrl-C in a terminal
+    # is what is tested, so the child gets the default disposition back.
     proc = subprocess.Popen([sys.executable, "-m", "belamy", "print", str(src), "--out", str(out), "--method", "lanczos"],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # Wait until the work has started (the size line printed before the enlargement), then interrupt.
         line = proc.stderr.readline()
