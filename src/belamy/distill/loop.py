@@ -106,10 +106,7 @@ def distill(options: DistillOptions, stop=None) -> DistillResult:
 
     nimg, tick, train_seconds = 0, 0, 0.0
     if options.resume:
-        latest = ck.latest_checkpoint(paths.checkpoints)
-        if latest is None:
-            raise BelamyError(f"no checkpoint to resume in {paths.root}", "drop --resume to start a new distillation")
-        tensors, meta = ck.load_checkpoint(latest)
+        latest, tensors, meta = ck.load_for_resume(paths.root, paths.checkpoints, "distillation")
         for prefix, module in modules.items():
             ck.load_module_tensors(prefix, module, tensors, latest.name)
         ck.load_optimizer_tensors("opt", opt, tensors, meta["optimizers"]["opt"])

@@ -61,6 +61,16 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def load_for_resume(root: Path, ckpt_dir: Path, what: str = "run") -> tuple[Path, dict, dict]:
+    """(path, tensors, meta) of the newest complete checkpoint of a run that ``--resume`` continues;
+    one clear error when there is none."""
+    latest = latest_checkpoint(ckpt_dir)
+    if latest is None:
+        raise BelamyError(f"no checkpoint to resume in {root}", f"drop --resume to start a new {what}")
+    tensors, meta = load_checkpoint(latest)
+    return latest, tensors, meta
+
+
 def prune_checkpoints(ckpt_dir: Path, keep: int) -> None:
     """Delete all but the newest ``keep`` checkpoints, and orphaned tensor files older than the newest."""
     found = list_checkpoints(ckpt_dir)

@@ -204,10 +204,7 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
 
     nimg, tick, train_seconds = 0, 0, 0.0
     if options.resume:
-        latest = ck.latest_checkpoint(paths.checkpoints)
-        if latest is None:
-            raise BelamyError(f"no checkpoint to resume in {paths.root}", "drop --resume to start a new run")
-        tensors, meta = ck.load_checkpoint(latest)
+        latest, tensors, meta = ck.load_for_resume(paths.root, paths.checkpoints)
         if meta.get("arch") != options.arch:
             raise BelamyError(f"checkpoint {latest.name} is a {meta.get('arch')} model, not {options.arch}", "check --arch")
         for prefix, module in trainer.modules().items():

@@ -238,10 +238,7 @@ def train_sr(opts: SRTrainOptions, stop: StopRequest | None = None) -> SRTrainRe
 
     nimg, tick, train_seconds = 0, 0, 0.0
     if opts.resume:
-        latest = ck.latest_checkpoint(paths.checkpoints)
-        if latest is None:
-            raise BelamyError(f"no checkpoint to resume in {paths.root}", "drop --resume to start a new run")
-        tensors, meta = ck.load_checkpoint(latest)
+        latest, tensors, meta = ck.load_for_resume(paths.root, paths.checkpoints)
         if meta.get("kind") != SR_FORMAT:
             raise BelamyError(f"{latest.name} is not an SR checkpoint", "give a folder made by `belamy sr train`")
         ck.load_module_tensors("G", G, tensors, latest.name)
