@@ -53,6 +53,17 @@ def write_corpus(folder: Path, images: np.ndarray, labels: list[str] | None = No
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny convolutions on a shared 2-core machine run far faster on one thread than on two that contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
     """64 synthetic portraits at 32²."""
     return write_corpus(tmp_path / "corpus", synthetic_portraits(64, 32))

@@ -27,12 +27,7 @@ PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/po
               "checkpoint": "ckpt-000012000.safetensors", "checkpoint_sha256": "c0ffee" * 10 + "abcd", "seed": 42}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sample(tmp_path: Path, size=(64, 64), name="seed-000042.png") -> Path:

@@ -22,14 +22,7 @@ from belamy.upscale.tiled import ramp, tile_layout, upscale_tiled
 from belamy.upscale.upscaler import Upscaler, choose_upscaler, load_weights, upscale_image
 from belamy.utils.imageio import read_provenance, save_png
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny convolutions on a shared 2-core machine run far faster on one thread than on two that contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def smooth_image(size: int, seed: int = 0) -> np.ndarray:

@@ -18,13 +18,7 @@ from belamy.upscale.degrade import degrade, gaussian_kernel
 from belamy.upscale.train import SRTrainOptions, train_sr
 from belamy.upscale.upscaler import load_sr_run, upscale_image
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from belamy.generate.latents import latents_for_seeds
 from belamy.train import checkpoint as ck
 from belamy.train.ema import ema_beta, make_ema, update_ema
 from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector
+from belamy.train.stats import StatsCollector, tick_record
 from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
 from belamy.utils.imageio import save_png
@@ -211,13 +211,9 @@ def distill(options: DistillOptions, stop=None) -> DistillResult:
                 means = stats.means()
                 stats.reset()
                 shown = nimg - tick_start_nimg
-                record = {
-                    "tick": tick, "kimg": nimg / 1000, "time_s": round(train_seconds, 3),
-                    "img_per_s": round(shown / max(tick_seconds, 1e-9), 2),
-                    "sec_per_kimg": round(tick_seconds / max(shown, 1) * 1000, 3),
-                    "loss_G": round(means["loss"], 5), **{k: round(v, 5) for k, v in means.items()},
-                    "heldout_l1": round(heldout_l1(), 5),
-                }
+                # loss_G too: curves.png plots it
+                record = {**tick_record(tick, nimg, train_seconds, shown, tick_seconds, means),
+                          "loss_G": round(means["loss"], 5), "heldout_l1": round(heldout_l1(), 5)}
                 append_jsonl(paths.metrics, record)
                 progress.update(task, l1=f"{record['heldout_l1']:.4f}")
                 console.print(

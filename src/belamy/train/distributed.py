@@ -63,26 +63,23 @@ def shutdown(info: DistInfo) -> None:
 
 
 def all_reduce_mean(info: DistInfo):
-    """A ``reduce`` for StatsCollector.means and the ADA statistics: mean (or sum) over ranks."""
-    if not info.enabled:
-        return None
-
-    def reduce(t: torch.Tensor) -> torch.Tensor:
-        t = t.clone()
-        dist.all_reduce(t)
-        return t / info.world
-
-    return reduce
+    """A ``reduce`` for StatsCollector.means and the ADA statistics: the mean over ranks (None alone)."""
+    return _all_reduce(info, mean=True)
 
 
 def all_reduce_sum(info: DistInfo):
+    """Likewise, the sum over ranks."""
+    return _all_reduce(info, mean=False)
+
+
+def _all_reduce(info: DistInfo, mean: bool):
     if not info.enabled:
         return None
 
     def reduce(t: torch.Tensor) -> torch.Tensor:
         t = t.clone()
         dist.all_reduce(t)
-        return t
+        return t / info.world if mean else t
 
     return reduce
 
@@ -111,10 +108,7 @@ def broadcast_module(info: DistInfo, module: nn.Module) -> None:
     if not info.enabled:
         return
     for t in list(module.parameters()) + list(module.buffers()):
-        flat = t.data.contiguous()  # channels-last tensors travel in the standard layout
-        dist.broadcast(flat, src=0)
-        if flat.data_ptr() != t.data.data_ptr():
-            t.data.copy_(flat)
+        _in_place(t, lambda flat: dist.broadcast(flat, src=0))
 
 
 def barrier(info: DistInfo) -> None:
@@ -127,10 +121,19 @@ def average_buffers(info: DistInfo, module: nn.Module) -> None:
     holds, and rank 0 saves, statistics of the whole corpus rather than of its own shard."""
     if not info.enabled:
         return
+    def mean_over_ranks(flat: torch.Tensor) -> None:
+        dist.all_reduce(flat)
+        flat.div_(info.world)
+
     for t in module.buffers():
         if t.is_floating_point():
-            flat = t.data.contiguous()
-            dist.all_reduce(flat)
-            flat /= info.world
-            if flat.data_ptr() != t.data.data_ptr():
-                t.data.copy_(flat)
+            _in_place(t, mean_over_ranks)
+
+
+def _in_place(t: torch.Tensor, collective) -> None:
+    """Run ``collective`` on ``t``'s data in the standard layout (channels-last tensors travel that
+    way) and write the result back into ``t``."""
+    flat = t.data.contiguous()
+    collective(flat)
+    if flat.data_ptr() != t.data.data_ptr():
+        t.data.copy_(flat)

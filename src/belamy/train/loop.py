@@ -33,7 +33,7 @@ from belamy.train.curves import plot_curves
 from belamy.train.data import RealBatches, corpus_labels, fit_shape
 from belamy.train.options import FIXED_ON_RESUME, TrainOptions
 from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector
+from belamy.train.stats import StatsCollector, tick_record
 from belamy.train.trainer import DCGANTrainer, StyleTrainer
 from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
@@ -120,10 +120,6 @@ def _model_config(options: TrainOptions, arch, label_names: list[str]):
     )
 
 
-def _output_shape(cfg) -> tuple[int, int]:
-    return tuple(getattr(cfg, "shape", (cfg.res, cfg.res)))
-
-
 def _load_init(trainer, source: str, arch_name: str, cfg) -> None:
     """--init RUN: start from another run's weights (G, D, G_ema), with fresh optimizers."""
     json_path = ck.resolve_checkpoint(Path(source), "latest")
@@ -179,7 +175,7 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
     if options.labels:
         label_names, label_index = corpus_labels(corpus.manifest, options.labels)
     cfg = _model_config(options, arch, label_names)
-    height, width = _output_shape(cfg)
+    height, width = cfg.shape
     images = fit_shape(corpus.images, height, width)
     device = resolve_device(dd.device_for(info, options.device))
     if options.batch % info.world:
@@ -347,12 +343,7 @@ def _train(options: TrainOptions, stop: StopRequest | None, info: dd.DistInfo) -
                 means = stats.means(reduce=reduce)
                 stats.reset()
                 shown = nimg - tick_start_nimg
-                record = {
-                    "tick": tick, "kimg": nimg / 1000, "time_s": round(train_seconds, 3),
-                    "img_per_s": round(shown / max(tick_seconds, 1e-9), 2),
-                    "sec_per_kimg": round(tick_seconds / max(shown, 1) * 1000, 3),
-                    **{k: round(v, 5) for k, v in means.items()},
-                }
+                record = tick_record(tick, nimg, train_seconds, shown, tick_seconds, means)
                 done = nimg >= total_nimg
                 if next_metric is not None and (nimg >= next_metric or done) and info.is_main:
                     record.update(measure())

@@ -36,3 +36,14 @@ class StatsCollector:
     def reset(self) -> None:
         self._sums.clear()
         self._counts.clear()
+
+
+def tick_record(tick: int, nimg: int, train_seconds: float, shown: int, tick_seconds: float,
+                means: dict[str, float]) -> dict:
+    """One metrics.jsonl line: where the run is, how fast the tick went, and the tick's mean statistics."""
+    return {
+        "tick": tick, "kimg": nimg / 1000, "time_s": round(train_seconds, 3),
+        "img_per_s": round(shown / max(tick_seconds, 1e-9), 2),
+        "sec_per_kimg": round(tick_seconds / max(shown, 1) * 1000, 3),
+        **{k: round(v, 5) for k, v in means.items()},
+    }

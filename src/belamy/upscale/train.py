@@ -30,7 +30,7 @@ from belamy.train import checkpoint as ck
 from belamy.train.data import RealBatches
 from belamy.train.loop import StopRequest
 from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector
+from belamy.train.stats import StatsCollector, tick_record
 from belamy.upscale.degrade import degrade
 from belamy.upscale.rrdb import PatchDiscriminator, RRDBNet, SRConfig
 from belamy.upscale.upscaler import SR_FORMAT
@@ -343,10 +343,7 @@ def train_sr(opts: SRTrainOptions, stop: StopRequest | None = None) -> SRTrainRe
                 done = nimg >= total
                 snap = tick % opts.snapshot_ticks == 0 or done or stop.requested
                 psnr = snapshot() if snap else None
-                record = {"tick": tick, "kimg": nimg / 1000, "time_s": round(train_seconds, 3),
-                          "img_per_s": round(shown / max(seconds, 1e-9), 2),
-                          "sec_per_kimg": round(seconds / max(shown, 1) * 1000, 3),
-                          **{k: round(v, 5) for k, v in means.items()}}
+                record = tick_record(tick, nimg, train_seconds, shown, seconds, means)
                 if psnr is not None:
                     record["psnr"] = round(psnr, 3)
                 append_jsonl(paths.metrics, record)
