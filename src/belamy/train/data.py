@@ -27,10 +27,10 @@ def fit_shape(images: np.ndarray, height: int, width: int, chunk: int = 256) -> 
     # The largest centred crop with the target's aspect.
     crop_h, crop_w = (rows, round(rows * width / height)) if rows * width <= cols * height else (round(cols * height / width), cols)
     if crop_h < height or crop_w < width:
-        raise BelamyError(
-            f"the corpus is {cols}×{rows}, too small for {width}×{height} training images",
-            f"train at --res {min(rows, cols)} or smaller, or rebuild the corpus with a larger --size",
-        )
+        lower = f"train at --res {min(rows, cols)} or smaller" if height == width else \
+            f"the corpus gives at most {crop_w}×{crop_h} in that shape: lower --res"
+        raise BelamyError(f"the corpus is {cols}×{rows}, too small for {width}×{height} training images",
+                          f"{lower}, or rebuild the corpus with a larger --size")
     top, left = (rows - crop_h) // 2, (cols - crop_w) // 2
     if (crop_h, crop_w) == (rows, cols):
         console.print(f"downsampling the corpus from {cols}×{rows} to {width}×{height} for training")
