@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
+from belamy.runs.stats import StatsCollector
 from belamy.train.loss import DCGANLoss
-from belamy.train.stats import StatsCollector
-from belamy.train.steps import autocast_context, dcgan_step
+from belamy.train.steps import dcgan_step
+from belamy.utils.device import autocast_context
 from belamy.utils.machine import cpu_name
 
 # ---------------------------------------------------------------- the plain reference

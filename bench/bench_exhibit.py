@@ -31,7 +31,7 @@ from belamy.exhibit.engine import OnnxEngine, TorchEngine, cpu_threads
 from belamy.exhibit.frames import encode_frame, resize_frame
 from belamy.generate.loader import load_generator
 from belamy.models.registry import get_architecture
-from belamy.train.checkpoint import module_tensors, save_checkpoint
+from belamy.runs.checkpoint import module_tensors, save_checkpoint
 from belamy.utils.machine import cpu_name
 
 TARGET_FPS, TARGET_RES = 24.0, 256

@@ -57,7 +57,7 @@ def make_sample(folder: Path, source: Path | None) -> Path:
 def random_sr_run(folder: Path) -> Path:
     import torch
 
-    from belamy.train.checkpoint import module_tensors, save_checkpoint
+    from belamy.runs.checkpoint import module_tensors, save_checkpoint
     from belamy.upscale.rrdb import RRDBNet, SRConfig
 
     torch.manual_seed(0)

@@ -17,9 +17,9 @@ import time
 import torch
 
 from belamy.models.registry import get_architecture
+from belamy.runs.stats import StatsCollector
 from belamy.train.augment import AdaptiveAugment
 from belamy.train.loss import DCGANLoss
-from belamy.train.stats import StatsCollector
 from belamy.train.steps import dcgan_step
 from belamy.train.style_loss import StyleGANLoss, lazy_adam_settings, style_step
 from belamy.utils.machine import cpu_name

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from belamy.generate.grid import make_grid, to_uint8
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import evaluate_run
-from belamy.train.loop import StopRequest, train
+from belamy.runs.stop import StopRequest
+from belamy.train.loop import train
 from belamy.train.options import TrainOptions
+from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.machine import cpu_name
 

@@ -92,7 +92,7 @@ def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
     from torch import nn
 
     from belamy.models.registry import get_architecture
-    from belamy.train.checkpoint import module_tensors, save_checkpoint
+    from belamy.runs.checkpoint import module_tensors, save_checkpoint
 
     a = get_architecture(arch)
     config = a.make_config(**cfg)

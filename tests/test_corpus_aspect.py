@@ -188,7 +188,7 @@ def test_generate_walk_and_exhibit_keep_the_portrait_shape(portrait_corpus: Path
 
 
 def test_a_corpus_too_small_for_the_portrait_shape_says_what_it_can_give():
-    from belamy.train.data import fit_shape
+    from belamy.runs.data import fit_shape
 
     with pytest.raises(BelamyError, match=r"at most 51×64 in that shape"):
         fit_shape(np.zeros((2, 64, 64, 3), np.uint8), 80, 64)

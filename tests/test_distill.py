@@ -22,7 +22,7 @@ from belamy.exhibit.engine import OnnxEngine, TorchEngine, make_engine
 from belamy.generate.loader import load_generator
 from belamy.models.dcgan import DCGANConfig, DCGANGenerator
 from belamy.models.registry import get_architecture
-from belamy.train import checkpoint as ck
+from belamy.runs import checkpoint as ck
 from belamy.utils.imageio import file_sha256, read_provenance
 
 STYLE = dict(res=32, nz=32, w_dim=32, map_layers=2, ngf=8, ndf=8)
@@ -116,7 +116,7 @@ def test_student_run_names_its_teacher_and_keeps_comparisons(teacher: Path, stud
     with Image.open(grids[-1]) as im:  # teacher row over student row, 8 seeds, 2-pixel gutters
         assert im.size == (8 * 32 + 9 * 2, 2 * 32 + 3 * 2)
         top = np.asarray(im.convert("RGB"))[2:34, 2:34]
-    from belamy.generate.grid import to_uint8
+    from belamy.utils.grid import to_uint8
 
     # (batched there, one by one here: float rounding may move a pixel by one level)
     assert np.abs(top.astype(int) - to_uint8(teacher_images(teacher, [0], truncation=0.7))[0]).max() <= 1
@@ -176,7 +176,7 @@ def test_a_dcgan_teacher_distils_to_a_lower_resolution(tmp_path: Path):
     # The teacher's row is its 32² picture averaged down to 16².
     full = teacher_images(teacher, [0])
     expected = torch.nn.functional.avg_pool2d(full, 2)
-    from belamy.generate.grid import to_uint8
+    from belamy.utils.grid import to_uint8
 
     assert np.abs(top - to_uint8(expected)[0]).max() <= 1
 

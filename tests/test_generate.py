@@ -14,7 +14,7 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.generate.sample import generate
-from belamy.train.checkpoint import latest_checkpoint, save_checkpoint
+from belamy.runs.checkpoint import latest_checkpoint, save_checkpoint
 from belamy.utils.imageio import file_sha256, read_provenance
 
 
@@ -54,7 +54,7 @@ def test_an_earlier_checkpoint_can_be_chosen(tiny_run: Path, tmp_path: Path):
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(tiny_run: Path, tmp_path: Path):
-    from belamy.train.checkpoint import load_checkpoint
+    from belamy.runs.checkpoint import load_checkpoint
 
     tensors, meta = load_checkpoint(latest_checkpoint(tiny_run / "checkpoints"))
     meta["model"]["res"] = 64  # claims 64² but holds 32² weights

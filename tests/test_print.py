@@ -19,7 +19,7 @@ from PIL import Image, ImageCms
 from belamy.errors import BelamyError
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
-from belamy.train.checkpoint import module_tensors, save_checkpoint
+from belamy.runs.checkpoint import module_tensors, save_checkpoint
 from belamy.upscale.rrdb import RRDBNet, SRConfig
 from belamy.utils.imageio import file_sha256, save_png
 

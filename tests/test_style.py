@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from belamy.errors import BelamyError
 from belamy.models.registry import get_architecture
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
-from belamy.train.checkpoint import latest_checkpoint
+from belamy.runs.checkpoint import latest_checkpoint
 from belamy.train.loop import train
 from belamy.utils.atomic import read_jsonl
 
@@ -199,7 +199,7 @@ def test_conditional_training_and_generate_label(style_corpus: Path, tmp_path: P
 
 
 def test_labels_from_folder_names_and_missing_fields():
-    from belamy.train.data import corpus_labels
+    from belamy.runs.data import corpus_labels
 
     manifest = [{"source": "/data/wikiart-styles/baroque/a.jpg"}, {"source": "/data/wikiart-styles/cubism/b.jpg"},
                 {"source": "/data/wikiart-styles/baroque/c.jpg"}]
@@ -210,7 +210,7 @@ def test_labels_from_folder_names_and_missing_fields():
 
 
 def test_portrait_training_crops_the_square_corpus(style_corpus: Path, tmp_path: Path):
-    from belamy.train.data import fit_shape
+    from belamy.runs.data import fit_shape
 
     images = synthetic_portraits(4, 32)
     out = fit_shape(images, 20, 16)

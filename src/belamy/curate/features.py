@@ -84,7 +84,7 @@ class DiscriminatorFeatures:
 
     def __init__(self, checkpoint_json: Path, device: str = "cpu"):
         from belamy.models.registry import get_architecture
-        from belamy.train import checkpoint as ck
+        from belamy.runs import checkpoint as ck
 
         tensors, meta = ck.load_checkpoint(checkpoint_json)
         if "arch" not in meta or "model" not in meta:

@@ -22,14 +22,14 @@ from belamy.distill.options import FIXED_ON_RESUME, DistillOptions
 from belamy.distill.student import make_student, student_config
 from belamy.distill.teacher import Teacher, downsample, load_teacher
 from belamy.errors import BelamyError
-from belamy.generate.grid import make_grid, to_uint8
-from belamy.generate.latents import latents_for_seeds
-from belamy.train import checkpoint as ck
-from belamy.train.ema import ema_beta, make_ema, update_ema
-from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector, tick_record
+from belamy.models.latents import latents_for_seeds
+from belamy.runs import checkpoint as ck
+from belamy.runs.ema import ema_beta, make_ema, update_ema
+from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.stats import StatsCollector, tick_record
 from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
+from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import ScaledCountColumn, console, make_progress
 
@@ -78,7 +78,7 @@ def _check_out_is_not_teacher(options: DistillOptions) -> None:
 
 def distill(options: DistillOptions, stop=None) -> DistillResult:
     """Distil the run ``options.teacher`` into a light DCGAN in ``options.out``; see the module doc."""
-    from belamy.train.loop import StopRequest
+    from belamy.runs.stop import StopRequest
 
     options.validate()
     _check_out_is_not_teacher(options)

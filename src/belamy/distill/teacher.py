@@ -16,7 +16,7 @@ from torch import nn
 
 from belamy.generate.loader import LoadedGenerator, load_generator
 from belamy.models.registry import get_architecture
-from belamy.train import checkpoint as ck
+from belamy.runs import checkpoint as ck
 from belamy.utils.aspect import shape_for
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from belamy.errors import BelamyError
-from belamy.generate.grid import to_uint8
 from belamy.generate.loader import LoadedGenerator
+from belamy.utils.grid import to_uint8
 
 ENGINES = ("torch", "onnx", "auto")
 

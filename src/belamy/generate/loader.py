@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
-from belamy.generate.latents import latents_for_seeds
+from belamy.models.latents import latents_for_seeds
 from belamy.models.registry import get_architecture
-from belamy.train import checkpoint as ck
+from belamy.runs import checkpoint as ck
 from belamy.utils.device import resolve_device
 from belamy.utils.imageio import file_sha256
 

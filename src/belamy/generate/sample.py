@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from belamy.errors import BelamyError
-from belamy.generate.grid import make_grid, to_uint8
 from belamy.generate.loader import LoadedGenerator, load_generator
-from belamy.train.run_dir import prepare_writable
+from belamy.runs.paths import prepare_writable
+from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import make_progress
 

@@ -17,7 +17,7 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import images_to_uint8_nchw, swd
-from belamy.train.data import fit_shape
+from belamy.runs.data import fit_shape
 from belamy.utils.atomic import append_jsonl
 
 FAKE_SEED_BASE = 1_000_000  # generated images use seeds from here: never the seeds of a sample grid

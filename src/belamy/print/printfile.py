@@ -21,10 +21,10 @@ from PIL import Image, ImageCms
 from belamy.errors import BelamyError
 from belamy.print.label import LabelText, credit_line, render_label
 from belamy.print.mockup import render_mockup
-from belamy.print.signature import CORNERS, _check_writable, parse_color, sign_array
+from belamy.print.signature import CORNERS, parse_color, sign_array
 from belamy.upscale.upscaler import check_tiling, choose_upscaler, upscale_rgb
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import open_rgb, read_provenance, save_png
+from belamy.utils.imageio import check_writable, open_rgb, read_provenance, save_png
 from belamy.utils.progress import console
 
 UNITS_PER_INCH = {"cm": 2.54, "mm": 25.4, "in": 1.0}
@@ -148,7 +148,7 @@ def _validate(opts: PrintOptions) -> tuple[PrintSize, tuple[int, int]]:
     if not 0.0 < opts.signature_size <= 1.0:
         raise BelamyError(f"signature size {opts.signature_size} is not in (0, 1]", "give a fraction of the width, e.g. 0.42")
     check_tiling(opts.tile, opts.overlap)
-    _check_writable(out)
+    check_writable(out)
     return size, (W, H)
 
 

@@ -9,15 +9,13 @@ paint in a colour that stands out against what lies beneath it.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
 from belamy.errors import BelamyError
-from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import open_rgb, read_provenance, save_png, to_rgb
+from belamy.utils.imageio import FORMATS, check_writable, open_rgb, read_provenance, save_image, to_rgb
 
 FORMULA = r"$\min_{G}\,\max_{D}\,\mathbb{E}_{x}[\log(D(x))] + \mathbb{E}_{z}[\log(1-D(G(z)))]$"
 FORMULA_TEXT = "min_G max_D E_x[log(D(x))] + E_z[log(1 − D(G(z)))]"
@@ -31,7 +29,6 @@ STROKE_PT = 0.3  # brush weight added round each glyph, in points at a 12 pt for
 HALO_OPACITY = 0.45  # at most, on the busiest ground
 OPACITY = 0.9  # a little of the picture shows through, as through a thin layer of paint
 MIN_SIDE = 16
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -223,38 +220,6 @@ def _lay_paint(arr: np.ndarray, x: int, y: int, coverage: np.ndarray, paint, opa
     arr[y : y + h, x : x + w] = np.clip(region * (1.0 - alpha) + colour * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
-def save_image(img: Image.Image, out: Path, provenance: dict | None = None, dpi: tuple[float, float] | None = None) -> Path:
-    """Write ``img`` atomically in the format its extension names (PNG with provenance, JPEG, TIFF)."""
-    out = Path(out)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
-    try:
-        if fmt == "PNG":
-            return save_png(img, out, provenance)
-        options: dict = {"dpi": dpi} if dpi else {}
-        if fmt == "JPEG":
-            options.update(quality=95, subsampling=0)
-        else:
-            options.update(compression="tiff_lzw")
-        with atomic_path(out) as tmp:
-            img.save(tmp, format=fmt, **options)
-    except OSError as exc:
-        raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out") from None
-    return out
-
-
-def _check_writable(out: Path) -> None:
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise BelamyError(f"{out} is a folder", "give a file name such as signed.png")
-    existing = parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise BelamyError(f"cannot write to {parent}", "choose another --out")
-
-
 def sign_image(image_path, out_path, corner: str = "bottom-right", color: str = "auto",
                width_fraction: float = 0.42) -> Path:
     """Sign the image at ``image_path`` and write it to ``out_path`` (format from its extension).
@@ -266,7 +231,7 @@ def sign_image(image_path, out_path, corner: str = "bottom-right", color: str = 
     parse_color(color)
     if out.suffix.lower() not in FORMATS:
         raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
-    _check_writable(out)
+    check_writable(out)
     img = open_rgb(image_path)
     try:
         provenance = read_provenance(image_path) or {}

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from belamy.train.checkpoint import list_checkpoints
+from belamy.runs.checkpoint import list_checkpoints
 from belamy.utils.atomic import read_jsonl
 
 _GRID = re.compile(r"^grid-(\d{9})\.png$")

@@ -10,7 +10,7 @@ import torch
 from belamy.curate.db import Candidate
 from belamy.curate.features import find_checkpoint
 from belamy.errors import BelamyError
-from belamy.generate.grid import to_uint8
+from belamy.utils.grid import to_uint8
 from belamy.utils.imageio import save_png
 
 

@@ -11,10 +11,7 @@ moments, RNG state, data position), so a run killed at any moment resumes as if 
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,19 +21,20 @@ from rich.progress import TextColumn
 from belamy import __version__
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.generate.grid import make_grid, to_uint8
-from belamy.generate.latents import latents_for_seeds
+from belamy.models.latents import latents_for_seeds
 from belamy.models.registry import get_architecture
-from belamy.train import checkpoint as ck
-from belamy.train import distributed as dd
-from belamy.train.curves import plot_curves
-from belamy.train.data import RealBatches, corpus_labels, fit_shape
+from belamy.runs import checkpoint as ck
+from belamy.runs import distributed as dd
+from belamy.runs.curves import plot_curves
+from belamy.runs.data import RealBatches, corpus_labels, fit_shape
+from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.stats import StatsCollector, tick_record
+from belamy.runs.stop import StopRequest
 from belamy.train.options import FIXED_ON_RESUME, TrainOptions
-from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector, tick_record
 from belamy.train.trainer import DCGANTrainer, StyleTrainer
 from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
+from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import ScaledCountColumn, console, make_progress
 
@@ -84,31 +82,6 @@ def resolve_options(options: TrainOptions) -> TrainOptions:
         setattr(options, name, getattr(stored, name))
     options.fill_arch_defaults()  # runs from before a setting existed get its default
     return options
-
-
-class StopRequest:
-    """Ctrl-C / SIGTERM ask the loop to stop after the current step; a second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        console.print("stopping after this step: writing a checkpoint (Ctrl-C again to abort at once)")
-
-    @contextmanager
-    def installed(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield self
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
 
 
 def _model_config(options: TrainOptions, arch, label_names: list[str]):

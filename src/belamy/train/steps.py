@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from belamy.runs.stats import StatsCollector
 from belamy.train.loss import DCGANLoss
-from belamy.train.stats import StatsCollector
-
-
-def autocast_context(device: torch.device, dtype: torch.dtype | None):
-    """Mixed precision where asked for (bf16 runs on AMX CPUs and recent GPUs); a no-op for fp32."""
-    if dtype is None or dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+from belamy.utils.device import autocast_context
 
 
 def dcgan_step(G, D, opt_G, opt_D, loss: DCGANLoss, real: torch.Tensor, z: torch.Tensor, stats: StatsCollector,

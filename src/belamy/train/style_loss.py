@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from belamy.train.distributed import DistInfo, average_gradients
-from belamy.train.stats import StatsCollector
-from belamy.train.steps import autocast_context
+from belamy.runs.distributed import DistInfo, average_gradients
+from belamy.runs.stats import StatsCollector
+from belamy.utils.device import autocast_context
 
 
 class StyleGANLoss:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from belamy.errors import BelamyError
-from belamy.train import checkpoint as ck
-from belamy.train.augment import AdaptiveAugment, make_augment
-from belamy.train.distributed import (
+from belamy.runs import checkpoint as ck
+from belamy.runs.distributed import (
     DistInfo,
     all_reduce_mean,
     all_reduce_sum,
@@ -22,39 +20,15 @@ from belamy.train.distributed import (
     average_gradients,
     broadcast_module,
 )
-from belamy.train.ema import ema_beta, make_ema, update_ema
+from belamy.runs.ema import ema_beta, make_ema, update_ema
+from belamy.runs.stats import StatsCollector
+from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.loss import DCGANLoss
 from belamy.train.options import TrainOptions
-from belamy.train.stats import StatsCollector
 from belamy.train.steps import dcgan_step
 from belamy.train.style_loss import StyleGANLoss, lazy_adam_settings, style_step
+from belamy.utils.device import resolve_precision
 from belamy.utils.progress import console
-
-
-def cpu_supports_bf16() -> bool:
-    """AMX or AVX-512 BF16: the CPUs on which bf16 autocast is faster, not slower, than fp32."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``--precision`` (None = fp32)."""
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise BelamyError("--precision fp16 needs a GPU", "use bf16 or fp32 on a CPU")
-        return torch.float16
-    # auto
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_supports_bf16() else None
 
 
 def _adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:

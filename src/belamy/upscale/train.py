@@ -26,11 +26,11 @@ from rich.progress import TextColumn
 from belamy import __version__
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.train import checkpoint as ck
-from belamy.train.data import RealBatches
-from belamy.train.loop import StopRequest
-from belamy.train.run_dir import RunPaths, prepare_writable
-from belamy.train.stats import StatsCollector, tick_record
+from belamy.runs import checkpoint as ck
+from belamy.runs.data import RealBatches
+from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.stats import StatsCollector, tick_record
+from belamy.runs.stop import StopRequest
 from belamy.upscale.degrade import degrade
 from belamy.upscale.rrdb import PatchDiscriminator, RRDBNet, SRConfig
 from belamy.upscale.upscaler import SR_FORMAT

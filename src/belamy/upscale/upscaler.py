@@ -44,7 +44,7 @@ def lanczos() -> Upscaler:
 
 def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.device = "auto") -> Upscaler:
     """A belamy SR run (or one of its checkpoints) as an upscaler."""
-    from belamy.train import checkpoint as ck
+    from belamy.runs import checkpoint as ck
     from belamy.utils.imageio import file_sha256
 
     json_path = ck.resolve_checkpoint(Path(run), checkpoint)
@@ -144,8 +144,7 @@ def check_tiling(tile: int, overlap: int) -> None:
 def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = None, weights: Path | None = None,
                  method: str = "auto", tile: int = 256, overlap: int = 16, device: str = "auto") -> Path:
     """`belamy upscale`: read any image, enlarge it ``scale`` times, write it (PNG keeps provenance)."""
-    from belamy.print.signature import FORMATS, _check_writable, save_image
-    from belamy.utils.imageio import read_provenance
+    from belamy.utils.imageio import FORMATS, check_writable, read_provenance, save_image
 
     image, out = Path(image), Path(out)
     if scale not in (2, 4, 8):
@@ -153,7 +152,7 @@ def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = No
     check_tiling(tile, overlap)
     if out.suffix.lower() not in FORMATS:
         raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
-    _check_writable(out)
+    check_writable(out)
     if not image.exists():
         raise BelamyError(f"image not found: {image}", "check the path")
     try:

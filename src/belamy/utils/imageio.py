@@ -14,6 +14,7 @@ from belamy.errors import BelamyError
 from belamy.utils.atomic import atomic_path
 
 PROVENANCE_KEY = "belamy:provenance"
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike, provenance: dict | None = None) -> Path:
@@ -78,3 +79,36 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def save_image(img: Image.Image, out: Path, provenance: dict | None = None, dpi: tuple[float, float] | None = None) -> Path:
+    """Write ``img`` atomically in the format its extension names (PNG with provenance, JPEG, TIFF)."""
+    out = Path(out)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
+    try:
+        if fmt == "PNG":
+            return save_png(img, out, provenance)
+        options: dict = {"dpi": dpi} if dpi else {}
+        if fmt == "JPEG":
+            options.update(quality=95, subsampling=0)
+        else:
+            options.update(compression="tiff_lzw")
+        with atomic_path(out) as tmp:
+            img.save(tmp, format=fmt, **options)
+    except OSError as exc:
+        raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out") from None
+    return out
+
+
+def check_writable(out: Path) -> None:
+    """One clear error before any work if ``out`` cannot be written (a folder, or a parent without write access)."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise BelamyError(f"{out} is a folder", "give a file name such as signed.png")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise BelamyError(f"cannot write to {parent}", "choose another --out")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from belamy.errors import BelamyError
-from belamy.train.checkpoint import list_checkpoints
+from belamy.runs.checkpoint import list_checkpoints
 from belamy.utils.atomic import read_jsonl, write_text
 
 

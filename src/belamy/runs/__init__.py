@@ -1,0 +1,1 @@
+"""Run services every kind of training shares: the run folder, checkpoints, stats, stop requests, the loop."""
