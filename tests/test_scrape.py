@@ -79,8 +79,9 @@ class FakeWikiArt:
     delay_s: float = 0.0  # before each image body, to widen the window for kill -9
     artist_info: dict[str, dict] = field(default_factory=dict)  # artist slug -> /en/<slug>?json=2
     # image path -> scripted answers, one per request ("404", "429:<Retry-After>", "503", "truncate",
-    # "truncate-always"); an empty script means "serve it".
+    # "truncate-always", "endless", "trickle", "huge-length"); an empty script means "serve it".
     script: dict[str, list[str]] = field(default_factory=dict)
+    pages: dict[int, tuple[bytes, str]] = field(default_factory=dict)  # listing page -> (body, type) instead
     requests: collections.Counter = field(default_factory=collections.Counter)
     user_agents: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,6 +139,26 @@ class FakeWikiArt:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def stream_without_length(self, h, head: bytes, trickle: bool) -> None:
+        """A 200 with no Content-Length whose body goes on until the client hangs up (or 64 MB / 10 s:
+        so the test server always stops by itself)."""
+        h.send_response(200)
+        h.send_header("Content-Type", "image/jpeg")
+        h.send_header("Connection", "close")
+        h.close_connection = True
+        h.end_headers()
+        block = b"x" if trickle else head + b"\0" * (1 << 16)
+        sent, deadline = 0, time.monotonic() + 10
+        try:
+            while sent < 64 * 2**20 and time.monotonic() < deadline:
+                h.wfile.write(block)
+                h.wfile.flush()
+                sent += len(block)
+                if trickle:
+                    time.sleep(0.02)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def listing(self, page: int) -> dict:
         start = (page - 1) * self.page_size
         chunk = self.paintings[start:start + self.page_size]
@@ -167,6 +188,8 @@ class FakeWikiArt:
             if url.path != LISTING:
                 return self.send(h, 404, b"no such listing", "text/html")
             page = int(parse_qs(url.query).get("page", ["1"])[0])
+            if page in self.pages:
+                return self.send(h, 200, *self.pages[page])
             return self.send(h, 200, json.dumps(self.listing(page)).encode(), "application/json")
         if url.path.startswith("/en/") and url.path.endswith("/mode/all-paintings"):
             page = int(parse_qs(url.query).get("page", ["1"])[0])
@@ -185,6 +208,10 @@ class FakeWikiArt:
             return self.send(h, 429, b"slow down", "text/plain", {"Retry-After": action[4:]})
         if action == "503":
             return self.send(h, 503, b"busy", "text/plain")
+        if action in ("endless", "trickle"):
+            return self.stream_without_length(h, painting.data, trickle=action == "trickle")
+        if action == "huge-length":
+            return self.send(h, 200, painting.data, "image/jpeg", length=10**11)
         if action.startswith("truncate"):
             return self.send(h, 200, painting.data[: len(painting.data) // 2], "image/jpeg",
                              length=len(painting.data))
@@ -403,6 +430,69 @@ def test_an_unknown_listing_or_an_unreachable_site_is_one_clear_error(site, tmp_
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with pytest.raises(BelamyError, match="cannot reach"):
         scrape_wikiart(tmp_path / "raw2", genre="portrait", base_url=closed, **FAST)
+
+
+@pytest.mark.parametrize("action", ["endless", "huge-length"])
+def test_an_image_over_the_size_limit_is_cut_off_with_or_without_content_length(site, tmp_path, action):
+    fake = site(4)
+    big = fake.paintings[1]
+    fake.script = {big.image_path: [action] * 10}
+    raw = tmp_path / "raw"
+    report = scrape_wikiart(raw, genre="portrait", base_url=fake.base, max_image_mb=0.25, **FAST)
+    reason = report.failed[fake.base + big.image_path]
+    assert reason == {"endless": "the image passed the limit of 0.25 MB and was cut off",
+                      "huge-length": "the image is 95,367.43 MB, over the limit of 0.25 MB"}[action]
+    assert fake.count(big.image_path) == 1  # too big is final: not fetched again
+    assert raw_images(raw) == {p.expected_file() for p in fake.paintings if p is not big}
+    assert not (raw / ".partial").exists()
+    assert db_rows(raw)[fake.base + big.image_path][0] == "failed"
+
+
+def test_an_image_that_trickles_forever_is_cut_off_at_the_download_timeout(site, tmp_path):
+    fake = site(3)
+    slow = fake.paintings[0]
+    fake.script = {slow.image_path: ["trickle"] * 10}
+    raw = tmp_path / "raw"
+    started = time.monotonic()
+    report = scrape_wikiart(raw, genre="portrait", base_url=fake.base, download_timeout=0.5, **FAST)
+    assert "took longer than 0.5 s" in report.failed[fake.base + slow.image_path]
+    assert time.monotonic() - started < 8  # not the 10 s the server would go on for
+    assert raw_images(raw) == {p.expected_file() for p in fake.paintings if p is not slow}
+    assert not (raw / ".partial").exists()
+
+
+def test_a_listing_page_that_never_ends_is_cut_off(site, tmp_path):
+    fake = site(3)
+    with PoliteClient(HttpPolicy(rate=100, max_retries=0, max_page_bytes=2**16)) as client:
+        fake.script = {fake.paintings[0].image_path: ["endless"]}
+        with pytest.raises(FetchError, match="limit"):  # get_json on an endless body: bounded too
+            client.get_json(fake.base + fake.paintings[0].image_path)
+
+
+@pytest.mark.parametrize("bad_page", [1, 2])
+def test_a_listing_page_that_is_not_json_fails_the_scrape_in_one_line(site, tmp_path, bad_page):
+    fake = site(6, page_size=3)
+    fake.pages = {bad_page: (b"<html><body>Please enable JavaScript</body></html>", "text/html")}
+    raw = tmp_path / "raw"
+    with pytest.raises(BelamyError, match=f"listing page {bad_page} .*text/html, not JSON"):
+        scrape_wikiart(raw, genre="portrait", base_url=fake.base, **FAST)
+    assert len(raw_images(raw)) == (3 if bad_page == 2 else 0)  # page 1's images are kept
+    proc = _cli("corpus", "scrape", "wikiart", "--genre", "portrait", "--out", str(raw), "--base-url", fake.base,
+                "--rate", "100")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, (out, err)
+    assert err.strip().count("\n") == 0 and "not JSON" in err
+    fake.pages = {1: (json.dumps({"error": "slow down"}).encode(), "application/json")}  # JSON, not a listing
+    with pytest.raises(BelamyError, match="not a listing"):
+        scrape_wikiart(tmp_path / "raw2", genre="portrait", base_url=fake.base, **FAST)
+
+
+def test_cli_exits_non_zero_when_the_listing_stops_early(site, tmp_path):
+    fake = site(3, robots="User-agent: *\nDisallow: /en/\n")
+    proc = _cli("corpus", "scrape", "wikiart", "--genre", "portrait", "--out", str(tmp_path / "raw"),
+                "--base-url", fake.base, "--rate", "100")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "the listing stopped early: robots.txt disallows" in err
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:

@@ -149,7 +149,9 @@ def test_listing_shapes():
     assert page.paintings == [{"id": "a"}] and page.total == 120
     assert parse_listing({"Paintings": None}).paintings == []
     assert parse_listing([{"id": "b"}]).paintings == [{"id": "b"}]
-    assert parse_listing("<html>").paintings == []
+    for not_a_listing in ("<html>", {"error": "rate limited"}, 42):  # never mistaken for the end of the list
+        with pytest.raises(ValueError, match="not a listing"):
+            parse_listing(not_a_listing)
 
 
 def test_painting_record_names_the_file_after_artist_title_year_and_id():

@@ -110,6 +110,8 @@ def corpus_scrape_wikiart(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or a read.")] = 30.0,
     retries: Annotated[int, typer.Option(help="Retries on 429 / 5xx / dropped connections, with backoff.")] = 5,
     max_backoff: Annotated[float, typer.Option(help="Longest wait between retries, in seconds (Retry-After is honoured).")] = 60.0,
+    max_image_mb: Annotated[float, typer.Option(help="Refuse an image larger than this many MB (with or without Content-Length).")] = 100.0,
+    download_timeout: Annotated[float, typer.Option(help="Give up on one download after this many seconds in all.")] = 600.0,
 ) -> None:
     """Download WikiArt originals of a genre, style or artist with their metadata (resumable; honours robots.txt)."""
     from belamy.corpus.scrape import scrape_wikiart
@@ -118,6 +120,7 @@ def corpus_scrape_wikiart(
         report = scrape_wikiart(
             out, genre=genre, style=style, artist=artist, limit=limit, years=years, rate=rate,
             concurrency=concurrency, base_url=base_url, timeout=timeout, max_retries=retries, max_backoff=max_backoff,
+            max_image_mb=max_image_mb, download_timeout=download_timeout,
         )
     except KeyboardInterrupt as exc:
         if getattr(exc, "scrape_report", None) is not None:
@@ -125,6 +128,9 @@ def corpus_scrape_wikiart(
         console.print("interrupted: run the same command again to resume")
         raise
     report.print_summary(console)
+    if report.listing_errors:  # the listing did not run to its end: not a success, whatever was fetched
+        raise BelamyError(f"the listing stopped early: {report.listing_errors[0]}",
+                          "what was downloaded is kept; run the same command again to resume")
     typer.echo(str(out))
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import collections
 import email.utils
+import json
 import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -41,6 +43,11 @@ class HttpPolicy:
     backoff_base: float = 1.0  # seconds; doubles each attempt
     max_backoff: float = 60.0  # cap on one backoff sleep
     max_retry_after: float = 600.0  # a server asking us to wait longer than this: give up on that URL
+    # Bounds on what one response may cost, Content-Length or not: a body that never ends is cut here.
+    max_image_bytes: int = 100 * 2**20  # the largest museum scans are tens of MB
+    download_timeout: float = 600.0  # seconds for one whole download, however slowly it trickles
+    max_page_bytes: int = 16 * 2**20  # a listing page or an artist page (JSON)
+    max_robots_bytes: int = 500 * 2**10  # RFC 9309 §2.5: crawlers may stop reading robots.txt at 500 KiB
 
 
 class FetchError(Exception):
@@ -50,6 +57,10 @@ class FetchError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class NotJsonError(FetchError):
+    """A page that should be JSON is not: the site changed, or the URL is not the site we think."""
 
 
 class RetryableError(Exception):
@@ -84,6 +95,32 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def bounded_chunks(response: httpx.Response, limit: int, timeout: float, what: str,
+                   raw: bool = False) -> Iterator[bytes]:
+    """The body of ``response`` chunk by chunk, refused once it passes ``limit`` bytes or ``timeout`` seconds.
+
+    A declared Content-Length over the limit fails before a byte is read; a body with no length is
+    counted as it arrives (decoded bytes, unless ``raw``: so a small gzip bomb is caught too).
+    Chunks are taken as the transport delivers them, so a trickling body is checked often.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"{what} is {_mb(int(declared))}, over the limit of {_mb(limit)}")
+    deadline = time.monotonic() + timeout
+    seen = 0
+    for chunk in response.iter_raw() if raw else response.iter_bytes():
+        seen += len(chunk)
+        if seen > limit:
+            raise FetchError(f"{what} passed the limit of {_mb(limit)} and was cut off")
+        if time.monotonic() > deadline:
+            raise FetchError(f"{what} took longer than {timeout:g} s and was cut off")
+        yield chunk
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 2**20:,.2f}".rstrip("0").rstrip(".") + " MB"
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -183,13 +220,14 @@ class PoliteClient:
             self._take_token()
             self._count("robots")
             try:
-                response = self.http.get(url)
+                with self.http.stream("GET", url) as response:
+                    if response.status_code >= 500 or response.status_code == 429:
+                        raise RetryableError(f"HTTP {response.status_code}",
+                                             parse_retry_after(response.headers.get("Retry-After")))
+                    body = self.read_body(response, self.policy.max_robots_bytes, f"robots.txt at {url}")
             except httpx.TransportError as exc:
                 raise RetryableError(f"{type(exc).__name__}: {exc}") from None
-            if response.status_code >= 500 or response.status_code == 429:
-                raise RetryableError(f"HTTP {response.status_code}",
-                                     parse_retry_after(response.headers.get("Retry-After")))
-            return response.status_code, response.text
+            return response.status_code, body.decode(response.encoding or "utf-8", errors="replace")
 
         try:
             return self.with_retries(attempt, url)
@@ -210,6 +248,10 @@ class PoliteClient:
 
     # ------------------------------------------------------------------ requests
 
+    def read_body(self, response: httpx.Response, limit: int, what: str) -> bytes:
+        """The whole (decoded) body, within ``limit`` bytes and the per-download timeout."""
+        return b"".join(bounded_chunks(response, limit, self.policy.download_timeout, what))
+
     def get_json(self, url: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
         """GET a JSON document, with retries. Raises :class:`FetchError` when it cannot."""
 
@@ -217,13 +259,15 @@ class PoliteClient:
             self._take_token()
             self._count("listing")
             try:
-                response = self.http.get(url, params=params, headers=headers)
+                with self.http.stream("GET", url, params=params, headers=headers) as response:
+                    self.raise_for_status(response)
+                    body = self.read_body(response, self.policy.max_page_bytes, f"the page {url}")
             except httpx.TransportError as exc:
                 raise RetryableError(f"{type(exc).__name__}: {exc}") from None
-            self.raise_for_status(response)
             try:
-                return response.json()
+                return json.loads(body)
             except ValueError:
-                raise FetchError(f"not JSON: {url}") from None
+                kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0]
+                raise NotJsonError(f"{response.url} answered {kind}, not JSON") from None
 
         return self.with_retries(attempt, url)

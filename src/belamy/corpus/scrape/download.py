@@ -10,9 +10,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from belamy.corpus.scrape.client import FetchError, PoliteClient, RetryableError, Stopped, httpx
-
-CHUNK = 1 << 16
+from belamy.corpus.scrape.client import (
+    FetchError,
+    PoliteClient,
+    RetryableError,
+    Stopped,
+    bounded_chunks,
+    httpx,
+)
 
 
 @dataclass
@@ -41,6 +46,9 @@ def verify_image(path: Path) -> tuple[int, int, str]:
 def fetch_image(client: PoliteClient, url: str, partial_dir: Path) -> Fetched:
     """Download ``url`` with retries; the result is complete (Content-Length met) and decodable.
 
+    The body is bounded by the policy's ``max_image_bytes`` and ``download_timeout`` whether or not
+    the server says how long it is: a response that never ends is cut off, not written to disk forever.
+
     Raises :class:`FetchError` (a reason for the report) or :class:`Stopped`; either way no
     temporary file is left behind.
     """
@@ -59,7 +67,9 @@ def fetch_image(client: PoliteClient, url: str, partial_dir: Path) -> Fetched:
                     encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
                     expected = response.headers.get("Content-Length")
                     expected = int(expected) if expected and expected.isdigit() and not encoded else None
-                    chunks = response.iter_bytes(CHUNK) if encoded else response.iter_raw(CHUNK)
+                    policy = client.policy
+                    chunks = bounded_chunks(response, policy.max_image_bytes, policy.download_timeout,
+                                            "the image", raw=not encoded)
                     with open(tmp, "wb") as fh:
                         for chunk in chunks:
                             if client.stop.is_set():

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from urllib.parse import urlencode
 
-from belamy.corpus.scrape.client import FetchError, HttpPolicy, PoliteClient, Stopped
+from belamy.corpus.scrape.client import FetchError, HttpPolicy, NotJsonError, PoliteClient, Stopped
 from belamy.corpus.scrape.download import fetch_image
 from belamy.corpus.scrape.report import ScrapeReport
 from belamy.corpus.scrape.state import ScrapeState
@@ -198,13 +198,20 @@ class _Scrape:
                             break
                         try:
                             data = self.client.get_json(listing, listing_params(page), listing_headers(listing))
+                        except NotJsonError as err:
+                            raise BelamyError(f"listing page {page} is not what WikiArt serves: {err.reason}",
+                                              "check --base-url; what was downloaded is kept") from None
                         except FetchError as err:
                             if page == 1 and err.status == 404:
                                 raise BelamyError(f"WikiArt has no {self.query.kind} {self.query.name!r} ({listing})",
                                                   "use the name as it appears in the site's URL") from None
                             self.report.listing_errors.append(f"page {page}: {err.reason}")
                             break
-                        parsed = parse_listing(data)
+                        try:
+                            parsed = parse_listing(data)
+                        except ValueError as err:
+                            raise BelamyError(f"listing page {page} ({listing}) {err}",
+                                              "check --base-url; what was downloaded is kept") from None
                         records = []
                         for painting in parsed.paintings:
                             record = painting_record(painting, self.query, self.base_url)
@@ -281,6 +288,8 @@ def scrape_wikiart(
     max_retries: int = 5,
     backoff_base: float = 1.0,
     max_backoff: float = 60.0,
+    max_image_mb: float = 100.0,
+    download_timeout: float = 600.0,
     user_agent: str | None = None,
 ) -> ScrapeReport:
     """Download the originals of one WikiArt listing into ``out`` with a metadata sidecar.
@@ -297,6 +306,11 @@ def scrape_wikiart(
         raise BelamyError(f"--rate {rate} must be above 0 and at most 100 requests/s", "the default is 1")
     if not (1 <= concurrency <= 16):
         raise BelamyError(f"--concurrency {concurrency} must be between 1 and 16", "the default is 2")
+    if not (0 < max_image_mb <= 10_000):
+        raise BelamyError(f"--max-image-mb {max_image_mb} must be above 0 and at most 10000", "the default is 100")
+    if not (0 < download_timeout <= 86_400):
+        raise BelamyError(f"--download-timeout {download_timeout} must be above 0 s and at most a day",
+                          "the default is 600")
     if not re.match(r"^https?://[^/]+", base_url):
         raise BelamyError(f"--base-url {base_url!r} is not an http(s) URL", "e.g. https://www.wikiart.org")
     raw = Path(out)
@@ -311,7 +325,8 @@ def scrape_wikiart(
     report.recovered = state.recover(raw)
     write_sidecar(raw, state)
     policy = HttpPolicy(rate=rate, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base,
-                        max_backoff=max_backoff)
+                        max_backoff=max_backoff, max_image_bytes=int(max_image_mb * 2**20),
+                        download_timeout=download_timeout)
     kwargs = {"user_agent": user_agent} if user_agent else {}
     client = PoliteClient(policy, **kwargs)
     try:

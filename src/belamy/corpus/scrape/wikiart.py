@@ -89,11 +89,15 @@ class ListingPage:
 
 
 def parse_listing(data: Any) -> ListingPage:
-    """Accept the ``json=2`` object or a bare list (the older ``json=1`` shape)."""
+    """Accept the ``json=2`` object or a bare list (the older ``json=1`` shape).
+
+    Anything else raises ValueError: a page of another shape must not pass for the end of the list.
+    """
     if isinstance(data, list):
         return ListingPage([p for p in data if isinstance(p, dict)], None)
-    if not isinstance(data, dict):
-        return ListingPage([], None)
+    if not isinstance(data, dict) or "Paintings" not in data:
+        shape = f"an object with keys {sorted(data)[:5]}" if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"is JSON but not a listing (no 'Paintings': {shape})")
     paintings = data.get("Paintings") or []
     total = data.get("AllPaintingsCount")
     try:
