@@ -170,15 +170,20 @@ def _results(items: Iterable[Item], opts: PrepareOptions, workers: int) -> Itera
 
 
 def _items(
-    sources: list[str | os.PathLike], exclude: list[Path], where: dict[str, str], folder_labels: bool = False
+    sources: list[str | os.PathLike], exclude: list[Path], where: dict[str, str], folder_labels: bool = False,
+    rejects: list[dict] | None = None,
 ) -> tuple[list[str], Iterable[Item], int | None]:
-    """The items to read from every source: files from folders, rows from ``hf:`` datasets."""
+    """The items to read from every source: files from folders, rows from ``hf:`` datasets.
+
+    Source folders are named as given (absolute, links not resolved): see :func:`find_sources`.
+    What cannot be read at all (folders, special files) goes to ``rejects``.
+    """
     files, datasets = [], []
     for src in sources:
         text = os.fspath(src)
         (datasets if text.startswith("hf:") else files).append(src)
-    found = find_sources(files, exclude=exclude, folder_labels=folder_labels) if files else []
-    names = [str(Path(f).expanduser().resolve()) for f in files] + [os.fspath(d) for d in datasets]
+    found = find_sources(files, exclude=exclude, folder_labels=folder_labels, rejects=rejects) if files else []
+    names = [os.path.abspath(Path(f).expanduser()) for f in files] + [os.fspath(d) for d in datasets]
     file_items = [Item(str(f.path), f.meta) for f in found]
     if not datasets:
         return names, file_items, len(file_items)
@@ -287,10 +292,12 @@ def build_corpus(
     opts = PrepareOptions(size=size, min_size=min_size, max_pixels=max_pixels, crop=crop, aspect=aspect,
                           face_scale=face_scale, face_shift=face_shift, trim=trim, draft=draft)
     out = Path(out).expanduser().resolve()
+    not_read: list[dict] = []  # folders that cannot be listed, FIFOs, devices ...
     source_names, items, total = _items(list(sources), exclude=[out], where=dict(where or {}),
-                                        folder_labels=folder_labels)
+                                        folder_labels=folder_labels, rejects=not_read)
     if total == 0:
-        raise BelamyError(f"no files found in {', '.join(source_names)}", "point at folders that hold paintings")
+        why = f" ({len(not_read)} not read, e.g. {not_read[0]['path']}: {not_read[0]['reason']})" if not_read else ""
+        raise BelamyError(f"no files found in {', '.join(source_names)}{why}", "point at folders that hold paintings")
     if limit is not None:
         items = _take(items, limit)
         total = min(total, limit) if total is not None else None
@@ -300,6 +307,7 @@ def build_corpus(
 
     staging = _prepare_out(out)
     report = CorpusReport(out=out, size=size, shape=opts.shape)
+    report.rejects.extend(not_read)
     try:
         try:
             _build_into(staging, items, total, opts, workers, dedupe_distance, report, on_result)
@@ -317,6 +325,9 @@ def build_corpus(
             "height": opts.shape[0], "width": opts.shape[1], "count": report.accepted,
             "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "sources": source_names,
+            # Where a source given through a symbolic link really lies (the manifest keeps the given path).
+            "resolved_sources": {name: os.path.realpath(name) for name in source_names
+                                 if not name.startswith("hf:") and os.path.realpath(name) != name},
             "options": {"min_size": min_size, "max_pixels": max_pixels, "dedupe_distance": dedupe_distance,
                         "crop": crop, "face_scale": face_scale, "face_shift": face_shift, "trim": trim,
                         "where": dict(where or {}), "folder_labels": folder_labels},
@@ -432,7 +443,14 @@ def _manifest_entry(item: Item, result: FileResult, crop) -> dict:
 
 
 def _json_line(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str) + "\n"
+    """One JSON line, UTF-8 where it can be; a file name that is not valid UTF-8 keeps its exact bytes
+    as ``\\udcXX`` escapes (Python's surrogateescape), which ``json.loads`` turns back into the same path."""
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True, default=str)
+    return line + "\n"
 
 
 def parse_where(conditions: list[str]) -> dict[str, str]:

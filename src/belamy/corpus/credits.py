@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from belamy.corpus.sources import display_name
 from belamy.errors import BelamyError
 from belamy.utils.atomic import read_jsonl, write_text
 
@@ -193,7 +194,8 @@ def build_credits(corpus_dir: str | Path, current_year: int | None = None) -> Cr
         if death is None:
             death = lookup_death_year(artist)
         work = {k: record.get(k) for k in WORK_FIELDS}
-        work["source"] = str(record.get("source") or record.get("file") or "")
+        # Credits are for people to read: bytes of a file name that are not UTF-8 show as U+FFFD.
+        work["source"] = display_name(str(record.get("source") or record.get("file") or ""))
         work["artist"] = artist
         work["artist_death_year"] = death
         work["public_domain"] = is_public_domain(death, year_now)

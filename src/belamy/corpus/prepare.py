@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from belamy.corpus.phash import dhash, phash
+from belamy.corpus.sources import not_regular_reason
 from belamy.utils.aspect import shape_for
 from belamy.utils.imageio import to_rgb
 
@@ -263,11 +264,47 @@ def prepare_bytes(name: str, data: bytes, opts: PrepareOptions) -> FileResult:
     return result
 
 
+def max_file_bytes(opts: PrepareOptions) -> int:
+    """The largest file worth reading: an uncompressed 16-bit RGBA image at ``max_pixels``, plus room
+    for metadata. Anything bigger (a huge or sparse file) is turned away before it is read."""
+    return opts.max_pixels * 8 + 64 * 2**20
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Opened without blocking and checked on the open descriptor: a FIFO, socket or device (even one
+    swapped in after the folder was listed) is refused instead of hanging the worker or never ending.
+    Raises :class:`Reject` with the reason.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise Reject(f"cannot read file: {_short(exc)}") from None
+    try:
+        info = os.fstat(fd)
+        reason = not_regular_reason(info.st_mode)
+        if reason:
+            raise Reject(reason)
+        if info.st_size > limit:
+            raise Reject(f"too large: a {info.st_size / 2**20:,.0f} MB file, over the {limit / 2**20:,.0f} MB "
+                         "that --max-pixels allows")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise Reject(f"too large: over the {limit / 2**20:,.0f} MB that --max-pixels allows")
+        return data
+    except OSError as exc:
+        raise Reject(f"cannot read file: {_short(exc)}") from None
+    finally:
+        os.close(fd)
+
+
 def prepare_file(path: str, opts: PrepareOptions) -> FileResult:
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return FileResult(path=path, reject=f"cannot read file: {_short(exc)}")
+        data = read_regular_file(path, max_file_bytes(opts))
+    except Reject as exc:
+        return FileResult(path=path, reject=str(exc))
     return prepare_bytes(path, data, opts)
 
 

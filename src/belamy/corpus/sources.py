@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,45 +88,97 @@ def _skip(name: str) -> bool:
     return name.startswith(".") or name == SIDECAR or name.startswith(SCRAPE_STATE)
 
 
-def find_sources(
-    sources: list[str | os.PathLike], exclude: list[Path] | None = None, folder_labels: bool = False
-) -> list[SourceFile]:
-    """Every file under the given folders (recursively) or the given files, sorted, once each.
+def display_name(name: str) -> str:
+    """A file name fit to show or parse: bytes that are not UTF-8 become U+FFFD (the path itself is kept
+    exactly, with Python's surrogate escapes, so the file can still be opened)."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
-    Metadata from ``metadata.jsonl`` sidecars (in any folder walked; ``file`` relative to the sidecar's
-    folder) and from file names is attached; sidecar fields win over what the name says. With
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def not_regular_reason(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not read (None for a regular file): reading a FIFO or a
+    device can block forever or never end."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"not a regular file: {kind}"
+
+
+def find_sources(
+    sources: list[str | os.PathLike], exclude: list[Path] | None = None, folder_labels: bool = False,
+    rejects: list[dict] | None = None,
+) -> list[SourceFile]:
+    """Every regular file under the given folders (recursively) or the given files, sorted, once each.
+
+    Paths are kept as the user gave them (made absolute, symbolic links not resolved), so the manifest
+    names a painting by the path that was passed; a file reached twice (a link beside its target) is
+    read once. Metadata from ``metadata.jsonl`` sidecars (in any folder walked; ``file`` relative to the
+    sidecar's folder) and from file names is attached; sidecar fields win over what the name says. With
     ``folder_labels``, a file in a sub-folder of a source gets ``label`` = that sub-folder's name
     (``wikiart-styles/baroque/1.jpg`` -> "baroque" when ``wikiart-styles`` is the source). Folders in
     ``exclude`` (the output corpus) are not entered.
+
+    Nothing is skipped silently: a folder that cannot be listed, a link to a folder (not followed), a
+    FIFO, socket or device, or a file that cannot be looked at is added to ``rejects`` with a reason.
     """
     excluded = {p.resolve() for p in (exclude or [])}
+    rejects = rejects if rejects is not None else []
     found: dict[Path, Path] = {}  # file -> the source root it came from
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every file taken
     sidecars: dict[Path, dict] = {}
+
+    def consider(path: Path, root: Path) -> None:
+        try:
+            info = path.stat()
+        except OSError as exc:
+            rejects.append({"path": str(path), "reason": f"cannot read file: {exc.strerror or exc}"})
+            return
+        reason = not_regular_reason(info.st_mode)
+        if reason:
+            rejects.append({"path": str(path), "reason": reason})
+        elif (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            found.setdefault(path, root)
+
+    def unreadable(exc: OSError) -> None:
+        rejects.append({"path": str(exc.filename), "reason": f"cannot read folder: {exc.strerror or exc}"})
+
     for src in sources:
-        root = Path(src).expanduser()
+        root = Path(os.path.abspath(Path(src).expanduser()))
         if not root.exists():
             raise BelamyError(f"source not found: {root}", "pass folders (or files) of paintings that exist")
-        root = root.resolve()
-        if root.is_file():
-            found.setdefault(root, root.parent)
+        if not root.is_dir():
+            consider(root, root.parent)
             if (root.parent / SIDECAR).is_file():
                 sidecars.update(_read_sidecar(root.parent))
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded)
+            keep = []
+            for d in sorted(dirnames):
+                if d.startswith(".") or (here / d).resolve() in excluded:
+                    continue
+                if (here / d).is_symlink():
+                    rejects.append({"path": str(here / d), "reason": "not followed: a symbolic link to a folder "
+                                                                     "(pass the folder itself as a source)"})
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
             if SIDECAR in filenames:
                 sidecars.update(_read_sidecar(here))
-            for name in filenames:
+            for name in sorted(filenames):
                 if not _skip(name):
-                    found.setdefault(here / name, root)
+                    consider(here / name, root)
     out = []
     for path in sorted(found, key=lambda p: p.as_posix()):
-        meta = parse_name(path.name)
+        meta = parse_name(display_name(path.name))
         if folder_labels:
             parts = path.relative_to(found[path]).parts
             if len(parts) > 1:
-                meta["label"] = parts[0]
+                meta["label"] = display_name(parts[0])
         meta.update(sidecars.get(path, {}))
         out.append(SourceFile(path, found[path], meta))
     return out
