@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from belamy.errors import BelamyError
+from belamy.errors import BelamyError, one_line
 from belamy.utils.progress import console
 
 app = typer.Typer(
@@ -574,7 +574,7 @@ def main() -> None:
     except Exception as err:  # a bug: one line for the user, the traceback on request
         if os.environ.get("BELAMY_DEBUG"):
             raise
-        message = f"{type(err).__name__}: {err} (set BELAMY_DEBUG=1 for the traceback)"
+        message = f"{type(err).__name__}: {one_line(str(err))} (set BELAMY_DEBUG=1 for the traceback)"
         console.print(Text.assemble(("internal error: ", "bold red"), message), soft_wrap=True)
         sys.exit(1)
 

@@ -151,6 +151,23 @@ def export_onnx(run: Path, out: Path, truncation: float = 1.0, checkpoint: str =
     return export_generator(load_generator(Path(run), checkpoint, device="cpu"), out, truncation, output, opset)
 
 
+def _checked_export_meta(path: Path, text: str) -> dict:
+    """The metadata a model carries, every value the exhibit relies on checked (a file may hold anything)."""
+    from belamy.models import limits
+
+    what = f"{Path(path).name} metadata"
+    try:
+        meta = limits.config_dict(json.loads(text), what)
+    except ValueError:
+        raise BelamyError(f"{path} carries damaged belamy metadata", "export it again") from None
+    limits.whole("z_dim", meta.get("z_dim"), 1, 4096, what)
+    limits.whole("num_classes", meta.get("num_classes", 0), 0, limits.MAX_CLASSES, what)
+    limits.power_of_two("res", meta.get("res"), 8, 2048, what)
+    limits.names("label_names", meta.get("label_names") or [], what=what)
+    limits.choice("output", meta.get("output", "uint8"), ("uint8", "float"), what)
+    return meta
+
+
 def read_export_meta(path: Path) -> dict:
     """The ``belamy`` metadata of an exported model (BelamyError if it is not one of ours)."""
     onnx = _onnx()
@@ -164,5 +181,5 @@ def read_export_meta(path: Path) -> dict:
         raise BelamyError(f"{path} is not a readable ONNX model ({type(err).__name__})", "export it again") from None
     for entry in model.metadata_props:
         if entry.key == META_KEY:
-            return json.loads(entry.value)
+            return _checked_export_meta(path, entry.value)
     raise BelamyError(f"{path} was not exported by belamy", "export it with `belamy export RUN --onnx OUT.onnx`")

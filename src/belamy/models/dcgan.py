@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models import limits
 from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
@@ -38,6 +39,20 @@ class DCGANConfig:
     # Portrait shapes (width:height): the 4×4 start becomes 5×4 (4:5) or 4×3 (3:4); see belamy.utils.aspect.
     aspect: str = "1:1"
 
+    def __post_init__(self) -> None:
+        # Every value, then the size it implies, before any layer is made (see belamy.models.limits).
+        limits.power_of_two("res", self.res, 8, 2048)
+        for name in ("nz", "ngf", "ndf"):
+            limits.whole(name, getattr(self, name), 1, 4096)
+        limits.whole("channels", self.channels, 1, 4)
+        limits.whole("num_classes", self.num_classes, 0, limits.MAX_CLASSES)
+        limits.names("label_names", self.label_names)
+        if self.label_names and len(self.label_names) != self.num_classes:
+            raise BelamyError(f"model config: {len(self.label_names)} label_names for {self.num_classes} "
+                                     "classes", limits.HINT)
+        limits.choice("aspect", self.aspect, ASPECTS)
+        limits.check_parameters("DCGAN", self.weight_count())
+
     @property
     def start(self) -> tuple[int, int]:
         return ASPECTS[self.aspect]
@@ -51,6 +66,20 @@ class DCGANConfig:
     def doublings(self) -> int:
         """Number of stride-2 layers between 4×4 and the output resolution."""
         return int(math.log2(self.res)) - 2
+
+    def weight_count(self) -> int:
+        """Convolution and embedding weights of G and D together (BatchNorm's few are left out)."""
+        h0, w0 = self.start
+        width = self.ngf * 2 ** (self.doublings - 1)
+        g = (self.nz + self.embed_dim) * width * h0 * w0 + self.num_classes * self.embed_dim
+        for _ in range(self.doublings - 1):
+            g, width = g + width * (width // 2) * 16, width // 2
+        g += width * self.channels * 16
+        width = self.ndf
+        d = self.channels * width * 16
+        for _ in range(self.doublings - 1):
+            d, width = d + width * width * 2 * 16, width * 2
+        return g + d + width * h0 * w0
 
     @property
     def embed_dim(self) -> int:
@@ -68,9 +97,11 @@ class DCGANConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> DCGANConfig:
+        """A config read from a file: every value checked (``__post_init__``) before anything is built."""
+        data = limits.config_dict(data)
         kwargs = {k: data[k] for k in ("res", "nz", "ngf", "ndf", "channels", "num_classes", "aspect") if k in data}
         if data.get("label_names"):
-            kwargs["label_names"] = tuple(str(n) for n in data["label_names"])
+            kwargs["label_names"] = limits.names("label_names", data["label_names"])
         return cls(**kwargs)
 
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models import limits
 from belamy.models.style_layers import (
     Conv2d,
     FullyConnected,
@@ -52,6 +53,19 @@ class StyleConfig:
     conv_clamp: float | None = None  # 256 for fp16 training, as StyleGAN2-ADA: keeps activations in range
     channels: int = 3
 
+    def __post_init__(self) -> None:
+        # Every value, then the size it implies, before any layer is made (see belamy.models.limits).
+        limits.power_of_two("res", self.res, 8, 2048)
+        for name, high in (("z_dim", 4096), ("w_dim", 4096), ("map_layers", 16), ("channel_max", 4096),
+                           ("g_channel_base", 4096 * 2048), ("d_channel_base", 4096 * 2048), ("mbstd_group", 256),
+                           ("channels", 4)):
+            limits.whole(name, getattr(self, name), 1, high)
+        limits.whole("num_classes", self.num_classes, 0, limits.MAX_CLASSES)
+        limits.names("label_names", self.label_names)
+        limits.choice("aspect", self.aspect, ASPECTS)
+        limits.number("conv_clamp", self.conv_clamp, 1e-3, 1e9, allow_none=True)
+        limits.check_parameters("StyleGAN2 config", self.weight_count())
+
     @property
     def start(self) -> tuple[int, int]:
         return ASPECTS[self.aspect]
@@ -70,6 +84,21 @@ class StyleConfig:
     def num_ws(self) -> int:
         return 2 * self.log2_res - 2
 
+    def weight_count(self) -> int:
+        """The main weights of G and D (mapping, 3×3 and 1×1 convolutions): a lower bound on their size."""
+        w, c, h0, w0 = self.w_dim, self.channels, *self.start
+        total = (self.z_dim + (w if self.num_classes else 0)) * w + (self.map_layers - 1) * w * w
+        previous = None
+        for k in range(2, self.log2_res + 1):
+            out = self.g_channels(2**k)
+            total += out * out * 9 + out * c + (previous * out * 9 if previous else out * h0 * w0)
+            previous = out
+        for k in range(self.log2_res, 2, -1):
+            here, below = self.d_channels(2**k), self.d_channels(2 ** (k - 1))
+            total += here * here * 9 + here * below * 10
+        c4 = self.d_channels(4)
+        return total + c * self.d_channels(self.res) + c4 * c4 * (9 + h0 * w0)
+
     def g_channels(self, r: int) -> int:
         return max(1, min(self.g_channel_base // r, self.channel_max))
 
@@ -83,10 +112,11 @@ class StyleConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> StyleConfig:
+        """A config read from a file: every value checked (``__post_init__``) before anything is built."""
         known = {f for f in cls.__dataclass_fields__}
-        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs = {k: v for k, v in limits.config_dict(data).items() if k in known}
         if "label_names" in kwargs:
-            kwargs["label_names"] = tuple(kwargs["label_names"])
+            kwargs["label_names"] = limits.names("label_names", kwargs["label_names"])
         return cls(**kwargs)
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models import limits
 
 
 @dataclass
@@ -32,6 +33,8 @@ class SRConfig:
     residual: int = 1
 
     def validate(self) -> None:
+        for name in ("scale", "nf", "nb", "gc", "ndf", "residual"):  # types first: a file may hold anything
+            limits.whole(name, getattr(self, name), what="SR model config")
         if self.scale not in (2, 4):
             raise BelamyError(f"SR scale {self.scale} is not supported", "train a ×2 or ×4 model (--scale 2 or 4)")
         for name, low, high in (("nf", 4, 256), ("nb", 1, 64), ("gc", 4, 128), ("ndf", 4, 256)):
@@ -40,13 +43,24 @@ class SRConfig:
                 raise BelamyError(f"--{name} {value} is not valid", f"use {low} to {high}")
         if self.residual not in (0, 1):
             raise BelamyError(f"residual {self.residual} is not valid", "use 0 (plain ESRGAN) or 1 (bicubic skip)")
+        limits.check_parameters("SR model", self.weight_count())
+
+    def weight_count(self) -> int:
+        """Convolution weights of the RRDB generator (5 convs × 3 dense blocks × nb) and its other convs."""
+        nf, gc = self.nf, self.gc
+        dense = 9 * (sum((nf + i * gc) * gc for i in range(4)) + (nf + 4 * gc) * nf)
+        return self.nb * 3 * dense + 9 * nf * (6 + nf * (3 + (self.scale == 4)))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> SRConfig:
-        return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
+        """A config read from a file, validated (types, ranges, size) before any layer is made."""
+        cfg = cls(**{k: v for k, v in limits.config_dict(data, "SR model config").items()
+                     if k in cls.__dataclass_fields__})
+        cfg.validate()
+        return cfg
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:

@@ -138,8 +138,13 @@ def load_spandrel_weights(path: Path, device: torch.device) -> SpandrelNet:
     except spandrel.UnsupportedModelError:
         raise BelamyError(f"{Path(path).name} is not a model architecture spandrel knows",
                           "use ESRGAN, Real-ESRGAN, SwinIR, HAT, ... weights") from None
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise BelamyError(f"cannot build a model from {Path(path).name}: {exc}", "is the file complete?") from None
+    except BelamyError:
+        raise
+    except Exception as exc:  # spandrel reads shapes from the file: anything odd in it fails somewhere inside
+        from belamy.models.limits import load_error_line
+
+        raise BelamyError(f"cannot build a model from {Path(path).name}: {load_error_line(exc)}",
+                          "is the file complete, and an image super-resolution model?") from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor) or descriptor.input_channels != 3 \
             or descriptor.output_channels != 3:
         raise BelamyError(f"{Path(path).name} is not an RGB image-to-image model", "use a super-resolution model")
