@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -23,6 +25,8 @@ from belamy.utils.imageio import file_sha256, read_provenance
 DB_NAME = "belamy-studio.sqlite"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 DECISIONS = ("keep", "reject")
+OUTSIDE = "a symbolic link out of the studio root: not offered"
+log = logging.getLogger("belamy.studio")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS candidates (
@@ -93,6 +97,7 @@ class DecisionDB:
         self.path = Path(path)
         self.root = Path(root).resolve() if root else self.path.resolve().parent
         self._scan_lock = threading.Lock()
+        self.skipped: dict[str, str] = {}  # entries a scan passed over (path as found -> why), reported once
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.connect() as con:
@@ -131,22 +136,45 @@ class DecisionDB:
     def relative(self, path: Path) -> str:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
+    def inside(self, path: Path) -> str | None:
+        """``path`` relative to the root once links are resolved; None (and reported once) if it lies outside."""
+        try:
+            return self.relative(path)
+        except (OSError, RuntimeError, ValueError):
+            shown = os.path.relpath(os.path.abspath(path), self.root)
+            if shown not in self.skipped:
+                self.skipped[shown] = OUTSIDE
+                log.warning("skipped %s: %s", shown, OUTSIDE)
+            return None
+
+    def skipped_entries(self) -> list[dict]:
+        return [{"path": path, "reason": why} for path, why in sorted(self.skipped.items())]
+
     def scan(self, folder: Path, set_name: str | None = None) -> int:
-        """Register every image in ``folder`` (not recursive). Unchanged files are not re-hashed. Returns the count."""
+        """Register every image in ``folder`` (not recursive). Unchanged files are not re-hashed. Returns the count.
+
+        A file (or the folder itself) that is a link out of the root is passed over and reported once
+        (:attr:`skipped`): nothing outside the root is read, and the rest of the set stays usable.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             return 0
+        folder_rel = self.inside(folder)
+        if folder_rel is None:
+            return 0
         set_name = set_name or folder.name
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                       and not p.name.startswith("."))
+        listed = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                        and not p.name.startswith("."))
+        rels = {p: rel for p in listed if (rel := self.inside(p)) is not None}
+        files = list(rels)
         with self._scan_lock, self.connect() as con:
             known = {r["path"]: (r["size"], r["mtime_ns"], r["hash"]) for r in con.execute(
-                "SELECT path, size, mtime_ns, hash FROM files WHERE path LIKE ?", (self.relative(folder) + "/%",))}
+                "SELECT path, size, mtime_ns, hash FROM files WHERE path LIKE ?", (folder_rel + "/%",))}
             for p in files:
+                rel = rels[p]
                 try:
                     st = p.stat()
-                    rel = self.relative(p)
-                except (OSError, ValueError):
+                except OSError:
                     continue
                 seen = known.get(rel)
                 if seen and seen[0] == st.st_size and seen[1] == st.st_mtime_ns:
@@ -161,7 +189,7 @@ class DecisionDB:
                             (rel, st.st_size, st.st_mtime_ns, digest))
             # Files deleted since the last scan: forget them, and their candidates unless already decided
             # (a decision stays: it is the user's, and the taste may still use the image if it comes back).
-            present = {self.relative(p) for p in files}
+            present = set(rels.values())
             for gone in set(known) - present:
                 con.execute("DELETE FROM files WHERE path = ?", (gone,))
                 con.execute("DELETE FROM candidates WHERE path = ? AND hash NOT IN (SELECT hash FROM decisions)", (gone,))

@@ -22,13 +22,10 @@ from pathlib import Path
 from belamy.errors import BelamyError
 from belamy.exhibit.frames import FORMATS, FrameGenerator, ScreenSpec, parse_labels
 from belamy.exhibit.stream import FrameProducer
+from belamy.utils.loopback import host_allowed, is_loopback, same_origin
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+BODY_LIMIT = 4096  # no route takes a request body: anything bigger is refused unread
 ACK_TIMEOUT_S = 60.0  # a client silent this long is gone (or frozen): drop it, it will reconnect
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
 
 
 @dataclass
@@ -115,8 +112,7 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
     def allowed(headers, query) -> bool:
         if loopback_only:
             # a page from another site must not reach us through a rebound DNS name
-            name = (headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
-            return is_loopback(name)
+            return host_allowed(headers.get("host"), host)
         given = query.get("token") or headers.get("x-belamy-token") or ""
         return hmac.compare_digest(given.encode(), token.encode())
 
@@ -128,6 +124,10 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
+
+    from belamy.utils.asgi import BodySizeLimit, route_limits
+
+    app.add_middleware(BodySizeLimit, limit_for=route_limits({}, BODY_LIMIT))  # outermost: added last
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> str:
@@ -151,7 +151,9 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
 
     @app.websocket("/ws/{number}")
     async def stream(ws: WebSocket, number: int):
-        if not allowed(ws.headers, ws.query_params) or not 1 <= number <= screens:
+        # Browsers let any page open a WebSocket anywhere: only our own pages (same origin) may watch.
+        if not allowed(ws.headers, ws.query_params) or not same_origin(ws.headers.get("origin"), ws.headers.get("host")) \
+                or not 1 <= number <= screens:
             await ws.close(code=1008)
             return
         await ws.accept()

@@ -20,8 +20,9 @@ from belamy.curate.preference import FeatureSource
 from belamy.errors import BelamyError
 from belamy.studio.jobs import GenerationJobs, Retrainer
 from belamy.studio.runs import find_runs, read_metrics, read_run
-from belamy.studio.security import Guard, resolve_under
+from belamy.studio.security import BODY_LIMITS, DEFAULT_BODY_LIMIT, Guard, resolve_under
 from belamy.studio.travel import render_travel
+from belamy.utils.asgi import BodySizeLimit, route_limits
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "runs.html", "/curate": "curate.html", "/gallery": "gallery.html"}
@@ -114,9 +115,9 @@ def check_hash(digest: str) -> str:
 
 
 def create_app(root: Path, token: str | None = None, loopback_only: bool = True, retrain_every: int = 10,
-               device: str = "auto") -> FastAPI:
+               device: str = "auto", host: str = "127.0.0.1") -> FastAPI:
     studio = Studio(root, retrain_every=retrain_every, device=device)
-    guard = Guard(token, loopback_only)
+    guard = Guard(token, loopback_only, host)
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
@@ -138,6 +139,9 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    # Outermost (added last): an oversize body is refused before anything reads it.
+    app.add_middleware(BodySizeLimit, limit_for=route_limits(BODY_LIMITS, DEFAULT_BODY_LIMIT))
 
     @app.exception_handler(BelamyError)
     async def belamy_error(request: Request, exc: BelamyError):
@@ -206,7 +210,8 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
     @app.get("/api/sets")
     def sets():
         studio.scan(force=True)
-        return {"sets": studio.db.sets()}
+        # Entries passed over (links out of the root): said here and once in the log, never a 500.
+        return {"sets": studio.db.sets(), "skipped": studio.db.skipped_entries()}
 
     @app.get("/api/next")
     def next_candidates(request: Request, set: str | None = Query(None, max_length=300),

@@ -2,9 +2,11 @@
 
 - Files are served only from inside the root: the path is resolved (symlinks followed) and must stay
   under the resolved root, so ``..``, ``%2e%2e``, absolute paths and symlinks out all fail with 404.
-- Bound to loopback, the Host header must name loopback (a DNS-rebinding page cannot talk to us).
+- Bound to loopback, the Host header must name loopback exactly, or the host we bound (a DNS-rebinding
+  page cannot talk to us): see :mod:`belamy.utils.loopback`.
   Bound elsewhere, every request needs the token: header ``X-Belamy-Token`` or the cookie that a
   first visit with ``?token=`` sets.
+- Request bodies are capped per route (:data:`BODY_LIMITS`) before they are read.
 - A state-changing request is a POST with a JSON body, the page's ``X-Belamy-CSRF`` header, and (when the
   browser sends one) an Origin equal to our own. A cross-site form can set neither the header nor JSON.
 """
@@ -13,20 +15,22 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from belamy.utils.loopback import host_allowed, same_origin
+
 TOKEN_HEADER = "x-belamy-token"
 TOKEN_COOKIE = "belamy_token"
 CSRF_HEADER = "x-belamy-csrf"
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+# The largest request body each route takes (belamy.utils.asgi refuses more with 413, unread): every
+# POST is a small JSON object; any other route gets the default.
+BODY_LIMITS = {"/api/generate": 4096, "/api/decide": 1024, "/api/undo": 1024, "/api/retrain": 1024,
+               "/api/travel": 1024}
+DEFAULT_BODY_LIMIT = 64 * 1024
 
 
 def resolve_under(root: Path, relative: str) -> Path | None:
@@ -41,19 +45,13 @@ def resolve_under(root: Path, relative: str) -> Path | None:
     return candidate if candidate.is_relative_to(root) and candidate != root else None
 
 
-def _host_name(host_header: str) -> str:
-    """The name part of a Host header (``[::1]:8000`` -> ``[::1]``, ``localhost:8000`` -> ``localhost``)."""
-    if host_header.startswith("["):
-        return host_header.split("]")[0] + "]"
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
 class Guard:
     """The checks run before every request (an HTTP middleware calls :meth:`check`)."""
 
-    def __init__(self, token: str | None, loopback_only: bool):
+    def __init__(self, token: str | None, loopback_only: bool, host: str = "127.0.0.1"):
         self.token = token
         self.loopback_only = loopback_only
+        self.host = host  # the address bound: its name is accepted in Host headers too
         self.csrf = secrets.token_urlsafe(24)
 
     def _token_ok(self, request: Request) -> bool:
@@ -63,7 +61,7 @@ class Guard:
     def check(self, request: Request) -> Response | None:
         """None when the request may go on; otherwise the response that refuses it."""
         host = request.headers.get("host", "")
-        if self.loopback_only and not is_loopback(_host_name(host)):
+        if self.loopback_only and not host_allowed(host, self.host):
             return JSONResponse({"detail": "this studio only answers on localhost"}, status_code=403)
         if self.token is not None and not self._token_ok(request):
             offered = request.query_params.get("token")
@@ -86,8 +84,7 @@ class Guard:
         given = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(given.encode(), self.csrf.encode()):
             return JSONResponse({"detail": "missing or wrong X-Belamy-CSRF header: reload the page"}, status_code=403)
-        origin = request.headers.get("origin")
-        if origin is not None and (origin == "null" or urlsplit(origin).netloc != host):
+        if not same_origin(request.headers.get("origin"), host):
             return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":

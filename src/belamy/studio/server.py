@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 from belamy.errors import BelamyError
-from belamy.studio.security import is_loopback
+from belamy.utils.loopback import is_loopback
 from belamy.utils.progress import console
 
 
@@ -34,7 +34,8 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8700, retrain_every: 
             probe.bind((host, port))
     except OSError as exc:
         raise BelamyError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "choose another --port") from None
-    app = create_app(root, token=token, loopback_only=loopback, retrain_every=retrain_every, device=device)
+    app = create_app(root, token=token, loopback_only=loopback, retrain_every=retrain_every, device=device,
+                     host=host)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"belamy studio on {address}  (root {root.resolve()}; Ctrl-C to stop)")
