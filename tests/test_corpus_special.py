@@ -151,3 +151,14 @@ def test_a_symlinked_source_folder_is_recorded_by_the_path_given(tmp_path: Path)
     meta = json.loads((out / "corpus.json").read_text())
     assert meta["sources"] == [str(given), str(real)]
     assert meta["resolved_sources"] == {str(given): str(real)}
+
+
+@pytest.mark.parametrize("command", [["upscale", "--method", "lanczos"], ["sign"], ["print", "--method", "lanczos"]])
+def test_a_command_given_a_fifo_as_its_image_says_so_instead_of_waiting(tmp_path: Path, command: list[str]):
+    os.mkfifo(tmp_path / "pipe.png")
+    env = dict(os.environ, BELAMY_QUIET="1")
+    args = [command[0], str(tmp_path / "pipe.png"), "--out", str(tmp_path / "out.png" if command[0] != "print"
+                                                                   else tmp_path / "out.tif"), *command[1:]]
+    done = subprocess.run([sys.executable, "-m", "belamy", *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "not a regular file" in done.stderr

@@ -144,7 +144,7 @@ def check_tiling(tile: int, overlap: int) -> None:
 def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = None, weights: Path | None = None,
                  method: str = "auto", tile: int = 256, overlap: int = 16, device: str = "auto") -> Path:
     """`belamy upscale`: read any image, enlarge it ``scale`` times, write it (PNG keeps provenance)."""
-    from belamy.utils.imageio import FORMATS, check_writable, read_provenance, save_image
+    from belamy.utils.imageio import FORMATS, check_image_file, check_writable, read_provenance, save_image
 
     image, out = Path(image), Path(out)
     if scale not in (2, 4, 8):
@@ -153,8 +153,7 @@ def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = No
     if out.suffix.lower() not in FORMATS:
         raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
     check_writable(out)
-    if not image.exists():
-        raise BelamyError(f"image not found: {image}", "check the path")
+    check_image_file(image)
     try:
         with Image.open(image) as src:
             src.load()

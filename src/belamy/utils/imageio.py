@@ -37,11 +37,25 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
     return json.loads(text) if text else None
 
 
+def check_image_file(path: str | os.PathLike) -> Path:
+    """``path`` if it names a regular file; one clear error for a missing one, a folder, a FIFO or a
+    device (opening a FIFO that nobody writes would wait forever)."""
+    import stat
+
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        raise BelamyError(f"image not found: {p}", "check the path") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device)"
+        raise BelamyError(f"cannot read image {p}: it is {kind}", "give a PNG, JPEG or TIFF file")
+    return p
+
+
 def open_rgb(path: str | os.PathLike) -> Image.Image:
     """Open any image a user hands us as 8-bit RGB, with a clear error for a missing or broken file."""
-    p = Path(path)
-    if not p.exists():
-        raise BelamyError(f"image not found: {p}", "check the path")
+    p = check_image_file(path)
     try:
         with Image.open(p) as im:
             im.load()
