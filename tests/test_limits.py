@@ -114,6 +114,29 @@ def test_a_damaged_model_config_is_one_line_and_exit_2(runs, tmp_path, capsys, o
     assert not (tmp_path / "out").exists() and not (tmp_path / "up.png").exists()
 
 
+@pytest.mark.parametrize(("edit", "says"), [
+    ({"arch": [1]}, "has no model description"),
+    ({"kimg": "x"}, "kimg = 'x' is not valid"),
+    ({"kimg": None, "nimg": "x"}, "nimg = 'x' is not valid"),
+])
+def test_damaged_checkpoint_fields_around_the_config_are_one_line_too(runs, tmp_path, capsys, one_torch_thread, edit,
+                                                                      says):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["dcgan"], run)
+    json_path = next((run / "checkpoints").glob("*.json"))
+    meta = json.loads(json_path.read_text())
+    for key, value in edit.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    json_path.write_text(json.dumps(meta))
+    code, output = cli(capsys, "generate", run, "--out", tmp_path / "out", "--n", "1", "--device", "cpu")
+    assert code == 2 and output.count("\n") == 0 and says in output, output
+
+
 def test_the_console_script_gives_one_line_and_exit_2(runs, tmp_path):
     run = edited_copy(runs["dcgan"], tmp_path / "run", "ngf", 300_000)
     env = dict(os.environ, BELAMY_QUIET="1")

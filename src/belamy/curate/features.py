@@ -87,7 +87,7 @@ class DiscriminatorFeatures:
         from belamy.runs import checkpoint as ck
 
         tensors, meta = ck.load_checkpoint(checkpoint_json)
-        if "arch" not in meta or "model" not in meta:
+        if not isinstance(meta.get("arch"), str) or "model" not in meta:
             raise BelamyError(f"{checkpoint_json.name} has no model description", "is it a belamy training checkpoint?")
         arch = get_architecture(meta["arch"])
         cfg = arch.config_from_dict(meta["model"])

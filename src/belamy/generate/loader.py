@@ -74,7 +74,7 @@ def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = 
     json_path = ck.resolve_checkpoint(Path(run_or_ckpt), checkpoint)
     tensors, meta = ck.load_checkpoint(json_path)
     arch_name = meta.get("arch")
-    if not arch_name or "model" not in meta:
+    if not arch_name or not isinstance(arch_name, str) or "model" not in meta:
         raise BelamyError(f"{json_path.name} has no model description", "is it a belamy training checkpoint?")
     arch = get_architecture(arch_name)
     cfg = arch.config_from_dict(meta["model"])
@@ -88,5 +88,15 @@ def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = 
     return LoadedGenerator(
         G=G, arch=arch_name, res=cfg.res, z_dim=G.z_dim, num_classes=getattr(G, "num_classes", 0),
         run_dir=run_dir, checkpoint_path=json_path, checkpoint_sha256=file_sha256(json_path.with_suffix(".safetensors")),
-        device=dev, kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta,
+        device=dev, kimg=_kimg(meta, json_path), meta=meta,
     )
+
+
+def _kimg(meta: dict, json_path: Path) -> float:
+    """How far the checkpoint was trained, in thousands of images (checked: it goes into every provenance)."""
+    from belamy.models import limits
+
+    what = f"{json_path.name}"
+    if "kimg" in meta:
+        return float(limits.number("kimg", meta["kimg"], 0, 1e12, what))
+    return limits.whole("nimg", meta.get("nimg", 0), 0, 10**15, what) / 1000

@@ -18,7 +18,7 @@ from belamy.errors import BelamyError
 # Per network: 1 GB of float32 weights. StyleGAN2 config-f's generator has 30 M, Real-ESRGAN 17 M.
 MAX_PARAMETERS = 250_000_000
 MAX_CLASSES = 10_000
-HINT = "the checkpoint's model config is damaged or was edited; use another checkpoint"
+HINT = "the file it came from is damaged or was edited: use another checkpoint (or export)"
 
 
 def _bad(what: str, name: str, value: Any, expected: str) -> BelamyError:
