@@ -81,7 +81,7 @@ def tiny_train_options(corpus: Path, out: Path, **overrides):
 @pytest.fixture
 def tiny_run(tiny_corpus: Path, tmp_path: Path) -> Path:
     """A DCGAN trained for a few steps at 32² (seconds on a CPU)."""
-    from belamy.train.loop import train
+    from belamy.train import train
 
     return train(tiny_train_options(tiny_corpus, tmp_path / "run")).run_dir
 

@@ -256,7 +256,7 @@ def test_rank_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path):
 def run_root(tmp_path_factory) -> Path:
     """A studio root with a tiny DCGAN run in it, and 24 candidates generated from it."""
     from belamy.generate.sample import generate
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))
@@ -314,6 +314,15 @@ def test_generate_curate_keeps_the_k_best_by_taste(run_root: Path, tmp_path: Pat
     assert len(rows) == 16 and float(rows[0]["score"]) >= float(rows[-1]["score"])
     with pytest.raises(BelamyError, match="--curate 0"):
         generate_curated(root / "run", root / "x", 0, db=root / "belamy-studio.sqlite")
+    # --truncation, --n and --grid reach the candidates instead of being dropped
+    proc = run_cli("generate", str(root / "run"), "--out", str(root / "picked2"), "--curate", "2", "--n", "5",
+                   "--truncation", "0.5", "--grid", "--device", "cpu", "--db", str(root / "belamy-studio.sqlite"))
+    assert proc.returncode == 0, proc.stderr
+    pool = sorted((root / "picked2" / "pool").glob("seed-*.png"))
+    assert len(pool) == 5 and all(read_provenance(p)["truncation"] == 0.5 for p in pool)
+    assert (root / "picked2" / "grid.png").is_file()
+    with pytest.raises(BelamyError, match="--n 1 candidates cannot give --curate 2"):
+        generate_curated(root / "run", root / "x", 2, pool_size=1, db=root / "belamy-studio.sqlite")
 
 
 # ----------------------------------------------------------------------------- the map

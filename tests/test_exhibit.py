@@ -16,9 +16,9 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.exhibit.engine import TorchEngine
 from belamy.exhibit.frames import FrameGenerator, ScreenSpec, parse_labels
-from belamy.exhibit.path import LatentWalk, slerp
 from belamy.exhibit.server import ExhibitConfig, build_producer, create_app
 from belamy.exhibit.stream import FrameProducer
+from belamy.generate.latent_paths import LatentWalk, slerp
 from belamy.generate.loader import load_generator
 
 LOCAL = "http://127.0.0.1:8750"  # the server checks the Host header names loopback

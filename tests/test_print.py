@@ -17,10 +17,10 @@ import torch
 from PIL import Image, ImageCms
 
 from belamy.errors import BelamyError
+from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
-from belamy.upscale.rrdb import RRDBNet, SRConfig
 from belamy.utils.imageio import file_sha256, save_png
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,

@@ -279,7 +279,7 @@ def test_the_taste_retrains_in_the_background_and_orders_candidates(root: Path):
 
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory) -> Path:
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from belamy.errors import BelamyError
-from belamy.upscale.rrdb import RRDBNet, SRConfig, passes_needed
+from belamy.models.rrdb import RRDBNet, SRConfig, passes_needed
 from belamy.upscale.tiled import ramp, tile_layout, upscale_tiled
 from belamy.upscale.upscaler import Upscaler, choose_upscaler, load_weights, upscale_image
 from belamy.utils.imageio import read_provenance, save_png

@@ -76,7 +76,7 @@ def browser():
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     from belamy.generate.sample import generate
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("studio")
     corpus = write_corpus(root / "corpus", synthetic_portraits(48, 32))

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from belamy.errors import BelamyError
-from belamy.upscale.rrdb import RRDBNet, SRConfig, passes_needed
+from belamy.models.rrdb import passes_needed
 from belamy.upscale.tiled import Network, join_alpha, split_alpha, upscale_tiled
 from belamy.utils.device import resolve_device
 from belamy.utils.progress import console
@@ -45,23 +45,18 @@ def lanczos() -> Upscaler:
 def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.device = "auto") -> Upscaler:
     """A belamy SR run (or one of its checkpoints) as an upscaler."""
     from belamy.runs import checkpoint as ck
-    from belamy.utils.imageio import file_sha256
+    from belamy.runs.modules import load_module
 
     json_path = ck.resolve_checkpoint(Path(run), checkpoint)
     tensors, meta = ck.load_checkpoint(json_path)
     if meta.get("kind") != SR_FORMAT:
         raise BelamyError(f"{json_path.name} is not an SR model", "give a run made by `belamy sr train` (or use --weights)")
-    cfg = SRConfig.from_dict(meta["model"])
-    net = RRDBNet(cfg)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    ck.load_module_tensors(prefix, net, tensors, json_path.name)
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
-    net = net.to(dev).eval().requires_grad_(False)
-    weights = json_path.with_suffix(".safetensors")
+    loaded = load_module(json_path, "generator", device=device, tensors_and_meta=(tensors, meta), json_path=json_path)
+    net, cfg, dev, prefix = loaded.module, loaded.cfg, loaded.device, loaded.prefix
     return Upscaler(
         name=f"belamy RRDB ×{cfg.scale}", scale=cfg.scale, net=net, device=dev,
-        provenance={"upscaler": "belamy-sr", "sr_run": str(run), "sr_checkpoint": weights.name,
-                    "sr_checkpoint_sha256": file_sha256(weights), "sr_model": cfg.to_dict(),
+        provenance={"upscaler": "belamy-sr", "sr_run": str(run), "sr_checkpoint": loaded.weights_path.name,
+                    "sr_checkpoint_sha256": loaded.weights_sha256(), "sr_model": cfg.to_dict(),
                     "sr_weights": prefix},
     )
 
