@@ -109,7 +109,7 @@ def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
 
 # ----------------------------------------------------------------------------- the browser tests
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("BELAMY_CHROMIUM") or "/usr/bin/chromium")  # Debian's, unless told otherwise
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # What the browser itself logs while a server is down on purpose (the exhibit's restart test).
@@ -121,8 +121,9 @@ NETWORK_FAILURES = ("WebSocket connection to", "net::ERR_CONNECTION_REFUSED", "n
 def browser():
     """Debian's chromium, driven by Playwright; a missing chromium fails the test (never a silent skip)."""
     if not CHROMIUM.exists():
-        pytest.fail(f"chromium is missing at {CHROMIUM}: the browser tests need it. "
-                    "Install it with: apt-get update && apt-get install -y chromium", pytrace=False)
+        pytest.fail(f"chromium is missing at {CHROMIUM}: the browser tests need it. Install it with "
+                    "`apt-get update && apt-get install -y chromium`, or set BELAMY_CHROMIUM to a Chromium binary",
+                    pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
