@@ -238,6 +238,13 @@ def test_on_a_phone_the_buttons_decide(browser, page_errors, server: str, root: 
         db = open_db(root)
         wait_for(lambda: db.candidate(digest).decision == expected, "the tapped decision")
         assert pg.locator("#btn-keep").is_visible() and pg.locator("#card").is_visible()
+        pg.evaluate("""() => {  // as once the taste is learned
+          const p = document.querySelector('#card-p'); p.classList.remove('hidden'); p.textContent = 'model: 99% keep';
+        }""")
+        pg.wait_for_function("document.querySelector('#card-caption').textContent.includes('shown at')")
+        a, b = pg.locator("#card-p").bounding_box(), pg.locator("#card-caption").bounding_box()
+        apart = a["x"] + a["width"] <= b["x"] or b["y"] >= a["y"] + a["height"] or a["y"] >= b["y"] + b["height"]
+        assert apart, f"the model's guess {a} and the caption {b} overlap"
         shot(pg, "curate-phone")
     finally:
         context.close()

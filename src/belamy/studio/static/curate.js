@@ -110,6 +110,7 @@ function flyOut(decision, fromTransform) {
   const card = $("card");
   const ghost = card.cloneNode(true);
   ghost.removeAttribute("id");
+  ghost.querySelectorAll("[id]").forEach((n) => n.removeAttribute("id"));  // ids stay the real card's alone
   ghost.removeAttribute("data-hash");
   ghost.removeAttribute("data-name");
   ghost.setAttribute("aria-hidden", "true");
