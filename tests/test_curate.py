@@ -290,6 +290,21 @@ def test_discriminator_features_train_a_second_head(run_root: Path, tmp_path: Pa
     assert scores.shape == (24,) and ((scores >= 0) & (scores <= 1)).all()
 
 
+def test_the_grid_that_generate_writes_beside_its_images_is_not_a_candidate(run_root: Path, tmp_path: Path):
+    from belamy.generate.sample import generate
+
+    root = tmp_path / "root"
+    generate(run_root / "run", root / "candidates" / "with-grid", n=6, seed=0, grid=True, device="cpu")
+    assert (root / "candidates" / "with-grid" / "grid.png").is_file()
+    db = open_db(root)
+    db.scan(root / "candidates" / "with-grid")
+    assert sorted(Path(c.path).name for c in db.candidates()) == [f"seed-{i:06d}.png" for i in range(6)]
+    db.scan(root / "candidates" / "with-grid")  # a rescan neither re-reads nor adds it
+    assert len(db.candidates()) == 6
+    ranked = rank_folder(root / "candidates" / "with-grid", by="discriminator", top=2, out=tmp_path / "sel")
+    assert len(ranked.ranking) == 6 and "grid.png" not in {p.name for p, _ in ranked.ranking}
+
+
 def test_rank_by_discriminator_uses_the_checkpoint_in_the_provenance(run_root: Path, tmp_path: Path):
     result = rank_folder(run_root / "candidates" / "run-latest", by="discriminator", top=3, out=tmp_path / "sel")
     scores = [s for _, s in result.ranking]

@@ -36,7 +36,7 @@ from belamy.corpus.sources import find_sources
 from belamy.corpus.store import FORMAT
 from belamy.errors import BelamyError
 from belamy.utils.aspect import shape_for
-from belamy.utils.atomic import atomic_open, atomic_path, write_json
+from belamy.utils.atomic import atomic_open, atomic_path, fresh_dir, write_json
 from belamy.utils.imageio import save_png
 from belamy.utils.lock import RunLock
 from belamy.utils.progress import make_progress
@@ -263,7 +263,7 @@ def _prepare_out(out: Path) -> Path:
                           "choose an empty or new folder (nothing there was changed)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        return fresh_dir(out.parent, prefix=f".{out.name}.building-")  # renamed into place: not owner-only
     except OSError as exc:
         raise BelamyError(f"cannot write the corpus to {out}: {exc.strerror or exc}",
                           "choose a folder you can write to") from None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB
+from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB, is_sheet
 from belamy.curate.features import DiscriminatorCache, find_checkpoint
 from belamy.curate.preference import FeatureSource, PreferenceModel, train_preference
 from belamy.errors import BelamyError
@@ -51,6 +51,8 @@ def folder_candidates(folder: Path) -> list[Candidate]:
         except Exception:
             prov = None
         prov = prov if isinstance(prov, dict) else None
+        if is_sheet(prov):
+            continue
         seed = prov.get("seed") if prov else None
         out.append(Candidate(file_sha256(p), str(p.resolve()), folder.name, prov.get("run") if prov else None,
                              prov.get("checkpoint") if prov else None, prov.get("checkpoint_sha256") if prov else None,

@@ -99,6 +99,14 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return records
 
 
+def fresh_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` with the permissions ``mkdir`` would give (0777 minus
+    umask): ``tempfile.mkdtemp`` makes it owner-only, which a folder renamed into place must not keep."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
