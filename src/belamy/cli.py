@@ -198,7 +198,7 @@ def train_cmd(
     ngf: Annotated[int | None, typer.Option(help="Generator width (dcgan: 64 at 64², 160 at 128², as art-DCGAN; style: channels at the output resolution).")] = None,
     ndf: Annotated[int | None, typer.Option(help="Discriminator width (dcgan: 64 at 64², 40 at 128²; style: channels at the input resolution).")] = None,
     augment: Annotated[AugmentKind | None, typer.Option(help="style: ada (adaptive, default), diffaugment or none.")] = None,
-    ada_target: Annotated[float | None, typer.Option(help="ADA: the r_t = E[sign D(real)] it steers toward (default: 0.6).")] = None,
+    ada_target: Annotated[float | None, typer.Option(help="ADA: the r_t = E(sign D(real)) it steers toward (default: 0.6).")] = None,
     r1_gamma: Annotated[float | None, typer.Option(help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).")] = None,
     ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
     map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
@@ -387,6 +387,9 @@ def rank_cmd(
 CORNER_HELP = "Where the signature goes: bottom-right, bottom-left, top-right or top-left."
 
 
+STYLE_HELP = "script: hand-lettered (Dancing Script), as on the Belamy canvas; typeset: Computer Modern, as in the paper."
+
+
 @app.command("sign")
 def sign_cmd(
     image: Annotated[Path, typer.Argument(help="The image to sign (PNG, JPEG, TIFF; any colour mode).")],
@@ -394,11 +397,12 @@ def sign_cmd(
     corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="auto (contrasting with the background there) or a colour: '#1a1a1a', 'gold'.")] = "auto",
     size: Annotated[float, typer.Option(help="Signature width as a fraction of the image width, in (0, 1].")] = 0.42,
+    style: Annotated[str, typer.Option(help=STYLE_HELP)] = "script",
 ) -> None:
     """Sign an image with the GAN loss formula, rendered as real mathematics, like Edmond de Belamy."""
     from belamy.print.signature import sign_image
 
-    sign_image(image, out, corner=corner, color=color, width_fraction=size)
+    sign_image(image, out, corner=corner, color=color, width_fraction=size, style=style)
     typer.echo(str(out))
 
 
@@ -486,6 +490,7 @@ def print_cmd(
     corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="Signature colour: auto or a colour such as '#1a1a1a'.")] = "auto",
     signature_size: Annotated[float, typer.Option(help="Signature width as a fraction of the print width.")] = 0.42,
+    style: Annotated[str, typer.Option(help=STYLE_HELP)] = "script",
     title: Annotated[str | None, typer.Option(help="Title for the wall label (default: Untitled (seed N), from the picture's provenance).")] = None,
     artist: Annotated[str, typer.Option(help="Artist for the wall label.")] = "belamy",
     medium: Annotated[str, typer.Option(help="Medium for the wall label.")] = "Generative adversarial network; pigment print on canvas",
@@ -502,7 +507,8 @@ def print_cmd(
 
     result = make_print(PrintOptions(
         image=image, out=out, size=size, dpi=dpi, fit=fit, model=model, weights=weights, method=method, device=device,
-        tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size, title=title,
+        tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size,
+        signature_style=style, title=title,
         artist=artist, medium=medium, date=date, credit=credit, mockup=mockup, label=label,
     ))
     typer.echo(str(result.print_path))

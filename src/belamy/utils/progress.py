@@ -71,7 +71,8 @@ class _TickETA(RenderHook):
     def process_renderables(self, renderables):
         out = []
         for r in renderables:
-            if isinstance(r, Text) and TICK_LINE.match(r.plain) and "\n" not in r.plain.rstrip("\n"):
+            if (isinstance(r, Text) and TICK_LINE.match(r.plain) and "\n" not in r.plain.rstrip("\n")
+                    and " ETA " not in r.plain):  # the run loop writes its own (it knows time budgets too)
                 tasks = [t for t in self.progress.tasks if t.total]
                 task = next((t for t in tasks if not t.finished), tasks[-1] if tasks else None)
                 if task is not None:
