@@ -19,9 +19,9 @@ from safetensors.torch import save_file
 from belamy.errors import BelamyError
 from belamy.models import limits
 from belamy.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_config
+from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.models.style import StyleConfig, StyleDiscriminator, StyleGenerator, style_config
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
-from belamy.upscale.rrdb import RRDBNet, SRConfig
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
                                 channel_max=16)}
     cfg = SRConfig(scale=2, nf=4, nb=1, gc=4, ndf=4)
     save_checkpoint(root / "sr" / "checkpoints", 64, module_tensors("G", RRDBNet(cfg)),
-                    {"kind": "belamy-sr", "model": cfg.to_dict()})
+                    {"kind": "belamy-sr", "arch": "rrdb", "model": cfg.to_dict()})
     made["sr"] = root / "sr"
     Image.new("RGB", (16, 16), (120, 60, 30)).save(root / "small.png")
     made["image"] = root / "small.png"
