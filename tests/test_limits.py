@@ -210,3 +210,20 @@ def test_limits_checks_types_strictly():
         with pytest.raises(BelamyError, match="expected a number"):
             limits.number("conv_clamp", bad, 0.001, 1e9, allow_none=True)
     assert limits.number("conv_clamp", None, 0.001, 1e9, allow_none=True) is None
+
+
+def test_a_checkpoint_whose_json_is_not_an_object_and_a_wrong_shape_are_one_line(runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["dcgan"], run)
+    json_path = next((run / "checkpoints").glob("*.json"))
+    meta = json.loads(json_path.read_text())
+    json_path.write_text("[1, 2, 3]")
+    code, output = cli(capsys, "generate", run, "--out", tmp_path / "out", "--device", "cpu")
+    assert code == 2 and output.count("\n") == 0 and "is not a belamy checkpoint" in output, output
+    meta["model"]["ngf"] = 5  # a valid config the weights do not fit
+    json_path.write_text(json.dumps(meta))
+    code, output = cli(capsys, "generate", run, "--out", tmp_path / "out", "--device", "cpu")
+    assert code == 2 and output.count("\n") == 0, output
+    assert "first mismatch: main.0.weight is [8, 8, 4, 4] in the file, the network expects [8, 10, 4, 4]" in output

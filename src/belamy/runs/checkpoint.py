@@ -141,7 +141,7 @@ def load_checkpoint(json_path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise BelamyError(f"checkpoint metadata missing: {json_path}", "is this a belamy run?") from None
     except json.JSONDecodeError as exc:
         raise BelamyError(f"checkpoint metadata is damaged: {json_path} ({exc})", "use an earlier checkpoint") from None
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BelamyError(f"{json_path} is not a belamy checkpoint", "give a file written by `belamy train`")
     try:
         tensors = load_file(str(tensor_path))
@@ -168,6 +168,8 @@ def load_module_tensors(prefix: str, module: torch.nn.Module, tensors: dict[str,
     bad_shape = [k for k in own if k in sub and own[k].shape != sub[k].shape]
     if missing or unexpected or bad_shape:
         detail = (missing or unexpected or bad_shape)[0]
+        if not (missing or unexpected):
+            detail += f" is {list(sub[detail].shape)} in the file, the network expects {list(own[detail].shape)}"
         raise BelamyError(
             f"checkpoint {source} does not fit this {prefix} network (first mismatch: {detail})",
             "was it trained with another --arch, --res or width?",
