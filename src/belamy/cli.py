@@ -553,6 +553,28 @@ def walk_cmd(
     typer.echo(str(path))
 
 
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="An NVlabs StyleGAN2-ADA .pkl, a rosinality stylegan2-pytorch .pt, or a PyTorch-tutorial DCGAN .pth.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run folder to create (it must not hold a run yet).")],
+    label_names: Annotated[str | None, typer.Option(help="Conditional models: class names in class order, e.g. cat,dog (default 0,1,...).")] = None,
+    discriminator: Annotated[Path | None, typer.Option(help="Tutorial DCGAN: the discriminator's state dict (netD), if saved apart.")] = None,
+) -> None:
+    """Make a belamy run from a model trained elsewhere (no code in the file is ever run)."""
+    from belamy.importers import import_model
+
+    names = [n.strip() for n in label_names.split(",")] if label_names else None
+    result = import_model(file, out, label_names=names, discriminator=discriminator)
+    source = result.imported_from
+    console.print(f"imported {source['file']} ({source['format']}, sha256 {source['sha256'][:12]}…) into {result.run_dir}",
+                  soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    if result.licence_note:
+        console.print(Text.assemble(("licence: ", "bold yellow"), result.licence_note), soft_wrap=True)
+    typer.echo(str(result.run_dir))
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -32,7 +32,7 @@ class LoadedGenerator:
     meta: dict = field(default_factory=dict, repr=False)
 
     def latents(self, seeds: list[int]) -> torch.Tensor:
-        return latents_for_seeds(seeds, self.z_dim).to(self.device)
+        return latents_for_seeds(seeds, self.z_dim, self.meta.get("seed_latents")).to(self.device)
 
     @torch.no_grad()
     def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
@@ -56,6 +56,9 @@ class LoadedGenerator:
         teacher = self.meta.get("distilled_from")
         if teacher:  # a student from `belamy distill`: name the run whose images it learned to draw
             record["distilled_from"] = teacher
+        source = self.meta.get("imported_from")
+        if source:  # made elsewhere and brought in by `belamy import`: name the file (and its licence)
+            record["imported_from"] = {k: source[k] for k in ("format", "file", "sha256", "licence") if k in source}
         if seed is not None:
             record["seed"] = seed
         record.update(extra)
