@@ -35,7 +35,7 @@ def _torch_load(path: Path) -> object:
         raise BelamyError(f"{path.name} holds Python objects belamy will not load ({detail.strip()[:200]})",
                           "only model weights are imported: NVlabs .pkl, rosinality .pt or tutorial DCGAN files") from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
-        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        line = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise BelamyError(f"{path.name} is damaged or truncated ({line[:200]})", "download or copy the file again") from None
 
 

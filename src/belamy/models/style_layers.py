@@ -140,7 +140,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         out = F.conv2d(x, weight.to(x.dtype), padding=padding)
     if demodulate:
         # Σ_{i,k}(w_oik · s_i)² = Σ_i s_i² · Σ_k w_oik²: a [B, out] matrix product, no per-sample weights.
-        dcoefs = (styles.float().square() @ weight.float().square().sum(dim=(2, 3)).t() + eps).rsqrt()
+        # In float32 at least: under fp16 autocast the sums of squares would lose precision.
+        wide = torch.promote_types(styles.dtype, torch.float32)
+        dcoefs = (styles.to(wide).square() @ weight.to(wide).square().sum(dim=(2, 3)).t() + eps).rsqrt()
         out = out * dcoefs.to(out.dtype)[:, :, None, None]
     return out
 
