@@ -235,6 +235,7 @@ def generate_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     truncation: Annotated[float, typer.Option(help="Truncation ψ: 1 = the full range, lower = closer to the average image (style: toward w_avg).")] = 1.0,
     label: Annotated[str | None, typer.Option(help="Class-conditional runs: the class to draw (default: seed mod classes).")] = None,
+    truncation_cutoff: Annotated[int | None, typer.Option(help="Style runs: apply ψ to the first N ws only (the coarse layers), as StyleGAN2-ADA's truncation_cutoff.")] = None,
     curate: Annotated[int | None, typer.Option("--curate", help="Draw 8×K candidates into OUT/pool and keep the K best by the taste learned in `belamy studio`.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="With --curate: the studio's belamy-studio.sqlite (default: found above OUT or here).")] = None,
 ) -> None:
@@ -249,7 +250,7 @@ def generate_cmd(
         typer.echo(str(out))
         return
     written = generate(run, out, n=n, seed=seed, grid=grid, checkpoint=checkpoint, device=device,
-                       truncation=truncation, label=label)
+                       truncation=truncation, label=label, truncation_cutoff=truncation_cutoff)
     console.print(f"wrote {len(written.images)} images to {out}")
     typer.echo(str(out))
 

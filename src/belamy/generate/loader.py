@@ -35,11 +35,17 @@ class LoadedGenerator:
         return latents_for_seeds(seeds, self.z_dim, self.meta.get("seed_latents")).to(self.device)
 
     @torch.no_grad()
-    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN)."""
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   truncation_cutoff: int | None = None) -> torch.Tensor:
+        """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN);
+        ``truncation_cutoff`` (style models) truncates only the first that many ws, the coarse layers."""
         z = z.to(self.device)
         if hasattr(self.G, "synthesize"):  # architectures with their own truncation (a mapping network)
+            if truncation_cutoff is not None:
+                return self.G.synthesize(z, labels=labels, truncation=truncation, truncation_cutoff=truncation_cutoff)
             return self.G.synthesize(z, labels=labels, truncation=truncation)
+        if truncation_cutoff is not None:
+            raise BelamyError("--truncation-cutoff needs a style model (one with a mapping network)", "drop it")
         if truncation != 1.0:
             z = z * truncation
         return self.G(z, labels)
