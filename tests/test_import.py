@@ -247,6 +247,10 @@ def test_import_cli_prints_the_licence_and_generate_reads_the_run(armed, tmp_pat
     from belamy.utils.imageio import read_provenance
 
     generate(tmp_path / "run", tmp_path / "imgs", n=2, device="cpu")
+    generate(tmp_path / "run", tmp_path / "cut", n=2, device="cpu", truncation=0.5, truncation_cutoff=2)
+    assert read_provenance(tmp_path / "cut" / "seed-000001.png")["truncation_cutoff"] == 2
+    with pytest.raises(BelamyError, match="truncation-cutoff"):
+        generate(tmp_path / "run", tmp_path / "bad", n=1, device="cpu", truncation_cutoff=-1)
 
     record = read_provenance(tmp_path / "imgs" / "seed-000001.png")
     assert record["imported_from"]["file"] == "model.pkl" and "non-commercial" in record["imported_from"]["licence"]
