@@ -7,6 +7,10 @@ default widths; each trains through belamy's own phases (``run_phases``). Timing
 by turn so that load from other processes hits both alike.
 
     python bench/bench_style.py [--train-res 64 128] [--gen-res 64 128 256] [--batch 32] [--steps 4]
+                                [--layers stylegan2-ada belamy-1]
+
+``--layers`` times the style network's layer variants side by side (interleaved too): the exact
+StyleGAN2-ADA layers of new runs and the first variant of runs made before them.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_style_step(res: int, batch: int, device: torch.device):
+def make_style_step(res: int, batch: int, device: torch.device, layers: str | None = None):
     arch = get_architecture("style")
-    cfg = arch.make_config(res=res)
+    cfg = arch.make_config(res=res, layers=layers)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
     augment = AdaptiveAugment(p=0.2).to(device)
@@ -81,12 +85,19 @@ def make_dcgan_step(res: int, batch: int, device: torch.device):
     return step, cfg, G
 
 
-def time_training(res: int, batch: int, steps: int, device: torch.device) -> dict[str, float]:
+def style_names(layers: list[str]) -> dict[str, str]:
+    """Row name → layer variant: plain "style" when one variant is timed."""
+    return {"style" if len(layers) == 1 else f"style:{v}": v for v in layers}
+
+
+def time_training(res: int, batch: int, steps: int, device: torch.device,
+                  layers: list[str] | None = None) -> dict[str, float]:
     """Seconds per kimg for each architecture, interleaved; R1 amortised as 1/16 of its step cost."""
-    makers = {"dcgan": make_dcgan_step, "style": make_style_step}
-    if res not in (64, 128):
-        makers.pop("dcgan")  # the DCGAN exists at 64² and 128² (art-DCGAN's widths)
-    steps_by = {name: make(res, batch, device)[0] for name, make in makers.items()}
+    steps_by = {}
+    if res in (64, 128):  # the DCGAN exists at 64² and 128² (art-DCGAN's widths)
+        steps_by["dcgan"] = make_dcgan_step(res, batch, device)[0]
+    for name, variant in style_names(layers or ["stylegan2-ada"]).items():
+        steps_by[name] = make_style_step(res, batch, device, variant)[0]
     spent = dict.fromkeys(steps_by, 0.0)
     r1_extra = dict.fromkeys(steps_by, 0.0)
     for fn in steps_by.values():
@@ -96,18 +107,20 @@ def time_training(res: int, batch: int, steps: int, device: torch.device) -> dic
             start = time.perf_counter()
             fn()
             spent[name] += time.perf_counter() - start
-    if "style" in steps_by:
-        start = time.perf_counter()
-        steps_by["style"](r1=True)
-        r1_step = time.perf_counter() - start
-        r1_extra["style"] = max(0.0, r1_step - spent["style"] / steps) / 16
+    for name in steps_by:
+        if name.startswith("style"):
+            start = time.perf_counter()
+            steps_by[name](r1=True)
+            r1_step = time.perf_counter() - start
+            r1_extra[name] = max(0.0, r1_step - spent[name] / steps) / 16
     return {name: (spent[name] / steps + r1_extra[name]) / batch * 1000 for name in steps_by}
 
 
 @torch.no_grad()
-def time_generation(arch_name: str, res: int, batch: int, steps: int, device: torch.device) -> float:
+def time_generation(arch_name: str, res: int, batch: int, steps: int, device: torch.device,
+                    layers: str | None = None) -> float:
     arch = get_architecture(arch_name)
-    cfg = arch.make_config(res=res)
+    cfg = arch.make_config(res=res, layers=layers)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last).eval()
     z_dim = getattr(cfg, "z_dim", getattr(cfg, "nz", 0))
     run = (lambda z: G.synthesize(z)) if hasattr(G, "synthesize") else (lambda z: G(z))
@@ -128,6 +141,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--layers", nargs="+", default=["stylegan2-ada"], choices=["stylegan2-ada", "belamy-1"],
+                        help="style layer variants to time side by side")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads (0: torch's default). On a shared machine, 1 avoids OpenMP waits "
                              "for busy cores, which cost small ops milliseconds each")
@@ -137,16 +152,19 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(f"device: {device_name(device)}; torch {torch.__version__}; batch {args.batch}; {args.steps} timed steps")
-    print(f"{'arch':<7}{'res':>6}{'train s/kimg':>15}{'gen img/s':>12}")
+    styles = style_names(args.layers)
+    width = max(7, *(len(n) + 1 for n in styles))
+    print(f"{'arch':<{width}}{'res':>6}{'train s/kimg':>15}{'gen img/s':>12}")
     for res in sorted(set(args.train_res) | set(args.gen_res)):
-        train = time_training(res, args.batch, args.steps, device) if res in args.train_res else {}
-        for name in ("dcgan", "style"):
+        train = time_training(res, args.batch, args.steps, device, args.layers) if res in args.train_res else {}
+        for name in ("dcgan", *styles):
             if name == "dcgan" and res not in (64, 128):
                 continue
-            gen = time_generation(name, res, args.batch, args.steps, device) if res in args.gen_res else None
+            arch_name, variant = ("dcgan", None) if name == "dcgan" else ("style", styles[name])
+            gen = time_generation(arch_name, res, args.batch, args.steps, device, variant) if res in args.gen_res else None
             t = f"{train[name]:15.1f}" if name in train else f"{'-':>15}"
             g = f"{gen:12.1f}" if gen is not None else f"{'-':>12}"
-            print(f"{name:<7}{res:>6}{t}{g}", flush=True)
+            print(f"{name:<{width}}{res:>6}{t}{g}", flush=True)
 
 
 if __name__ == "__main__":

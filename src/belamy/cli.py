@@ -258,6 +258,7 @@ def generate_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     truncation: Annotated[float, typer.Option(help="Truncation ψ: 1 = the full range, lower = closer to the average image (style: toward w_avg).")] = 1.0,
     label: Annotated[str | None, typer.Option(help="Class-conditional runs: the class to draw (default: seed mod classes).")] = None,
+    truncation_cutoff: Annotated[int | None, typer.Option(help="Style runs: apply ψ to the first N ws only (the coarse layers), as StyleGAN2-ADA's truncation_cutoff.")] = None,
     curate: Annotated[int | None, typer.Option("--curate", help="Draw --n candidates (default 8×K) into OUT/pool and keep the K best by the taste learned in `belamy studio`.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="With --curate: the studio's belamy-studio.sqlite (default: found above OUT or here).")] = None,
 ) -> None:
@@ -267,13 +268,16 @@ def generate_cmd(
     if curate is not None:
         from belamy.curate.rank import generate_curated
 
+        if truncation_cutoff is not None:
+            raise BelamyError("--truncation-cutoff is not taken with --curate", "drop one of them")
+
         result = generate_curated(run, out, curate, seed=seed, checkpoint=checkpoint, device=device, db=db,
                                   truncation=truncation, label=label, pool_size=n, grid=grid)
         console.print(f"kept the {len(result.selected)} best of {len(result.ranking)} in {out} (see {result.csv_path.name})")
         typer.echo(str(out))
         return
     written = generate(run, out, n=16 if n is None else n, seed=seed, grid=grid, checkpoint=checkpoint, device=device,
-                       truncation=truncation, label=label)
+                       truncation=truncation, label=label, truncation_cutoff=truncation_cutoff)
     console.print(f"wrote {len(written.images)} images to {out}")
     typer.echo(str(out))
 
@@ -587,6 +591,28 @@ def walk_cmd(
     path = write_walk(run, out, seeds, seconds=seconds, fps=fps, loop=loop, mode=mode, label=label,
                       truncation=truncation, res=res, checkpoint=checkpoint, device=device)
     typer.echo(str(path))
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="An NVlabs StyleGAN2-ADA .pkl, a rosinality stylegan2-pytorch .pt, or a PyTorch-tutorial DCGAN .pth.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run folder to create (it must not hold a run yet).")],
+    label_names: Annotated[str | None, typer.Option(help="Conditional models: class names in class order, e.g. cat,dog (default 0,1,...).")] = None,
+    discriminator: Annotated[Path | None, typer.Option(help="Tutorial DCGAN: the discriminator's state dict (netD), if saved apart.")] = None,
+) -> None:
+    """Make a belamy run from a model trained elsewhere (no code in the file is ever run)."""
+    from belamy.importers import import_model
+
+    names = [n.strip() for n in label_names.split(",")] if label_names else None
+    result = import_model(file, out, label_names=names, discriminator=discriminator)
+    source = result.imported_from
+    console.print(f"imported {source['file']} ({source['format']}, sha256 {source['sha256'][:12]}…) into {result.run_dir}",
+                  soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    if result.licence_note:
+        console.print(Text.assemble(("licence: ", "bold yellow"), result.licence_note), soft_wrap=True)
+    typer.echo(str(result.run_dir))
 
 
 # --------------------------------------------------------------------------- entry point

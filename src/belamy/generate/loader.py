@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from belamy.errors import BelamyError
 from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
 from belamy.runs.modules import load_module
@@ -29,12 +31,19 @@ class LoadedGenerator:
     meta: dict = field(default_factory=dict, repr=False)
 
     def latents(self, seeds: list[int]) -> torch.Tensor:
-        return latents_for_seeds(seeds, self.z_dim).to(self.device)
+        return latents_for_seeds(seeds, self.z_dim, self.meta.get("seed_latents")).to(self.device)
 
     @torch.no_grad()
-    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN)."""
-        return self.G.synthesize(z.to(self.device), labels=labels, truncation=truncation)
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   truncation_cutoff: int | None = None) -> torch.Tensor:
+        """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN);
+        ``truncation_cutoff`` (style models) truncates only the first that many ws, the coarse layers."""
+        if truncation_cutoff is None:
+            return self.G.synthesize(z.to(self.device), labels=labels, truncation=truncation)
+        if "truncation_cutoff" not in inspect.signature(self.G.synthesize).parameters:
+            raise BelamyError(f"--truncation-cutoff needs a model with a mapping network, not {self.arch}", "drop it")
+        return self.G.synthesize(z.to(self.device), labels=labels, truncation=truncation,
+                                 truncation_cutoff=truncation_cutoff)
 
     def provenance(self, seed: int | None = None, **extra) -> dict:
         record = {
@@ -48,6 +57,9 @@ class LoadedGenerator:
         teacher = self.meta.get("distilled_from")
         if teacher:  # a student from `belamy distill`: name the run whose images it learned to draw
             record["distilled_from"] = teacher
+        source = self.meta.get("imported_from")
+        if source:  # made elsewhere and brought in by `belamy import`: name the file (and its licence)
+            record["imported_from"] = {k: source[k] for k in ("format", "file", "sha256", "licence") if k in source}
         if seed is not None:
             record["seed"] = seed
         record.update(extra)

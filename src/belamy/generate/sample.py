@@ -43,7 +43,7 @@ def label_index(gen: LoadedGenerator, name: str | None) -> int | None:
 
 
 def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, truncation: float = 1.0,
-                    label: int | None = None):
+                    label: int | None = None, truncation_cutoff: int | None = None):
     """Yield (seed, uint8 HWC array) for each seed, in order, batch by batch."""
     for start in range(0, len(seeds), batch):
         chunk = seeds[start : start + batch]
@@ -52,12 +52,14 @@ def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, tru
             # One class for all (--label), else class = seed mod classes: reproducible per seed.
             values = [label if label is not None else s % gen.num_classes for s in chunk]
             labels = torch.tensor(values, device=gen.device)
-        pictures = to_uint8(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation))
+        pictures = to_uint8(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation,
+                                           truncation_cutoff=truncation_cutoff))
         yield from zip(chunk, pictures, strict=True)
 
 
 def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = False, checkpoint: str = "latest",
-             device: str = "auto", truncation: float = 1.0, batch: int = 32, label: str | None = None) -> GenerateResult:
+             device: str = "auto", truncation: float = 1.0, batch: int = 32, label: str | None = None,
+             truncation_cutoff: int | None = None) -> GenerateResult:
     """Write ``seed-<s>.png`` for seeds ``seed .. seed+n-1``; the same run, checkpoint and seed give the same image.
 
     With ``grid``, also ``grid.png`` of the first (up to 256) images.
@@ -66,6 +68,8 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
         raise BelamyError(f"--n {n} is not valid", "ask for 1 to 1,000,000 images")
     if seed < 0:
         raise BelamyError(f"--seed {seed} is negative", "use a seed of 0 or more")
+    if truncation_cutoff is not None and truncation_cutoff < 0:
+        raise BelamyError(f"--truncation-cutoff {truncation_cutoff} is negative", "give how many coarse ws to truncate (0 or more)")
     gen = load_generator(Path(run), checkpoint, device)
     class_index = label_index(gen, label)
     out = Path(out)
@@ -75,9 +79,12 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
     pictures = []
     with torch.inference_mode(), make_progress("img") as progress:
         task = progress.add_task("generate", total=n)
-        for s, picture in generate_images(gen, seeds, batch=batch, truncation=truncation, label=class_index):
+        for s, picture in generate_images(gen, seeds, batch=batch, truncation=truncation, label=class_index,
+                                          truncation_cutoff=truncation_cutoff):
             target = out / f"seed-{s:06d}.png"
             extra = {"label": label_names(gen)[class_index if class_index is not None else s % gen.num_classes]} if gen.num_classes else {}
+            if truncation_cutoff is not None:
+                extra["truncation_cutoff"] = truncation_cutoff
             save_png(picture, target, gen.provenance(seed=s, truncation=truncation, **extra))
             written.append(target)
             if grid and len(pictures) < GRID_MAX:

@@ -1,13 +1,33 @@
-"""Latent vectors from seeds: the same seed gives the same z on every machine and device."""
+"""Latent vectors from seeds: the same seed gives the same z on every machine and device.
+
+Two schemes: belamy's (a torch generator per seed), and ``numpy-randomstate``, StyleGAN2-ADA's
+``generate.py`` (``np.random.RandomState(seed).randn(1, z_dim)``), which runs imported from NVlabs
+pickles use, so that a seed draws the image it draws there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 
+from belamy.errors import BelamyError
 
-def latents_for_seeds(seeds: Iterable[int], z_dim: int) -> torch.Tensor:
+SEED_SCHEMES = ("belamy", "numpy-randomstate")
+
+
+def latents_for_seeds(seeds: Iterable[int], z_dim: int, scheme: str | None = None) -> torch.Tensor:
     """One standard-normal z per seed, drawn on the CPU so the values never depend on the device."""
-    rows = [torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s) & 0xFFFF_FFFF_FFFF_FFFF)) for s in seeds]
+    scheme = scheme or "belamy"
+    if scheme == "numpy-randomstate":
+        rows = []
+        for s in seeds:
+            if not 0 <= int(s) < 2**32:
+                raise BelamyError(f"seed {s} is out of range for this model", "its seeds run from 0 to 4294967295")
+            rows.append(torch.from_numpy(np.random.RandomState(int(s)).randn(z_dim)).float())
+    elif scheme == "belamy":
+        rows = [torch.randn(z_dim, generator=torch.Generator().manual_seed(int(s) & 0xFFFF_FFFF_FFFF_FFFF)) for s in seeds]
+    else:
+        raise BelamyError(f"unknown seed scheme {scheme!r}", f"this belamy knows {', '.join(SEED_SCHEMES)}")
     return torch.stack(rows) if rows else torch.empty(0, z_dim)
