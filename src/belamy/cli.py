@@ -208,9 +208,10 @@ def train_cmd(
     r1_gamma: Annotated[float | None, typer.Option(help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).")] = None,
     ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
     map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
+    mbstd_group: Annotated[int | None, typer.Option(help="style: D's minibatch-std group size (default 4; StyleGAN2-ADA's paper256/512 configs use 8).")] = None,
     aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
     labels: Annotated[str | None, typer.Option(help="style: class-conditional on a manifest field (e.g. style), or 'folder' (the source's folder name).")] = None,
-    init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights: same arch and res; fresh optimizers.")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights, e.g. one made by `belamy import`: its arch, res and widths; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
     metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,
     precision: Annotated[Precision, typer.Option(help="fp32 (default), bf16, fp16 (GPU) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
@@ -235,7 +236,7 @@ def train_cmd(
         lr=lr, beta1=beta1, nz=nz, ngf=ngf, ndf=ndf, tick_kimg=tick_kimg, snapshot_ticks=snapshot_ticks,
         keep=keep, seed=seed, resume=resume, device=device, channels_last=channels_last, grid_size=grid_size,
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
-        ema_kimg=ema_kimg, map_layers=map_layers, aspect=aspect, labels=labels, init=str(init) if init else None,
+        ema_kimg=ema_kimg, map_layers=map_layers, mbstd_group=mbstd_group, aspect=aspect, labels=labels, init=str(init) if init else None,
         metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
     )
     result = train(options)

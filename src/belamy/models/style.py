@@ -446,7 +446,8 @@ register(Architecture(
     # StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on.
     defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
     derive_defaults=_derived_defaults,
-    uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup"}),
+    uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
+                    "mbstd_group"}),
     summary="StyleGAN2-class (mapping network, modulated convolutions, G_ema), 16² to 1024²",
     design="StyleGAN2-ADA (Karras et al. 2020)",
 ))

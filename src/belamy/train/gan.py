@@ -29,6 +29,7 @@ from belamy.runs.task import Task
 from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.losses import GANLoss, StepBatch, get_loss
 from belamy.train.options import TrainOptions
+from belamy.train.transfer import init_model_config, load_init, read_init
 from belamy.utils.device import autocast_context, resolve_device, resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
@@ -40,7 +41,7 @@ def model_config(options: TrainOptions, arch, label_names: list[str]):
         res=options.res, nz=options.nz, ngf=options.ngf, ndf=options.ndf, w_dim=options.w_dim,
         map_layers=options.map_layers, channel_base=options.channel_base, channel_max=options.channel_max,
         label_names=label_names, aspect=options.aspect,
-        conv_clamp=256.0 if options.precision == "fp16" else None,
+        conv_clamp=256.0 if options.precision == "fp16" else None, mbstd_group=options.mbstd_group,
     )
 
 
@@ -83,8 +84,8 @@ class GANTask(Task):
         self.arch = get_architecture(options.arch)
         corpus = open_corpus(options.corpus)
         self.corpus_count = len(corpus)
-        if options.aspect is None:  # the model takes the corpus's shape
-            options.aspect = corpus.aspect
+        if options.aspect is None:  # the model takes the corpus's shape (or, with --init, the source model's)
+            options.aspect = read_init(options.init)[1]["model"].get("aspect", "1:1") if options.init else corpus.aspect
         loss_cls = get_loss(options.loss)
         self.label_names, label_index = [], None
         if options.labels:
@@ -92,7 +93,7 @@ class GANTask(Task):
         loss_cls.check(options, self.label_names)
         # Class-conditional networks, unless the loss uses the classes otherwise (e.g. CAN's style head).
         self.model_labels = self.label_names if loss_cls.conditions_model else []
-        self.cfg = model_config(options, self.arch, self.model_labels)
+        self.cfg = self._model_config(options)
         height, width = output_shape_of(self.cfg)
         self.images = fit_shape(corpus.images, height, width)
         self.device = resolve_device(dd.device_for(info, options.device))
@@ -138,6 +139,17 @@ class GANTask(Task):
                             if self.model_labels else None)
         self.next_metric: int | None = None
         self.metric_reals = None
+
+    def _model_config(self, options: TrainOptions):
+        """A resumed run rebuilds the networks its run.json describes (so a run keeps its layer variant);
+        a new run with --init takes the source's config; any other new run is built from the options."""
+        if options.resume:
+            stored = self.paths.read_run_json().get("model")
+            if isinstance(stored, dict):
+                return self.arch.config_from_dict(stored)
+        if options.init:
+            return init_model_config(options, self.arch, self.model_labels, options.precision == "fp16")
+        return model_config(options, self.arch, self.model_labels)
 
     def _nets_and_average(self) -> list[nn.Module]:
         return [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
@@ -201,23 +213,9 @@ class GANTask(Task):
 
     def begin(self, nimg: int, resumed: bool) -> None:
         if not resumed and self.options.init:
-            self._load_init(self.options.init)
+            load_init(self.options.init, self.modules(), self.G)
         metric_nimg = round(self.options.metric_kimg * 1000)
         self.next_metric = (nimg // metric_nimg + 1) * metric_nimg if metric_nimg else None
-
-    def _load_init(self, source: str) -> None:
-        """--init RUN: start from another run's weights (G, D, G_ema), with fresh optimizers."""
-        json_path = ck.resolve_checkpoint(Path(source), "latest")
-        tensors, meta = ck.load_checkpoint(json_path)
-        if meta.get("arch") != self.options.arch:
-            raise BelamyError(f"--init {source} is a {meta.get('arch')} model, not {self.options.arch}",
-                              "start from a run of the same --arch")
-        for prefix, module in self.modules().items():
-            if any(k.startswith(prefix + ".") for k in tensors):
-                ck.load_module_tensors(prefix, module, tensors, f"{json_path.name} (--init)")
-            elif prefix == "G_ema":  # a source without an EMA generator: start the average at its G
-                module.load_state_dict(self.G.state_dict())
-        console.print(f"starting from the weights of {json_path} (fresh optimizers)")
 
     # ------------------------------------------------------------------ work
 

@@ -25,7 +25,7 @@ COMMON_DEFAULTS = {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augme
                    "ada_target": 0.6, "ada_kimg": 500.0, "augment_p": 0.0}
 # Read only by some architectures or losses (each names those it reads in its `uses`).
 ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                        "r1_gamma", "r1_interval", "style_mixing")
+                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group")
 
 
 @dataclass(kw_only=True)
@@ -59,6 +59,7 @@ class TrainOptions(RunOptions):
     map_layers: int | None = None
     channel_base: int | None = None
     channel_max: int | None = None
+    mbstd_group: int | None = None  # D's minibatch-std group size (StyleGAN2-ADA's paper configs: 8; default 4)
     aspect: str | None = None  # None: the corpus's own shape
     labels: str | None = None  # manifest field, or "folder"
     init: str | None = None  # another run (or checkpoint) to start from
@@ -71,6 +72,7 @@ class TrainOptions(RunOptions):
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
         "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
         "style_mixing", "aspect", "labels", "w_dim", "map_layers", "channel_base", "channel_max", "init", "extra",
+        "mbstd_group",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
 
@@ -78,6 +80,12 @@ class TrainOptions(RunOptions):
 
     def fill_new_run_defaults(self) -> None:
         super().fill_new_run_defaults()
+        if self.init:  # a new run from another run's weights takes its architecture and resolution
+            from belamy.train.transfer import read_init
+
+            meta = read_init(self.init)[1]
+            self.arch = self.arch or meta["arch"]
+            self.res = self.res or meta["model"].get("res")
         self.arch = self.arch or "dcgan"
         self.res = self.res or 64
         self.check_options_used()
