@@ -73,3 +73,19 @@ def edge_pairs(folder: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path
     corpus = write_corpus(folder / "corpus", synthetic_portraits(n, size, seed=seed))
     build_pairs(corpus, folder / "pairs")
     return folder / "pairs"
+
+
+def random_pix2pix_run(folder: Path, res: int = 32, condition: str = "edges", ngf: int = 8, aspect: str = "1:1") -> Path:
+    """A pix2pix run folder with one checkpoint of freshly initialised weights (for pages and plumbing)."""
+    from belamy.models.pix2pix import UNetGenerator, init_weights, pix2pix_config
+    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+
+    cfg = pix2pix_config(res, aspect, ngf=ngf, ndf=8, condition=condition)
+    torch.manual_seed(0)
+    G = UNetGenerator(cfg)
+    init_weights(G, std=0.2)  # large weights: the output visibly depends on the drawing
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G),
+                    {"arch": "pix2pix", "model": cfg.to_dict(), "kimg": 0.064})
+    (folder / "run.json").write_text('{"arch": "pix2pix", "model": %s}' % __import__("json").dumps(cfg.to_dict()))
+    return folder
