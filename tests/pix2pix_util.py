@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -87,5 +88,5 @@ def random_pix2pix_run(folder: Path, res: int = 32, condition: str = "edges", ng
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G),
                     {"arch": "pix2pix", "model": cfg.to_dict(), "kimg": 0.064})
-    (folder / "run.json").write_text('{"arch": "pix2pix", "model": %s}' % __import__("json").dumps(cfg.to_dict()))
+    (folder / "run.json").write_text(json.dumps({"arch": "pix2pix", "model": cfg.to_dict()}))
     return folder

@@ -85,7 +85,7 @@ class DrawModels:
 def skeleton_lines(kind: str) -> list[list]:
     """The figure's segments for the page to draw while dragging: [a, b, "#rrggbb"]."""
     def hex_of(c) -> str:
-        return "#%02x%02x%02x" % tuple(c)
+        return "#" + "".join(f"{int(v):02x}" for v in c)
 
     if kind == "pose":
         return [[a, b, hex_of(c)] for (a, b), c in zip(OPENPOSE_LIMBS, OPENPOSE_COLORS, strict=False)]
