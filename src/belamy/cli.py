@@ -559,13 +559,14 @@ def exhibit_cmd(
     image_format: Annotated[str, typer.Option("--format", help="Frame encoding: jpeg (fastest) or webp (smaller).")] = "jpeg",
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, or a kimg number / file name.")] = "latest",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    poses: Annotated[Path | None, typer.Option(help="A pix2pix run: a folder (sketches, figures, keypoint .json keyframes) or a video to paint, looping; --seconds-per-face sets each keyframe's time.")] = None,
 ) -> None:
     """Serve the live installation: full-screen pages of portraits morphing forever, generated live."""
     from belamy.exhibit.server import ExhibitConfig, serve
 
     config = ExhibitConfig(run=run, screens=screens, labels=labels, res=res, fps=fps, engine=engine,
                            truncation=truncation, seed=seed, seconds_per_face=seconds_per_face, checkpoint=checkpoint,
-                           device=device, quality=quality, format=image_format, onnx_model=onnx_model)
+                           device=device, quality=quality, format=image_format, onnx_model=onnx_model, poses=poses)
     serve(config, host=host, port=port, echo=lambda line: console.print(line, soft_wrap=True))
 
 

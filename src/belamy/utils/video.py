@@ -53,6 +53,23 @@ def video_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float, int]:
     return frames(), fps, count
 
 
+def video_info(path: str | Path) -> tuple[float, int, tuple[int, int]]:
+    """(frames per second, frame count estimate, (width, height)) of a video, without decoding it."""
+    imageio_ffmpeg = _ffmpeg()
+    if not Path(path).is_file():
+        raise BelamyError(f"video not found: {path}", "check the path")
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    try:
+        meta = next(reader)
+    except (OSError, RuntimeError, StopIteration) as exc:
+        raise BelamyError(f"cannot read the video {path} ({type(exc).__name__})",
+                          "is it a video ffmpeg can decode (MP4, MOV, WebM...)?") from None
+    finally:
+        reader.close()
+    fps = float(meta.get("fps") or 25.0)
+    return fps, int(round(float(meta.get("duration") or 0) * fps)), tuple(meta["size"])
+
+
 def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float, metadata: dict | None = None,
               quality: int = 8) -> int:
     """H.264 MP4 of uint8 [H, W, 3] frames (odd sides padded by a pixel); ``metadata`` goes, as JSON,
