@@ -160,5 +160,8 @@ def make_translate_engine(tr: Translator, kind: str = "auto", onnx_model: Path |
         raise BelamyError(f"{onnx_model} was exported from another checkpoint", "export this run again")
     if kind == "onnx":
         return engine
-    torch_engine = TorchTranslateEngine(tr, threads)
-    return max((torch_engine, engine), key=measure)
+    candidates = [TorchTranslateEngine(tr, threads), engine]
+    if threads is None and cpu_threads() > 1:
+        # On a busy machine one thread can beat several that wait for each other: try it too.
+        candidates.append(OnnxTranslateEngine(onnx_model, threads=1))
+    return max(candidates, key=measure)

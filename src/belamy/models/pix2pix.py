@@ -134,7 +134,7 @@ class _Up(nn.Module):
         if mode == "transpose":
             self.conv = nn.ConvTranspose2d(cin, cout, 4, 2, 1)
         else:
-            self.conv = nn.Conv2d(cin, cout, 3, 1, 1, padding_mode="replicate")
+            self.conv = nn.Conv2d(cin, cout, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "transpose":
