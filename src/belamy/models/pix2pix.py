@@ -120,6 +120,22 @@ def _norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=True)
 
 
+class SeededDropout(nn.Module):
+    """Dropout that draws its masks from a given ``torch.Generator`` (the run's one random stream), so a
+    resumed run drops exactly the units the uninterrupted one would; identity in eval mode."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p <= 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p)
+
+
 class _Up(nn.Module):
     """Doubling the size without a transposed convolution's checkerboard, or with one (``transpose``).
 
@@ -172,8 +188,14 @@ class UNetGenerator(nn.Module):
             else:
                 layers.append(_norm(cout))
                 if cfg.dropout > 0 and depth - 1 - i < 3:  # the three innermost decoder layers
-                    layers.append(nn.Dropout(cfg.dropout))
+                    layers.append(SeededDropout(cfg.dropout))
             self.up.append(nn.Sequential(*layers))
+
+    def use_generator(self, generator: torch.Generator | None) -> None:
+        """Draw dropout masks from ``generator`` (None: the global random stream)."""
+        for m in self.modules():
+            if isinstance(m, SeededDropout):
+                m.generator = generator
 
     @property
     def multiple(self) -> int:
