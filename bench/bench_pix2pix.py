@@ -99,15 +99,108 @@ def speed(args) -> None:
                       f"{row['onnx 1']:>9.1f}{row[f'onnx {threads_all}']:>10.1f}{row['live']:>11.1f}{mark}")
 
 
+def train_speed(args) -> None:
+    """s/kimg of the real run loop on edge pairs of the portraits (a fresh run per shape, a few ticks)."""
+    from belamy.corpus.build import build_corpus
+    from belamy.corpus.pairs import build_pairs
+    from belamy.train import TrainOptions, train
+
+    torch.set_num_threads(args.threads)
+    print(f"training speed ({cpu_name()}, {args.threads} thread(s), batch {args.batch})")
+    print(f"{'model':<18}{'s/kimg':>10}{'img/s':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for res in (128, 256):
+            build_corpus(PORTRAITS, tmp / f"c{res}", size=res, limit=64, workers=1)
+            build_pairs(tmp / f"c{res}", tmp / f"p{res}")
+            for ngf in args.ngf:
+                result = train(TrainOptions(corpus=tmp / f"p{res}", out=tmp / f"r{res}-{ngf}", arch="pix2pix", res=res,
+                                            kimg=args.kimg, batch=args.batch, ngf=ngf, ndf=ngf,
+                                            tick_kimg=args.kimg / 2, snapshot_ticks=100, device="cpu",
+                                            extra={"holdout": 0.1}))
+                rec = result.last_record  # the second tick: past the first steps' warm-up
+                print(f"{f'{res}² ngf {ngf}':<18}{rec['sec_per_kimg']:>10.1f}{rec['img_per_s']:>9.2f}")
+
+
+def quality(args) -> None:
+    """Train on edge pairs of the portraits with 20% held out (or measure --run), then L1, SWD and a picture."""
+    from belamy.corpus.build import build_corpus
+    from belamy.corpus.pairs import build_pairs, open_pairs
+    from belamy.generate.translate import load_translator
+    from belamy.metrics.swd import swd
+    from belamy.train import TrainOptions, train
+    from belamy.utils.grid import make_grid
+    from belamy.utils.imageio import save_png
+
+    torch.set_num_threads(args.threads)
+    OUT.mkdir(parents=True, exist_ok=True)
+    run = Path(args.run) if args.run else OUT / f"run-{args.res}-ngf{args.ngf}"
+    if not args.run:
+        pairs = OUT / f"pairs-{args.res}"
+        if not (pairs / "corpus.json").is_file():
+            build_corpus(PORTRAITS, OUT / f"corpus-{args.res}", size=args.res, workers=1)
+            build_pairs(OUT / f"corpus-{args.res}", pairs)
+        started = time.process_time()
+        train(TrainOptions(corpus=pairs, out=run, arch="pix2pix", res=args.res, minutes=args.minutes, batch=args.batch,
+                           ngf=args.ngf, ndf=args.ngf, tick_kimg=0.5, snapshot_ticks=2, grid_size=12, device="cpu",
+                           resume=(run / "checkpoints").is_dir(), extra={"holdout": 0.2, "fm_weight": args.fm}))
+        print(f"trained {args.minutes} wall minutes, {(time.process_time() - started) / 60:.1f} CPU minutes of this process")
+    import json
+
+    info = json.loads((run / "run.json").read_text())
+    pairs = open_pairs(info["corpus"]["path"] if not args.pairs else args.pairs)
+    held_out = np.array(info["holdout"]["indices"])
+    tr = load_translator(run, checkpoint=args.checkpoint, device="cpu")
+    conditions = np.asarray(pairs.conditions[held_out])
+    real = np.asarray(pairs.corpus.images[held_out])
+    if conditions.shape[1:3] != tr.shape:
+        conditions = np.stack([tr.prepare(c) for c in conditions])
+        real = np.stack([tr.prepare(r, "crop") for r in real])
+    painted = np.concatenate([tr.render(conditions[i : i + 16]) for i in range(0, len(conditions), 16)])
+    l1 = float(np.abs(painted.astype(np.float32) - real.astype(np.float32)).mean() / 127.5)
+    score = swd(painted, real)
+    # The floor: as many other real paintings (from the training part) against the held-out ones.
+    others = np.setdiff1d(np.arange(len(pairs)), held_out)[: len(held_out)]
+    other_real = np.asarray(pairs.corpus.images[others])
+    if other_real.shape[1:3] != tr.shape:
+        other_real = np.stack([tr.prepare(r, "crop") for r in other_real])
+    floor = swd(other_real, real)["swd"] if len(others) == len(held_out) else float("nan")
+    rows = []
+    for i in range(min(8, len(held_out))):
+        rows += [conditions[i], painted[i], real[i]]
+    save_png(make_grid(np.stack(rows), cols=6), OUT / "held-out.png",
+             {"run": str(run), "columns": "sketch | painting | real", "held_out": held_out[:8].tolist()})
+    kimg = json.loads(sorted((run / "checkpoints").glob("ckpt-*.json"))[-1].read_text()).get("kimg")
+    print(f"quality on {len(held_out)} held-out pairs ({cpu_name()}; run at {kimg} kimg): "
+          f"L1 {l1:.4f} (pixels in [-1, 1]), SWD×10³ {score['swd']:.1f} "
+          f"(real paintings against the held-out ones: {floor:.1f})")
+    print(f"image: {OUT / 'held-out.png'} (rows: sketch | painting | real, two pairs a row)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("speed")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--ngf", type=int, nargs="+", default=[16, 32, 64])
+    t = sub.add_parser("train")
+    t.add_argument("--kimg", type=float, default=0.2)
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--ngf", type=int, nargs="+", default=[16, 32, 64])
+    q = sub.add_parser("quality")
+    q.add_argument("--minutes", type=float, default=30.0)
+    q.add_argument("--res", type=int, default=128)
+    q.add_argument("--ngf", type=int, default=32)
+    q.add_argument("--fm", type=float, default=10.0, help="feature-matching weight")
+    q.add_argument("--batch", type=int, default=8)
+    q.add_argument("--threads", type=int, default=1)
+    q.add_argument("--run", help="measure this run instead of training one")
+    q.add_argument("--pairs", help="with --run: its pair corpus, if it moved")
+    q.add_argument("--checkpoint", default="latest")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
-    {"speed": speed}[args.what](args)
+    {"speed": speed, "train": train_speed, "quality": quality}[args.what](args)
 
 
 if __name__ == "__main__":
