@@ -5,12 +5,14 @@ speed     paintings per second at batch 1 (a live drawing is one picture at a ti
           graph optimisations), with 1 thread and with every core; "live" is the studio's whole
           path for one drawing: decode the canvas PNG, fit it, paint, encode the PNG answer.
           Random weights: speed does not depend on training. Target: 12 paintings/s at 256².
+live      paintings per second on the studio's draw page in Chromium while a stroke is drawn.
 train     s/kimg of `belamy train PAIRS --arch pix2pix` (the real run loop) at 128² and 256².
 quality   a run trained on edge pairs of ../shared/corpora/portraits with 20% of the pairs held out:
           L1 and SWD×10³ between its paintings of the held-out sketches and the real paintings,
           and bench/out/pix2pix/held-out.png (rows: sketch | painting | real) to look at.
 
     python bench/bench_pix2pix.py speed [--seconds 2]
+    python bench/bench_pix2pix.py live [--res 256] [--ngf 16]     # the draw page in Chromium
     python bench/bench_pix2pix.py train [--kimg 0.2]
     python bench/bench_pix2pix.py quality --minutes 30 [--res 128] [--ngf 32]
 """
@@ -99,6 +101,56 @@ def speed(args) -> None:
                       f"{row['onnx 1']:>9.1f}{row[f'onnx {threads_all}']:>10.1f}{row['live']:>11.1f}{mark}")
 
 
+def live(args) -> None:
+    """Paintings per second on the studio's draw page in Chromium while a stroke is being drawn."""
+    import math
+    import socket
+    import threading
+
+    import uvicorn
+    from pix2pix_random import random_run
+    from playwright.sync_api import sync_playwright
+
+    from belamy.studio.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        random_run(root / "runs" / "live", args.res, args.ngf)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        app = create_app(root, device="cpu")
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(f"http://127.0.0.1:{port}/draw")
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            box = page.locator("#canvas").bounding_box()
+            cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
+            page.mouse.move(cx + r, cy)
+            page.mouse.down()
+            start_count, start = int(page.get_attribute("body", "data-paints")), time.perf_counter()
+            k = 0
+            while time.perf_counter() - start < args.seconds:  # a spiral, drawn at a steady hand's pace
+                k += 1
+                t = k / 20
+                page.mouse.move(cx + r * math.cos(t) * (1 - t / 400), cy + r * math.sin(t) * (1 - t / 400))
+                page.wait_for_timeout(10)
+            count = int(page.get_attribute("body", "data-paints")) - start_count
+            seconds = time.perf_counter() - start
+            model_ms = page.inner_text("#rate")
+            engines = [loaded.engine.name for loaded in app.state.studio.draw_models._loaded.values()]
+            page.mouse.up()
+            browser.close()
+        server.should_exit = True
+    print(f"draw page, {args.res}² ngf {args.ngf}, Chromium ({cpu_name()}): {count / seconds:.1f} paintings/s "
+          f"while drawing ({count} in {seconds:.1f} s; page: {model_ms}; engine {', '.join(engines)})")
+
+
 def train_speed(args) -> None:
     """s/kimg of the real run loop on edge pairs of the portraits (a fresh run per shape, a few ticks)."""
     from belamy.corpus.build import build_corpus
@@ -183,6 +235,10 @@ def main() -> None:
     p = sub.add_parser("speed")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--ngf", type=int, nargs="+", default=[16, 32, 64])
+    lv = sub.add_parser("live")
+    lv.add_argument("--res", type=int, default=256)
+    lv.add_argument("--ngf", type=int, default=16)
+    lv.add_argument("--seconds", type=float, default=10.0)
     t = sub.add_parser("train")
     t.add_argument("--kimg", type=float, default=0.2)
     t.add_argument("--batch", type=int, default=8)
@@ -200,7 +256,7 @@ def main() -> None:
     q.add_argument("--checkpoint", default="latest")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
-    {"speed": speed, "train": train_speed, "quality": quality}[args.what](args)
+    {"speed": speed, "live": live, "train": train_speed, "quality": quality}[args.what](args)
 
 
 if __name__ == "__main__":

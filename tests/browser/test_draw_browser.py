@@ -91,7 +91,7 @@ def shot(pg, name: str) -> None:
 
 def painting_pixels(pg) -> str:
     """A digest of the painting's pixels as the page shows them, once no request is in flight."""
-    pg.wait_for_function("() => !D.inFlight && !D.dirty && document.querySelector('#painting').complete")
+    pg.wait_for_function("() => D.inFlight === 0 && !D.dirty && document.querySelector('#painting').complete")
     return pg.evaluate("""async () => {
         const img = document.querySelector('#painting');
         const c = document.createElement('canvas');

@@ -88,11 +88,10 @@ def cpu_threads() -> int:
 class TorchTranslateEngine:
     name = "torch"
 
-    def __init__(self, tr: Translator, threads: int | None = None):
+    def __init__(self, tr: Translator):
+        # PyTorch's thread count is the process's (torch.set_num_threads), not an engine's.
         self.tr = tr
         self.height, self.width = tr.shape
-        if tr.device.type == "cpu" and threads:
-            torch.set_num_threads(threads)
 
     def render(self, conditions: np.ndarray) -> np.ndarray:
         return self.tr.render(conditions)
@@ -113,6 +112,9 @@ class OnnxTranslateEngine:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or cpu_threads()
+        # Idle threads sleep instead of spinning: spinning wins on an idle machine by a little and loses
+        # by a lot when other work (a second request, the browser, a training run) wants the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
@@ -143,12 +145,12 @@ def make_translate_engine(tr: Translator, kind: str = "auto", onnx_model: Path |
     if kind not in ENGINES:
         raise BelamyError(f"--engine {kind} is not known", f"use one of {', '.join(ENGINES)}")
     if kind == "torch" or tr.device.type != "cpu":
-        return TorchTranslateEngine(tr, threads)
+        return TorchTranslateEngine(tr)
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         if kind == "auto":
-            return TorchTranslateEngine(tr, threads)
+            return TorchTranslateEngine(tr)
         raise BelamyError("--engine onnx needs ONNX Runtime", "pip install 'belamy[onnx]', or use --engine torch") from None
     if onnx_model is None:
         folder = Path(cache_dir or tempfile.mkdtemp(prefix="belamy-onnx-"))
@@ -160,7 +162,7 @@ def make_translate_engine(tr: Translator, kind: str = "auto", onnx_model: Path |
         raise BelamyError(f"{onnx_model} was exported from another checkpoint", "export this run again")
     if kind == "onnx":
         return engine
-    candidates = [TorchTranslateEngine(tr, threads), engine]
+    candidates = [TorchTranslateEngine(tr), engine]
     if threads is None and cpu_threads() > 1:
         # On a busy machine one thread can beat several that wait for each other: try it too.
         candidates.append(OnnxTranslateEngine(onnx_model, threads=1))

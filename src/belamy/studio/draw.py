@@ -7,8 +7,10 @@ as ``belamy translate`` does and answers with the painting as a PNG that carries
 to ``candidates/drawings/``, and records the painting as kept in the curation database, so it
 appears in the gallery with its run, checkpoint and drawing.
 
-The page sends a new request as soon as the last answer is in (latest drawing wins), so the
-painting follows the pen as fast as the model runs. Models are loaded once per checkpoint, through
+The page keeps up to two requests in flight, each with the newest drawing, and shows an answer
+only if it is newer than the one on screen: the painting follows the pen as fast as the model
+runs (two at a time on two cores), never a queue behind it. Live answers are JPEG (quick to encode
+and decode); the download is a PNG with its provenance. Models are loaded once per checkpoint, through
 ONNX Runtime when that is faster (see :func:`belamy.export.pix2pix.make_translate_engine`).
 """
 
@@ -23,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
@@ -48,6 +51,8 @@ class DrawBody(BaseModel):
     checkpoint: str = Field("latest", min_length=1, max_length=200)
     drawing: str | None = Field(None, max_length=MAX_DRAWING_BYTES * 4 // 3 + 64)
     points: list[list[float]] | None = Field(None, max_length=1000)
+    # jpeg while drawing (fast to encode and decode); png to download: lossless, with its provenance
+    format: Literal["jpeg", "png"] = "jpeg"
 
 
 @dataclass
@@ -76,7 +81,8 @@ class DrawModels:
             if found is not None and found.checkpoint_path == json_path:
                 return found
             translator = load_translator(json_path, device=self.device)
-            engine = make_translate_engine(translator, self.engine_kind, cache_dir=self.cache_dir)
+            # One thread per painting: the page keeps two requests in flight, so two cores paint at once.
+            engine = make_translate_engine(translator, self.engine_kind, cache_dir=self.cache_dir, threads=1)
             found = Loaded(json_path, translator, engine)
             self._loaded[key] = found
             return found
@@ -138,6 +144,12 @@ def condition_of(loaded: Loaded, body: DrawBody) -> np.ndarray:
     if body.drawing is None:
         raise HTTPException(400, "this run paints from a line drawing: send the canvas")
     return tr.prepare(decode_drawing(body.drawing), "pad")
+
+
+def jpeg_bytes(pixels: np.ndarray, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()
 
 
 def png_bytes(pixels: np.ndarray, provenance: dict | None = None) -> bytes:
@@ -210,8 +222,10 @@ def create_draw_router(studio) -> APIRouter:
     def draw_paint(body: DrawBody):
         _, _, painting, provenance = paint(body)
         ms = provenance.pop("_ms")
-        return Response(png_bytes(painting, provenance), media_type="image/png",
-                        headers={"Cache-Control": "no-store", "X-Belamy-Render-Ms": f"{ms:.1f}"})
+        headers = {"Cache-Control": "no-store", "X-Belamy-Render-Ms": f"{ms:.1f}"}
+        if body.format == "png":
+            return Response(png_bytes(painting, provenance), media_type="image/png", headers=headers)
+        return Response(jpeg_bytes(painting), media_type="image/jpeg", headers=headers)
 
     @router.post("/api/draw/keep")
     def draw_keep(body: DrawBody, request: Request):

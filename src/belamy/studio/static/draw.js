@@ -1,10 +1,11 @@
 // Draw: sketch with a mouse, pen or finger (line-drawing runs) or drag a figure's joints (pose and face runs);
-// the painting follows as fast as the model answers: one request in flight, the latest drawing wins.
+// the painting follows as fast as the model answers: up to two requests in flight (two cores paint at once), each
+// with the newest drawing, and an answer older than the one on screen is dropped.
 "use strict";
 
 const D = {
   runs: [], run: null, mode: "lines", strokes: [], stroke: null, points: [], drag: -1, undo: [],
-  inFlight: false, dirty: false, paints: 0, times: [], url: null,
+  inFlight: 0, dirty: false, sent: 0, shown: 0, paints: 0, times: [], url: null,
 };
 const byId = (id) => document.getElementById(id);
 const canvas = byId("canvas");
@@ -140,43 +141,62 @@ async function post(path, body) {
   return response;
 }
 
+const MAX_IN_FLIGHT = 2;
+
 function schedule() {
   D.dirty = true;
-  if (!D.inFlight) paint();
+  if (D.inFlight < MAX_IN_FLIGHT) paint();
 }
 
 async function paint() {
   if (!D.run) return;
   D.dirty = false;
-  D.inFlight = true;
+  D.inFlight += 1;
+  const seq = ++D.sent;
   try {
     const response = await post("/api/draw/paint", payload());
     const blob = await response.blob();
-    const url = URL.createObjectURL(blob);
-    const img = byId("painting");
-    const old = D.url;
-    D.url = url;
-    img.src = url;
-    if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
-    const link = byId("download");
-    link.href = url;
-    link.setAttribute("aria-disabled", "false");
-    byId("keep").disabled = false;
-    D.paints += 1;
-    const now = performance.now();
-    D.times = [...D.times.filter((t) => now - t < 2000), now];
-    const rate = D.times.length > 1 ? ((D.times.length - 1) * 1000) / (now - D.times[0]) : 0;
-    byId("rate").textContent = rate ? `· ${rate.toFixed(1)} paintings/s · ${response.headers.get("X-Belamy-Render-Ms")} ms in the model` : "";
-    document.body.dataset.paints = String(D.paints);
-    document.body.dataset.rate = rate.toFixed(2);
-    document.body.dataset.ready = "1";
-    byId("status").textContent = `${D.run.name} · ${D.run.width}×${D.run.height}`;
+    if (seq > D.shown) show(seq, blob, response.headers.get("X-Belamy-Render-Ms"));
   } catch (err) {
     byId("status").textContent = err.message;
   } finally {
-    D.inFlight = false;
+    D.inFlight -= 1;
   }
-  if (D.dirty) paint();
+  if (D.dirty && D.inFlight < MAX_IN_FLIGHT) paint();
+}
+
+function show(seq, blob, modelMs) {
+  D.shown = seq;
+  const url = URL.createObjectURL(blob);
+  const old = D.url;
+  D.url = url;
+  byId("painting").src = url;
+  if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
+  byId("download").setAttribute("aria-disabled", "false");
+  byId("keep").disabled = false;
+  D.paints += 1;
+  const now = performance.now();
+  D.times = [...D.times.filter((t) => now - t < 2000), now];
+  const rate = D.times.length > 1 ? ((D.times.length - 1) * 1000) / (now - D.times[0]) : 0;
+  byId("rate").textContent = rate ? `· ${rate.toFixed(1)} paintings/s · ${modelMs} ms in the model` : "";
+  document.body.dataset.paints = String(D.paints);
+  document.body.dataset.rate = rate.toFixed(2);
+  document.body.dataset.ready = "1";
+  byId("status").textContent = `${D.run.name} · ${D.run.width}×${D.run.height}`;
+}
+
+// The download is the lossless PNG, with its provenance (run, checkpoint, drawing hashes).
+async function download(event) {
+  event.preventDefault();
+  try {
+    const response = await post("/api/draw/paint", { ...payload(), format: "png" });
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: "belamy-painting.png" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 5000);
+  } catch (err) { toast(err.message); }
 }
 
 async function keep() {
@@ -239,6 +259,7 @@ function chooseRun(name) {
 byId("undo").addEventListener("click", undo);
 byId("clear").addEventListener("click", clear);
 byId("keep").addEventListener("click", keep);
+byId("download").addEventListener("click", download);
 byId("run").addEventListener("change", (e) => chooseRun(e.target.value));
 document.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); undo(); }
