@@ -252,8 +252,12 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).")] = True,
+    l1_weight: Annotated[float | None, typer.Option(help="pix2pix: weight λ of the L1 to the real painting (default: 100).")] = None,
+    fm_weight: Annotated[float | None, typer.Option(help="pix2pix: weight of matching D's features of real and painted pictures, against blur (default: 0; 10 sharpens).")] = None,
+    holdout: Annotated[float | None, typer.Option(help="pix2pix: fraction of the pairs never trained on, shown in the grids and measured (default: 0.1).")] = None,
+    upsample: Annotated[str | None, typer.Option(help="pix2pix: resize (resize + convolution: no checkerboard; default) or transpose (the paper's).")] = None,
 ) -> None:
-    """Train a GAN on a corpus, with sample grids, checkpoints and resume."""
+    """Train a GAN on a corpus (or pix2pix on a pair corpus), with sample grids, checkpoints and resume."""
     from belamy.train import TrainOptions, train
 
     options = TrainOptions(
@@ -264,6 +268,8 @@ def train_cmd(
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
         ema_kimg=ema_kimg, map_layers=map_layers, aspect=aspect, labels=labels, init=str(init) if init else None,
         metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
+        extra={k: v for k, v in (("l1_weight", l1_weight), ("fm_weight", fm_weight), ("holdout", holdout),
+                                 ("upsample", upsample)) if v is not None},
     )
     result = train(options)
     if result.interrupted:

@@ -26,7 +26,6 @@ from belamy.corpus.pairs import BACKGROUNDS, fit_image
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import Pix2PixConfig, UNetGenerator
 from belamy.runs import checkpoint as ck
-from belamy.utils.device import resolve_device
 from belamy.utils.grid import to_uint8
 from belamy.utils.imageio import file_sha256, open_rgb, save_png
 from belamy.utils.progress import make_progress
@@ -113,26 +112,18 @@ def checkpoint_arch(run_or_ckpt: Path, checkpoint: str = "latest") -> str | None
 
 def load_translator(run_or_ckpt: str | os.PathLike, checkpoint: str = "latest", device: str = "auto") -> Translator:
     """The generator of a pix2pix run (its latest checkpoint, or the one named), in eval mode."""
-    json_path = ck.resolve_checkpoint(Path(run_or_ckpt), checkpoint)
-    tensors, meta = ck.load_checkpoint(json_path)
-    arch = meta.get("arch")
-    if arch != "pix2pix":
-        raise BelamyError(f"{run_or_ckpt} is a {arch or 'unknown'} run, not an image-to-image (pix2pix) one",
+    from belamy.runs.modules import load_module
+
+    loaded = load_module(Path(run_or_ckpt), "generator", checkpoint, device)
+    if not getattr(loaded.module, "condition_channels", 0):
+        raise BelamyError(f"{run_or_ckpt} is a {loaded.arch.name} run, not an image-to-image (pix2pix) one",
                           "translate with a run trained by `belamy train PAIRS --arch pix2pix`; "
                           "a run that draws from noise works with `belamy generate`")
-    if "model" not in meta:
-        raise BelamyError(f"{json_path.name} has no model description", "is it a belamy training checkpoint?")
-    cfg = Pix2PixConfig.from_dict(meta["model"])
-    G = UNetGenerator(cfg)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    ck.load_module_tensors(prefix, G, tensors, json_path.name)
-    dev = resolve_device(device)
-    G = G.to(dev).eval().requires_grad_(False).to(memory_format=torch.channels_last)
-    json_path = json_path.resolve()
-    run_dir = json_path.parent.parent if json_path.parent.name == "checkpoints" else json_path.parent
-    return Translator(G=G, cfg=cfg, run_dir=run_dir, checkpoint_path=json_path,
-                      checkpoint_sha256=file_sha256(json_path.with_suffix(".safetensors")), device=dev,
-                      kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta)
+    meta = loaded.meta
+    G = loaded.module.to(memory_format=torch.channels_last)
+    return Translator(G=G, cfg=loaded.cfg, run_dir=loaded.run_dir.resolve(),
+                      checkpoint_path=loaded.checkpoint_path.resolve(), checkpoint_sha256=loaded.weights_sha256(),
+                      device=loaded.device, kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta)
 
 
 # --------------------------------------------------------------------------- inputs

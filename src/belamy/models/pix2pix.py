@@ -161,11 +161,22 @@ class _Up(nn.Module):
 
 
 class UNetGenerator(nn.Module):
-    """condition [N, 3, H, W] in [-1, 1] → picture [N, 3, H, W] in [-1, 1], any H and W."""
+    """condition [N, 3, H, W] in [-1, 1] → picture [N, 3, H, W] in [-1, 1], any H and W.
+
+    It keeps belamy's generator contract (:mod:`belamy.models.contract`) as an image-conditioned
+    generator: ``z_dim`` 0, ``condition_channels`` 3, and ``synthesize(condition)`` the deterministic
+    picture (no dropout), whatever mode the module is in.
+    """
+
+    z_dim = 0
+    num_classes = 0
+    label_names: tuple[str, ...] = ()
 
     def __init__(self, cfg: Pix2PixConfig):
         super().__init__()
         self.cfg = cfg
+        self.res = cfg.res
+        self.condition_channels = cfg.channels
         self.depth = depth = cfg.depth
         widths = [cfg.ngf * min(2**i, 8) for i in range(depth)]
         self.widths = widths
@@ -190,6 +201,17 @@ class UNetGenerator(nn.Module):
                 if cfg.dropout > 0 and depth - 1 - i < 3:  # the three innermost decoder layers
                     layers.append(SeededDropout(cfg.dropout))
             self.up.append(nn.Sequential(*layers))
+
+    @torch.no_grad()
+    def synthesize(self, condition: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   batch_invariant: bool = True) -> torch.Tensor:
+        """The painting of ``condition`` without dropout (labels and truncation do not apply)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(condition)
+        finally:
+            self.train(was_training)
 
     def use_generator(self, generator: torch.Generator | None) -> None:
         """Draw dropout masks from ``generator`` (None: the global random stream)."""
@@ -257,3 +279,37 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(m, nn.InstanceNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
+
+
+# --------------------------------------------------------------------------- registration
+
+PIX2PIX_DEFAULTS = {"l1_weight": 100.0, "fm_weight": 0.0, "holdout": 0.1, "upsample": "resize"}
+
+
+def _config_from_options(res=256, ngf=None, ndf=None, aspect="1:1", upsample="resize", condition="edges", **_):
+    return pix2pix_config(res, aspect or "1:1", ngf, ndf, upsample=upsample, condition=condition)
+
+
+def _derive_defaults(options) -> None:
+    """The pix2pix settings (in ``options.extra``) a new run does not give: the paper's, no feature matching."""
+    for name, value in PIX2PIX_DEFAULTS.items():
+        options.extra.setdefault(name, value)
+
+
+from belamy.models.registry import Architecture, register  # noqa: E402  (model files register at their bottom)
+
+register(Architecture(
+    name="pix2pix",
+    config_from_dict=Pix2PixConfig.from_dict,
+    make_generator=UNetGenerator,
+    make_discriminator=PatchDiscriminator,
+    make_config=_config_from_options,
+    task="pix2pix",
+    default_loss="pix2pix",
+    losses=("pix2pix",),
+    defaults={"batch": 8, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
+    derive_defaults=_derive_defaults,
+    uses=frozenset(PIX2PIX_DEFAULTS),
+    summary="image-to-image: a U-Net paints from a line drawing, face markers or a pose (train on `corpus pairs`)",
+    design="pix2pix (Isola, Zhu, Zhou and Efros 2017): U-Net generator, 70×70 PatchGAN discriminator",
+))
