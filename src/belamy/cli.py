@@ -147,6 +147,39 @@ def corpus_credits(
     typer.echo(str(out if out is not None else credits_path(corpus)))
 
 
+@corpus_app.command("pairs")
+def corpus_pairs(
+    corpus: Annotated[Path | None, typer.Argument(help="A corpus made by `belamy corpus build` (or use --a/--b).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the pair corpus to.")] = ...,
+    source: Annotated[str, typer.Option("--from", help="edges: line drawings (no model); landmarks: face markers; "
+                                        "pose: an OpenPose-style stick figure (both need --model).")] = "edges",
+    model: Annotated[Path | None, typer.Option(help="A local ONNX keypoint model (heatmaps, SimCC or coordinates; "
+                                               "settings in MODEL.onnx.json) for --from landmarks|pose.")] = None,
+    edges: Annotated[str, typer.Option(help="Line method for --from edges: xdog (fuller) or canny (sparser).")] = "xdog",
+    threshold: Annotated[float, typer.Option(help="Keypoints below this confidence are not drawn.")] = 0.3,
+    a: Annotated[Path | None, typer.Option("--a", help="Folder of conditions (sketches...), paired with --b by file name.")] = None,
+    b: Annotated[Path | None, typer.Option("--b", help="Folder of paintings, paired with --a by file name.")] = None,
+    size: Annotated[int, typer.Option(help="With --a/--b: side of the pictures (the width of 4:5 and the height of 3:4).")] = 256,
+    aspect: Annotated[str, typer.Option(help="With --a/--b: 1:1, 4:5 or 3:4 (width:height).")] = "1:1",
+    fit: Annotated[str, typer.Option(help="With --a/--b: crop (fill the shape) or pad (keep everything).")] = "crop",
+) -> None:
+    """Make (condition, painting) pairs for `belamy train --arch pix2pix`: from a corpus, or two folders."""
+    from belamy.corpus.pairs import build_pairs, build_pairs_from_folders
+
+    if (a is None) != (b is None):
+        raise BelamyError("--a and --b go together", "give a folder of conditions and a folder of paintings")
+    if a is not None:
+        if corpus is not None:
+            raise BelamyError("give either a CORPUS or --a/--b, not both", "drop one of them")
+        report = build_pairs_from_folders(a, b, out, size=size, aspect=aspect, fit=fit)
+    elif corpus is None:
+        raise BelamyError("no corpus given", "belamy corpus pairs CORPUS --out PAIRS, or --a DIR --b DIR --out PAIRS")
+    else:
+        report = build_pairs(corpus, out, source=source, model=model, edge_method=edges, threshold=threshold)
+    report.print_summary(console)
+    typer.echo(str(out))
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -226,8 +259,12 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).")] = True,
+    l1_weight: Annotated[float | None, typer.Option(help="pix2pix: weight λ of the L1 to the real painting (default: 100).")] = None,
+    fm_weight: Annotated[float | None, typer.Option(help="pix2pix: weight of matching D's features of real and painted pictures, against blur (default: 0; 10 sharpens).")] = None,
+    holdout: Annotated[float | None, typer.Option(help="pix2pix: fraction of the pairs never trained on, shown in the grids and measured (default: 0.1).")] = None,
+    upsample: Annotated[str | None, typer.Option(help="pix2pix: resize (resize + convolution: no checkerboard; default) or transpose (the paper's).")] = None,
 ) -> None:
-    """Train a GAN on a corpus, with sample grids, checkpoints and resume."""
+    """Train a GAN on a corpus (or pix2pix on a pair corpus), with sample grids, checkpoints and resume."""
     from belamy.train import TrainOptions, train
 
     options = TrainOptions(
@@ -238,6 +275,8 @@ def train_cmd(
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
         ema_kimg=ema_kimg, map_layers=map_layers, mbstd_group=mbstd_group, aspect=aspect, labels=labels, init=str(init) if init else None,
         metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
+        extra={k: v for k, v in (("l1_weight", l1_weight), ("fm_weight", fm_weight), ("holdout", holdout),
+                                 ("upsample", upsample)) if v is not None},
     )
     result = train(options)
     if result.interrupted:
@@ -280,6 +319,27 @@ def generate_cmd(
     written = generate(run, out, n=16 if n is None else n, seed=seed, grid=grid, checkpoint=checkpoint, device=device,
                        truncation=truncation, label=label, truncation_cutoff=truncation_cutoff)
     console.print(f"wrote {len(written.images)} images to {out}")
+    typer.echo(str(out))
+
+
+@app.command("translate")
+def translate_cmd(
+    run: Annotated[Path, typer.Argument(help="A pix2pix run made by `belamy train PAIRS --arch pix2pix` (or one checkpoint file).")],
+    inputs: Annotated[list[Path], typer.Argument(help="Sketches or figures: images, folders of them, videos, or keypoint .json files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the paintings (PNG per image, MP4 per video).")],
+    fit: Annotated[str, typer.Option(help="pad: fit inside the run's shape (nothing lost); crop: fill it; none: keep each input's size.")] = "pad",
+    derive: Annotated[bool, typer.Option("--derive", help="Inputs are photos or paintings: make the run's kind of condition from them first, as `corpus pairs` did.")] = False,
+    model: Annotated[Path | None, typer.Option(help="With --derive on a pose or landmarks run: the ONNX keypoint model.")] = None,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write condition | painting next to each other.")] = False,
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, or a kimg number / file name.")] = "latest",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Turn sketches, face markers or poses into paintings; each output records its run, checkpoint and input hashes."""
+    from belamy.generate.translate import translate
+
+    report = translate(run, inputs, out, fit=fit, derive=derive, model=model, checkpoint=checkpoint, device=device,
+                       side_by_side=side_by_side)
+    console.print(f"wrote {len(report.written)} file(s), {report.frames} painting(s), to {out}")
     typer.echo(str(out))
 
 
@@ -546,20 +606,21 @@ def exhibit_cmd(
     image_format: Annotated[str, typer.Option("--format", help="Frame encoding: jpeg (fastest) or webp (smaller).")] = "jpeg",
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, or a kimg number / file name.")] = "latest",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    poses: Annotated[Path | None, typer.Option(help="A pix2pix run: a folder (sketches, figures, keypoint .json keyframes) or a video to paint, looping; --seconds-per-face sets each keyframe's time.")] = None,
 ) -> None:
     """Serve the live installation: full-screen pages of portraits morphing forever, generated live."""
     from belamy.exhibit.server import ExhibitConfig, serve
 
     config = ExhibitConfig(run=run, screens=screens, labels=labels, res=res, fps=fps, engine=engine,
                            truncation=truncation, seed=seed, seconds_per_face=seconds_per_face, checkpoint=checkpoint,
-                           device=device, quality=quality, format=image_format, onnx_model=onnx_model)
+                           device=device, quality=quality, format=image_format, onnx_model=onnx_model, poses=poses)
     serve(config, host=host, port=port, echo=lambda line: console.print(line, soft_wrap=True))
 
 
 @app.command("export")
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder made by `belamy train` (or one checkpoint file).")],
-    onnx: Annotated[Path, typer.Option("--onnx", help="The ONNX file to write (inputs z [, labels]; output image).")],
+    onnx: Annotated[Path, typer.Option("--onnx", help="The ONNX file to write (inputs z [, labels], or a pix2pix run's uint8 condition; output image).")],
     truncation: Annotated[float, typer.Option(help="Truncation ψ folded into the graph (1 = none).")] = 1.0,
     output: Annotated[str, typer.Option(help="uint8: [N,H,W,3] pixels; float: [N,3,H,W] in [-1, 1].")] = "uint8",
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, or a kimg number / file name.")] = "latest",

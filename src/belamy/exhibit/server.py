@@ -49,6 +49,7 @@ class ExhibitConfig:
     quality: int = 85
     format: str = "jpeg"
     onnx_model: Path | None = None
+    poses: Path | None = None  # a pix2pix run: a folder or video of sketches or poses to paint, looping
 
     def validate(self) -> None:
         if self.screens not in (1, 2):
@@ -72,6 +73,15 @@ def build_producer(config: ExhibitConfig) -> FrameProducer:
     from belamy.generate.loader import load_generator
 
     config.validate()
+    if config.poses is not None:
+        from belamy.exhibit.poses import build_pose_generator
+
+        return FrameProducer(build_pose_generator(config), config.fps)
+    from belamy.generate.translate import checkpoint_arch
+
+    if checkpoint_arch(Path(config.run), config.checkpoint) == "pix2pix":
+        raise BelamyError("a pix2pix run paints from sketches or poses, not from noise",
+                          "give it a sequence to play: --poses FOLDER_OR_VIDEO")
     gen = load_generator(Path(config.run), config.checkpoint, config.device)
     names = label_names(gen) if gen.num_classes else []
     labels = parse_labels(config.labels, names, config.screens)

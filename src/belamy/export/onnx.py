@@ -144,7 +144,18 @@ def export_generator(gen: LoadedGenerator, out: Path, truncation: float = 1.0, o
 
 def export_onnx(run: Path, out: Path, truncation: float = 1.0, checkpoint: str = "latest", output: str = "uint8",
                 opset: int = OPSET) -> Path:
-    """Load the run's generator and export it; see :func:`export_generator`."""
+    """Load the run's generator and export it; see :func:`export_generator` (and, for an image-to-image
+    run, :func:`belamy.export.pix2pix.export_translator`)."""
+    from belamy.generate.translate import checkpoint_arch
+
+    if checkpoint_arch(Path(run), checkpoint) == "pix2pix":
+        from belamy.export.pix2pix import export_translator
+        from belamy.generate.translate import load_translator
+
+        if truncation != 1.0 or output != "uint8":
+            raise BelamyError("--truncation and --output are for runs that draw from noise",
+                              "a pix2pix model always maps uint8 conditions to uint8 paintings: drop them")
+        return export_translator(load_translator(Path(run), checkpoint, device="cpu"), out, opset)
     return export_generator(load_generator(Path(run), checkpoint, device="cpu"), out, truncation, output, opset)
 
 

@@ -77,6 +77,9 @@ class LoadedGenerator:
 def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = "auto") -> LoadedGenerator:
     loaded = load_module(Path(run_or_ckpt), "generator", checkpoint, device)
     G, meta = loaded.module, loaded.meta
+    if getattr(G, "condition_channels", 0):
+        raise BelamyError(f"{run_or_ckpt} is an image-to-image ({loaded.arch.name}) run: it paints from drawings, not from noise",
+                          f"use `belamy translate {run_or_ckpt} SKETCH... --out DIR`")
     check_generator(G, loaded.arch.name)
     return LoadedGenerator(
         G=G, arch=loaded.arch.name, res=loaded.cfg.res, z_dim=G.z_dim, num_classes=getattr(G, "num_classes", 0),

@@ -23,6 +23,7 @@ BUILTIN_MODULES = (
     "belamy.models.dcgan",
     "belamy.models.style",
     "belamy.models.rrdb",
+    "belamy.models.pix2pix",
 )
 
 

@@ -25,7 +25,7 @@ from belamy.studio.travel import render_travel
 from belamy.utils.asgi import BodySizeLimit, route_limits
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {"/": "runs.html", "/curate": "curate.html", "/gallery": "gallery.html"}
+PAGES = {"/": "runs.html", "/curate": "curate.html", "/gallery": "gallery.html", "/draw": "draw.html"}
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _CLIENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SERVED_SUFFIXES = (*IMAGE_SUFFIXES, ".gif")
@@ -286,4 +286,7 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
         frames = render_travel(studio.root, a, b, body.frames, studio.device)
         return {"frames": ["/files/" + p.relative_to(studio.root).as_posix() for p in frames]}
 
+    from belamy.studio.draw import create_draw_router
+
+    app.include_router(create_draw_router(studio))
     return app

@@ -152,6 +152,10 @@ class TrainOptions(RunOptions):
                 takers = [a for a in architecture_names("gan") if name in _arch_uses(a)]
                 hint = f"drop --{_flag(name)}" + (f", or train --arch {' / '.join(takers)}" if takers else "")
                 raise BelamyError(f"--{_flag(name)} is not used by --arch {arch.name} with --loss {loss.name}", hint)
+        for name in self.extra:  # settings of registered architectures and losses: the same rule
+            if name not in arch.uses | loss.uses:
+                raise BelamyError(f"--{_flag(name)} is not used by --arch {arch.name} with --loss {loss.name}",
+                                  f"drop --{_flag(name)}")
 
     # ------------------------------------------------------------------ validation
 

@@ -15,6 +15,7 @@ from belamy.runs.task import Task
 # task name -> "module:class" (imported only when a run of that task starts)
 BUILTIN_TASKS = {
     "gan": "belamy.train.gan:GANTask",
+    "pix2pix": "belamy.train.pix2pix:Pix2PixTask",
 }
 _TASKS: dict[str, Callable[..., Task]] = {}
 

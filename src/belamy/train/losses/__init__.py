@@ -11,6 +11,7 @@ from belamy.train.losses.base import GANLoss, Phase, StepBatch
 BUILTIN_MODULES = (
     "belamy.train.losses.dcgan",
     "belamy.train.losses.stylegan2",
+    "belamy.train.losses.pix2pix",
 )
 
 _LOSSES: dict[str, type[GANLoss]] = {}
