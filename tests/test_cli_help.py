@@ -24,3 +24,15 @@ def test_no_help_text_loses_words_to_rich_markup():
             if render(text).plain != text:
                 eaten.append(f"{' '.join(path) or 'belamy'} {name}: {text!r} shows as {render(text).plain!r}")
     assert not eaten, "\n".join(eaten)
+
+
+def test_plain_flags_do_not_pretend_to_take_a_value():
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for path, command in all_commands(typer.main.get_command(app)):
+        if getattr(command, "commands", None):
+            continue
+        text = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output
+        shown = [line for line in text.splitlines() if "<bool>" in line and "--help" not in line]  # typer's own --help
+        assert not shown, f"{' '.join(path)}: {shown}"

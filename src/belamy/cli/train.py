@@ -1,0 +1,221 @@
+"""`belamy train`, `belamy distill`, `belamy sr train` and `belamy import`: everything that makes a run."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from belamy.cli.app import app
+from belamy.cli.options import Device
+from belamy.utils.progress import console
+
+
+class AugmentKind(StrEnum):
+    ada = "ada"
+    diffaugment = "diffaugment"
+    none = "none"
+
+
+class Precision(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    auto = "auto"
+
+
+def _choices(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def _arch_help() -> str:
+    from belamy.models.registry import architecture_names, get_architecture
+
+    names = architecture_names("gan") + [n for n in architecture_names() if get_architecture(n).task not in ("gan", "sr")]
+    return ("Network architecture: " + "; ".join(f"{n} ({get_architecture(n).summary})" for n in names)
+            + " (default: dcgan; on --resume, the run's).")
+
+
+def _loss_help() -> str:
+    from belamy.train.losses import get_loss, loss_names
+
+    return "Loss by name: " + "; ".join(f"{n}: {get_loss(n).summary}" for n in loss_names()) + \
+        " (default: the architecture's own)."
+
+
+DURATION_HELP = ("Train until this many thousand real images have been shown (default: 100 for a new run; "
+                 "on --resume, the run's own target).")
+
+
+MINUTES_HELP = "Train for this many minutes of wall time instead (or as well: whichever comes first); kept on --resume."
+
+
+CHECKPOINT_MINUTES_HELP = "Also write a checkpoint whenever this many minutes have passed since the last (0: off)."
+
+
+@app.command("train")
+def train_cmd(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, sample grids, metrics.")],
+    arch: Annotated[str | None, typer.Option(help=_arch_help())] = None,
+    res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for style (default: 64; on --resume, the run's).")] = None,
+    kimg: Annotated[float | None, typer.Option(help=DURATION_HELP)] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size over all processes (default: 64 dcgan, 32 style).")] = None,
+    loss: Annotated[str | None, typer.Option(help=_loss_help())] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate for both networks (default: 2e-4 dcgan, 0.0025 style).")] = None,
+    beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default: 0.5 dcgan, 0 style).")] = None,
+    nz: Annotated[int | None, typer.Option(help="Latent size (default: 100 dcgan; 256 style up to 128², 512 above).")] = None,
+    ngf: Annotated[int | None, typer.Option(help="Generator width (dcgan: 64 at 64², 160 at 128², as art-DCGAN; style: channels at the output resolution).")] = None,
+    ndf: Annotated[int | None, typer.Option(help="Discriminator width (dcgan: 64 at 64², 40 at 128²; style: channels at the input resolution).")] = None,
+    augment: Annotated[AugmentKind | None, typer.Option(help="style: ada (adaptive, default), diffaugment or none.")] = None,
+    ada_target: Annotated[float | None, typer.Option(help="ADA: the r_t = E(sign D(real)) it steers toward (default: 0.6).")] = None,
+    r1_gamma: Annotated[float | None, typer.Option(help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).")] = None,
+    ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
+    map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
+    mbstd_group: Annotated[int | None, typer.Option(help="style: D's minibatch-std group size (default 4; StyleGAN2-ADA's paper256/512 configs use 8).")] = None,
+    aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
+    labels: Annotated[str | None, typer.Option(help="style: class-conditional on a manifest field (e.g. style), or 'folder' (the source's folder name).")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights, e.g. one made by `belamy import`: its arch, res and widths; fresh optimizers.")] = None,
+    metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
+    metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,
+    precision: Annotated[Precision, typer.Option(help="fp32 (default), bf16, fp16 (GPU) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (style; worth it on a GPU).", metavar="")] = False,
+    tick_kimg: Annotated[float, typer.Option(help="kimg between log lines (one metrics.jsonl line each).")] = 4.0,
+    snapshot_ticks: Annotated[int, typer.Option(help="Ticks between sample grids and checkpoints.")] = 1,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
+    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    grid_size: Annotated[int, typer.Option(help="Images in each sample grid (seeds 0..N-1, as `belamy generate`).")] = 36,
+    mirror: Annotated[bool, typer.Option(help="Flip real images left-right at random (doubles a small corpus).", metavar="")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed for weights, latents and data order.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.", metavar="")] = False,
+    device: Device = "auto",
+    channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).", metavar="")] = True,
+    l1_weight: Annotated[float | None, typer.Option(help="pix2pix: weight λ of the L1 to the real painting (default: 100).")] = None,
+    fm_weight: Annotated[float | None, typer.Option(help="pix2pix: weight of matching D's features of real and painted pictures, against blur (default: 0; 10 sharpens).")] = None,
+    holdout: Annotated[float | None, typer.Option(help="pix2pix: fraction of the pairs never trained on, shown in the grids and measured (default: 0.1).")] = None,
+    upsample: Annotated[str | None, typer.Option(help="pix2pix: resize (resize + convolution: no checkerboard; default) or transpose (the paper's).")] = None,
+) -> None:
+    """Train a GAN on a corpus (or pix2pix on a pair corpus), with sample grids, checkpoints and resume."""
+    from belamy.train import TrainOptions, train
+
+    options = TrainOptions(
+        corpus=corpus, out=out, arch=arch, res=res, kimg=kimg, minutes=minutes, batch=batch, loss=loss,
+        checkpoint_minutes=checkpoint_minutes,
+        lr=lr, beta1=beta1, nz=nz, ngf=ngf, ndf=ndf, tick_kimg=tick_kimg, snapshot_ticks=snapshot_ticks,
+        keep=keep, seed=seed, resume=resume, device=device, channels_last=channels_last, grid_size=grid_size,
+        mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
+        ema_kimg=ema_kimg, map_layers=map_layers, mbstd_group=mbstd_group, aspect=aspect, labels=labels, init=str(init) if init else None,
+        metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
+        extra={k: v for k, v in (("l1_weight", l1_weight), ("fm_weight", fm_weight), ("holdout", holdout),
+                                 ("upsample", upsample)) if v is not None},
+    )
+    result = train(options)
+    if result.interrupted:
+        raise typer.Exit(130)
+    typer.echo(str(result.run_dir))
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Annotated[Path, typer.Argument(help="The trained run to learn from (style or dcgan, conditional or not).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the light student: usable like any run (generate, exhibit, walk, export).")],
+    checkpoint: Annotated[str, typer.Option(help="The teacher's checkpoint: latest, best, or a kimg number / file name.")] = "latest",
+    res: Annotated[int | None, typer.Option(help="Student resolution, a power of two up to the teacher's (default: the teacher's; lower is faster).")] = None,
+    ngf: Annotated[int, typer.Option(help="Student width (channels at the output resolution): 16 runs at 24+ fps at 256² on a laptop CPU.")] = 16,
+    kimg: Annotated[float | None, typer.Option(help="Learn until this many thousand teacher images have been shown (default: 100; on --resume, the run's own target).")] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
+    batch: Annotated[int, typer.Option(help="Teacher images per step.")] = 32,
+    truncation: Annotated[float, typer.Option(help="The teacher's truncation ψ, baked into the student (1 = the full range).")] = 1.0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
+    feature_weight: Annotated[float, typer.Option(help="Weight of the teacher discriminator's feature match (0: pixels only).")] = 0.2,
+    ema_kimg: Annotated[float, typer.Option(help="Half-life of the student's weight average, in kimg (0: none).")] = 1.0,
+    tick_kimg: Annotated[float, typer.Option(help="kimg between log lines, comparison images and checkpoints.")] = 4.0,
+    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed for the student's weights and the latents it learns on.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the distillation in --out from its last checkpoint.", metavar="")] = False,
+    device: Device = "auto",
+) -> None:
+    """Distil a trained run into a light DCGAN that draws the same pictures fast enough for `belamy exhibit`."""
+    from belamy.distill import DistillOptions, distill
+
+    options = DistillOptions(teacher=teacher, out=out, checkpoint=checkpoint, res=res, ngf=ngf, kimg=kimg, minutes=minutes,
+                             checkpoint_minutes=checkpoint_minutes, batch=batch,
+                             truncation=truncation, lr=lr, feature_weight=feature_weight, ema_kimg=ema_kimg,
+                             tick_kimg=tick_kimg, keep=keep, seed=seed, resume=resume, device=device)
+    result = distill(options)
+    if result.interrupted:
+        raise typer.Exit(130)
+    typer.echo(str(result.run_dir))
+
+
+sr_app = typer.Typer(help="Train the built-in super-resolution network on paintings.", no_args_is_help=True)
+
+
+app.add_typer(sr_app, name="sr")
+
+
+@sr_app.command("train")
+def sr_train_cmd(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="SR run folder: checkpoints, before/after samples, metrics.")],
+    scale: Annotated[int, typer.Option(help="Model enlargement, 2 or 4.")] = 4,
+    kimg: Annotated[float | None, typer.Option(help="Train until this many thousand patches have been shown (default: 20; on --resume, the run's own target).")] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
+    warmup_kimg: Annotated[float, typer.Option(help="kimg of L1-only training before the adversarial losses.")] = 2.0,
+    batch: Annotated[int, typer.Option(help="Patches per step.")] = 8,
+    patch: Annotated[int | None, typer.Option(help="High-resolution patch side, a multiple of 16 (default: 96, or the largest the corpus holds).")] = None,
+    nf: Annotated[int, typer.Option(help="Generator features.")] = 32,
+    nb: Annotated[int, typer.Option(help="Generator RRDB blocks.")] = 6,
+    gc: Annotated[int, typer.Option(help="Growth channels in each dense block.")] = 16,
+    ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 32,
+    lr: Annotated[float, typer.Option(help="Adam learning rate for both networks.")] = 2e-4,
+    adv_weight: Annotated[float, typer.Option(help="Weight of the relativistic adversarial loss.")] = 0.005,
+    fm_weight: Annotated[float, typer.Option(help="Weight of the discriminator feature-matching loss.")] = 0.05,
+    tick_kimg: Annotated[float, typer.Option(help="kimg between log lines.")] = 0.5,
+    snapshot_ticks: Annotated[int, typer.Option(help="Ticks between before/after samples and checkpoints.")] = 4,
+    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed for weights, crops and degradations.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the SR run in --out from its last checkpoint.", metavar="")] = False,
+    device: Device = "auto",
+) -> None:
+    """Train the built-in RRDB super-resolution network on a corpus, with synthetic degradations."""
+    from belamy.upscale.train import SRTrainOptions, train_sr
+
+    options = SRTrainOptions(
+        corpus=corpus, out=out, scale=scale, kimg=kimg, minutes=minutes, checkpoint_minutes=checkpoint_minutes,
+        warmup_kimg=warmup_kimg, batch=batch, patch=patch, nf=nf,
+        nb=nb, gc=gc, ndf=ndf, lr=lr, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
+        snapshot_ticks=snapshot_ticks, keep=keep, seed=seed, resume=resume, device=device,
+    )
+    result = train_sr(options)
+    if result.interrupted:
+        raise typer.Exit(130)
+    typer.echo(str(result.run_dir))
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="An NVlabs StyleGAN2-ADA .pkl, a rosinality stylegan2-pytorch .pt, or a PyTorch-tutorial DCGAN .pth.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run folder to create (it must not hold a run yet).")],
+    label_names: Annotated[str | None, typer.Option(help="Conditional models: class names in class order, e.g. cat,dog (default 0,1,...).")] = None,
+    discriminator: Annotated[Path | None, typer.Option(help="Tutorial DCGAN: the discriminator's state dict (netD), if saved apart.")] = None,
+) -> None:
+    """Make a belamy run from a model trained elsewhere (no code in the file is ever run)."""
+    from belamy.importers import import_model
+
+    names = [n.strip() for n in label_names.split(",")] if label_names else None
+    result = import_model(file, out, label_names=names, discriminator=discriminator)
+    source = result.imported_from
+    console.print(f"imported {source['file']} ({source['format']}, sha256 {source['sha256'][:12]}…) into {result.run_dir}",
+                  soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    if result.licence_note:
+        console.print(Text.assemble(("licence: ", "bold yellow"), result.licence_note), soft_wrap=True)
+    typer.echo(str(result.run_dir))
