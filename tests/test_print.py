@@ -19,6 +19,7 @@ from PIL import Image, ImageCms
 from belamy.errors import BelamyError
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
+from belamy.provenance import Record
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
 from belamy.upscale.rrdb import RRDBNet, SRConfig
 from belamy.utils.imageio import file_sha256, save_png
@@ -126,9 +127,9 @@ def test_print_with_the_built_in_sr_network(tmp_path: Path):
     result = make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="2x2in", dpi=100, model=run, device="cpu",
                                      tile=32, overlap=8))
     assert result.pixels == (200, 200)
-    prov = result.provenance["print"]
-    assert prov["upscaler"] == "belamy-sr"
-    assert prov["sr_checkpoint_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
+    prov = Record.from_dict(result.provenance).steps[-1]
+    assert prov["stage"] == "print" and prov["upscale"]["method"] == "belamy-sr"
+    assert prov["upscale"]["weights_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
 
 
 @pytest.mark.slow
@@ -145,7 +146,7 @@ def test_credit_line_names_model_code_and_corpus(tmp_path: Path):
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"corpus": {"path": "/data/portraits", "count": 834}}))
     text = credit_line({**PROVENANCE, "run": str(run)}, {"upscaler": "lanczos"}, "Printed by the lab.")
-    for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "portraits (834 paintings)", "belamy", "Apache-2.0", "lanczos",
+    for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "834 paintings from portraits", "belamy", "Apache-2.0", "lanczos",
                   "Printed by the lab."):
         assert piece in text, piece
     assert "without belamy provenance" in credit_line(None)

@@ -553,6 +553,45 @@ def walk_cmd(
     typer.echo(str(path))
 
 
+# --------------------------------------------------------------------------- provenance: keys, verify, reproduce, attribute
+
+keys_app = typer.Typer(help="The local identity that signs belamy's content credentials (C2PA).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init_cmd(
+    folder: Annotated[Path | None, typer.Option("--dir", help="Where to keep the keys (default: $BELAMY_KEYS or ~/.config/belamy/keys).")] = None,
+    name: Annotated[str, typer.Option(help="The signer's name, as credentials will show it.")] = "belamy artist",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing identity (files it signed stay valid, but no longer trusted here).")] = False,
+) -> None:
+    """Make a local signing identity (a small CA and a leaf certificate, files 0600); nothing is uploaded."""
+    from belamy.utils.identity import init_identity
+
+    identity = init_identity(folder, name=name, force=force)
+    console.print(f"signing identity {identity.subject} in {identity.folder}: every PNG, JPEG and TIFF belamy "
+                  "writes from now on carries signed content credentials")
+    typer.echo(str(identity.folder))
+
+
+@app.command("verify")
+def verify_cmd(
+    image: Annotated[Path, typer.Argument(help="Any PNG, JPEG, TIFF, GIF or MP4 (belamy's or another C2PA tool's).")],
+) -> None:
+    """Check an image's content credentials: signature, hard binding (any edit), the chain of stages, the credit line.
+
+    Exit 0 when everything checks; 1 when the file is unsigned or any check fails.
+    """
+    from belamy.provenance import verify_image
+
+    result = verify_image(image)
+    width = max(len(label) for label, _ in result.lines())
+    for label, text in result.lines():
+        typer.echo(f"{label:<{width}}  {text}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

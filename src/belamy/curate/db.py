@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from belamy.errors import BelamyError
+from belamy.provenance import Record, credit_line
 from belamy.utils.imageio import file_sha256, read_provenance
 
 DB_NAME = "belamy-studio.sqlite"
@@ -72,6 +73,7 @@ class Candidate:
             "hash": self.hash, "path": self.path, "set": self.set_name, "run": self.run, "checkpoint": self.checkpoint,
             "checkpoint_sha256": self.checkpoint_sha256, "seed": self.seed, "provenance": self.provenance,
             "decision": self.decision, "p_keep": self.p_keep, "name": Path(self.path).name,
+            "credit": credit_line(self.provenance),
         }
 
 
@@ -169,14 +171,13 @@ class DecisionDB:
 
     @staticmethod
     def add_candidate(con: sqlite3.Connection, digest: str, rel: str, set_name: str, provenance: dict | None) -> None:
-        prov = provenance or {}
-        seed = prov.get("seed")
+        rec = Record.from_dict(provenance)
+        seed = rec.seed
         con.execute(
             "INSERT INTO candidates (hash, path, set_name, run, checkpoint, checkpoint_sha256, seed, provenance, added)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(hash) DO UPDATE SET path = excluded.path, set_name = excluded.set_name",
-            (digest, rel, set_name, prov.get("run"), prov.get("checkpoint"), prov.get("checkpoint_sha256"),
-             seed if isinstance(seed, int) else None, json.dumps(provenance) if provenance else None, time.time()),
+            (digest, rel, set_name, rec.run, rec.checkpoint, rec.checkpoint_sha256, seed, json.dumps(provenance) if provenance else None, time.time()),
         )
 
     def candidate(self, digest: str) -> Candidate | None:

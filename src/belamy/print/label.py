@@ -15,6 +15,8 @@ from pathlib import Path
 from belamy import __version__
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
+from belamy.provenance.credit import credit_line as provenance_credit
+from belamy.provenance.record import Record
 from belamy.utils.atomic import atomic_path
 
 LABEL_CM = (12.0, 8.0)  # a common size for a museum label
@@ -32,9 +34,9 @@ class LabelText:
     extra: list[str] = field(default_factory=list)
 
 
-def corpus_from_run(provenance: dict) -> str | None:
+def corpus_from_run(provenance: dict) -> dict | None:
     """The training corpus named in the generating run's run.json, when that run is on this machine."""
-    run = provenance.get("run")
+    run = Record.from_dict(provenance).run
     if not run:
         return None
     try:
@@ -42,31 +44,19 @@ def corpus_from_run(provenance: dict) -> str | None:
     except (OSError, ValueError):
         return None
     corpus = info.get("corpus") or {}
-    if not corpus.get("path"):
-        return None
-    count = corpus.get("count")
-    return f"{Path(corpus['path']).name} ({count} paintings)" if count else Path(corpus["path"]).name
+    return corpus if corpus.get("path") else None
 
 
 def credit_line(provenance: dict | None, upscaler: dict | None = None, extra: str | None = None) -> str:
-    """Model, code and corpus, in one paragraph, from whatever provenance is known."""
-    prov = provenance or {}
+    """Model, corpus and design (belamy.provenance.credit_line), then the enlarger and the code, in one paragraph."""
+    rec = Record.from_dict(provenance)
     parts = []
-    if prov.get("generator") == "belamy" or prov.get("checkpoint_sha256"):
-        model = f"{prov.get('arch', 'GAN')} at {prov['res']}²" if prov.get("res") else prov.get("arch", "GAN")
-        bits = [f"Model: belamy {model}"]
-        if prov.get("run"):
-            bits.append(f"run {Path(prov['run']).name}")
-        if prov.get("kimg") is not None:
-            bits.append(f"{prov['kimg']:g} kimg")
-        if prov.get("checkpoint_sha256"):
-            bits.append(f"checkpoint sha256 {prov['checkpoint_sha256'][:12]}")
-        if prov.get("seed") is not None:
-            bits.append(f"seed {prov['seed']}")
-        parts.append(", ".join(bits) + ".")
-        corpus = corpus_from_run(prov)
-        if corpus:
-            parts.append(f"Trained on {corpus}.")
+    if rec.is_generated:
+        if not rec.corpus:  # an older record: the run folder may still say what it was trained on
+            rec.corpus = corpus_from_run(provenance or {}) or {}
+        arch, res = rec.model.get("arch", "GAN"), rec.model.get("res")
+        text = provenance_credit(rec)
+        parts.append(f"Model: belamy {arch}{f' at {res}²' if res else ''}, {text[0].lower()}{text[1:]}.")
     else:
         parts.append("Source image without belamy provenance.")
     if upscaler:
