@@ -105,3 +105,9 @@ def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
         G.mapping.w_avg.normal_()
     save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G), {"arch": arch, "model": config.to_dict(), "kimg": 0.064})
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_signing_identity(monkeypatch):
+    """Tests write unsigned files unless they make an identity: a developer's own keys must not change them."""
+    monkeypatch.setenv("BELAMY_KEYS", "none")

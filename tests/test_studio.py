@@ -16,6 +16,7 @@ import pytest
 from conftest import synthetic_portraits, tiny_train_options, write_corpus
 from fastapi.testclient import TestClient
 
+from belamy.provenance import Record
 from belamy.studio.app import create_app
 from belamy.utils.imageio import read_provenance, save_png
 
@@ -324,7 +325,7 @@ def test_runs_generation_map_and_travel(run_root: Path, tmp_path: Path):
         assert sorted(p.name for p in out.glob("*.png"))[:2] == ["seed-000000.png", "seed-000001.png"]
         again = wait_job(c, c.post("/api/generate", json={"run": "runs/portraits", "n": 2}, headers=h).json()["id"])
         assert again["message"].endswith("seeds 6-7")  # asking again adds new candidates, it does not redraw
-        assert read_provenance(out / "seed-000007.png")["seed"] == 7
+        assert Record.from_dict(read_provenance(out / "seed-000007.png")).seed == 7
 
         sets = {s["name"]: s for s in c.get("/api/sets").json()["sets"]}
         assert sets["portraits-ckpt-000000064"]["total"] == 8

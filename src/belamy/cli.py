@@ -592,6 +592,24 @@ def verify_cmd(
         raise typer.Exit(1)
 
 
+@app.command("reproduce")
+def reproduce_cmd(
+    image: Annotated[Path, typer.Argument(help="An image written by `belamy generate`.")],
+    run: Annotated[Path | None, typer.Option("--run", help="Where to look for the checkpoint (a run, a checkpoint file or a folder of runs; default: the run the image names).")] = None,
+    device: Annotated[str, typer.Option(help="cpu (bit-exact across machines), auto, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Render an image again from the checkpoint (found by its SHA-256) and seed it records; confirm it bit for bit.
+
+    Exit 0 when identical; 1 with what differs (an edit, another checkpoint, a missing run).
+    """
+    from belamy.generate.reproduce import reproduce_image
+
+    result = reproduce_image(image, run=run, device=device)
+    typer.echo(f"{result.status}: {result.message}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
