@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 PORTRAITS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "portraits"
 RES = 32
@@ -96,11 +97,71 @@ def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
     return runs
 
 
+def auc(positive: list[float], negative: list[float]) -> float:
+    """ROC AUC: the chance that a positive scores above a negative (ties count half)."""
+    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def measure(runs: dict[str, Path], held_out: np.ndarray, n: int, restarts: int, steps: int, references: int,
+            work: Path) -> dict:
+    from belamy.attribute.attribute import calibrate, jpeg, prepare, project_all, samples
+    from belamy.attribute.project import Projector, load_discriminator
+    from belamy.generate.loader import load_generator
+    from belamy.utils.grid import make_grid, to_uint8
+
+    gen = load_generator(runs["A"], device="cpu")
+    projector = Projector(gen, load_discriminator(gen), restarts=restarts, steps=steps)
+    started = time.time()
+    calibration = calibrate(gen, projector, references, cache=False)
+    seeds = list(range(5_000_000, 5_000_000 + n))
+    own = samples(gen, seeds)
+    shape = (RES, RES)
+    groups = {
+        "own": [prepare(Image.fromarray(p), shape) for p in own],
+        "own, JPEG q75": [prepare(jpeg(p, 75), shape) for p in own],
+        "own, 2x resize": [prepare(Image.fromarray(p).resize((2 * RES, 2 * RES), Image.Resampling.LANCZOS), shape)
+                           for p in own],
+        "(a) held-out paintings": [prepare(Image.fromarray(np.asarray(p)), shape) for p in held_out[:n]],
+        "(b) run B (dcgan, seed 1)": [prepare(Image.fromarray(p), shape)
+                                      for p in samples(load_generator(runs["B"], device="cpu"), seeds)],
+        "(c) run C (style)": [prepare(Image.fromarray(p), shape)
+                              for p in samples(load_generator(runs["C"], device="cpu"), seeds)],
+    }
+    residuals, pictures = {}, []
+    for name, targets in groups.items():
+        res, _, recon = project_all(projector, targets, name)
+        residuals[name] = res
+        show = min(8, len(targets))
+        pictures += [to_uint8(torch.stack(targets[:show])), to_uint8(recon[:show])]
+        print(f"{name}: median residual {np.median(res):.4g}", flush=True)
+    Image.fromarray(make_grid(np.concatenate(pictures), cols=8)).save(work / "reconstructions.png")
+    table = {}
+    for pos in ("own", "own, JPEG q75", "own, 2x resize"):
+        for neg in ("(a) held-out paintings", "(b) run B (dcgan, seed 1)", "(c) run C (style)"):
+            # A smaller residual means "more likely the model's own": rank by its negative.
+            table[f"{pos} vs {neg}"] = {
+                "auc": round(auc([-r for r in residuals[pos]], [-r for r in residuals[neg]]), 4),
+                "n_pos": len(residuals[pos]), "n_neg": len(residuals[neg]),
+                "score_pos": round(float(np.mean([calibration.score(r) for r in residuals[pos]])), 3),
+                "score_neg": round(float(np.mean([calibration.score(r) for r in residuals[neg]])), 3),
+            }
+    return {"machine": machine(), "torch_threads": torch.get_num_threads(), "n": n, "restarts": restarts,
+            "steps": steps, "references": references, "seconds": round(time.time() - started),
+            "calibration": {"own_median": float(np.median(calibration.own)),
+                            "other_median": float(np.median(calibration.other))},
+            "median_residual": {k: float(np.median(v)) for k, v in residuals.items()}, "auc": table}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/belamy-attr"))
     parser.add_argument("--source", type=Path, default=PORTRAITS)
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--n", type=int, default=24, help="pictures per group")
+    parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=80)
+    parser.add_argument("--references", type=int, default=12)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -108,6 +169,17 @@ def main(argv: list[str] | None = None) -> None:
     runs = train_runs(args.work, corpus)
     if args.train_only:
         return
+    report = measure(runs, held_out, args.n, args.restarts, args.steps, args.references, args.work)
+    (args.work / "attribution.json").write_text(json.dumps(report, indent=2))
+    print(f"\nmachine: {report['machine']}, one torch thread, {report['seconds']} s; projection: "
+          f"{args.restarts} restarts x {args.steps} steps; calibration: {args.references} + {args.references}")
+    print("| own samples | against | ROC AUC | n own | n other | mean score own | mean score other |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for key, row in report["auc"].items():
+        pos, neg = key.split(" vs ")
+        print(f"| {pos} | {neg} | {row['auc']:.3f} | {row['n_pos']} | {row['n_neg']} | {row['score_pos']:.2f} | "
+              f"{row['score_neg']:.2f} |")
+    print(f"reconstructions (targets above, reconstructions below, 8 per group): {args.work / 'reconstructions.png'}")
 
 
 if __name__ == "__main__":

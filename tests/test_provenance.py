@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import random_run, synthetic_portraits, write_corpus
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -24,7 +25,6 @@ from belamy.provenance import Record, credit_line, derive, verify_image
 from belamy.upscale.upscaler import upscale_file
 from belamy.utils.identity import init_identity, load_identity
 from belamy.utils.imageio import read_provenance, save_image
-from conftest import random_run, write_corpus
 
 pytest.importorskip("c2pa")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -277,3 +277,30 @@ def test_reproduce_says_what_differs(run_with_corpus: Path, tmp_path: Path):
     assert reproduce_image(image, run=moved.parent).ok  # or in a folder of runs
     cli = CliRunner().invoke(app, ["reproduce", str(edited), "--run", str(moved)])
     assert cli.exit_code == 1 and "4 of 1024 pixels changed" in cli.output
+
+
+# --------------------------------------------------------------------------- attribute
+
+
+def test_attribute_tells_the_models_own_pictures_from_others(tiny_run: Path, tmp_path: Path):
+    from belamy.attribute import attribute_images
+    from belamy.attribute.attribute import jpeg
+
+    own = generate(tiny_run, tmp_path / "own", n=2, seed=500, device="cpu").images
+    shared = tmp_path / "shared.jpg"  # one of them as it would travel: JPEG, enlarged, mildly cropped
+    picture = jpeg(np.asarray(Image.open(own[1]).convert("RGB")), 75).resize((64, 64), Image.Resampling.LANCZOS)
+    picture.crop((2, 2, 62, 62)).save(shared, quality=90)
+    others = []
+    for i, face in enumerate(synthetic_portraits(2, 32, seed=99)):
+        others.append(tmp_path / f"other-{i}.png")
+        Image.fromarray(face).save(others[-1])
+    results, calibration = attribute_images([*own, shared, *others], tiny_run, restarts=2, steps=60, references=4)
+    assert len(calibration.own) == 4 and len(calibration.other) == 4
+    scores = {r.image.name: r.score for r in results}
+    own_scores = [scores[p.name] for p in own] + [scores["shared.jpg"]]
+    assert min(own_scores) > max(scores[p.name] for p in others), scores
+    assert all(r.rmse < 12 for r in results[:2])  # its own pictures are drawn again almost exactly
+    for r in results:
+        assert r.reconstruction == r.image.parent / f"{r.image.stem}.reconstruction.png"
+        assert Image.open(r.reconstruction).size == (32, 32)
+    assert (tiny_run / "attribution").is_dir()  # the calibration is kept for next time

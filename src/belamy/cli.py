@@ -610,6 +610,37 @@ def reproduce_cmd(
         raise typer.Exit(1)
 
 
+@app.command("attribute")
+def attribute_cmd(
+    images: Annotated[list[Path], typer.Argument(help="Pictures to test (PNG, JPEG, TIFF; photographed, resized or cropped is fine).")],
+    run: Annotated[Path, typer.Option("--run", help="The run whose generator may have made them.")],
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best, or a kimg number / file name.")] = "latest",
+    restarts: Annotated[int, typer.Option(help="Random starting latents per picture (the best is kept).")] = 4,
+    steps: Annotated[int, typer.Option(help="Optimisation steps per projection.")] = 200,
+    references: Annotated[int, typer.Option(help="Reference pictures on each side of the calibration (cached per run).")] = 16,
+    reference_run: Annotated[list[Path] | None, typer.Option("--reference-run", help="Another run whose samples count as 'not this model' in the calibration (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the reconstructions (default: beside each picture).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, auto, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Tom White's test: project each picture into the run's generator and score how well it can be made again."""
+    from rich.table import Table
+
+    from belamy.attribute import attribute_images
+
+    results, calibration = attribute_images(images, run, checkpoint=checkpoint, restarts=restarts, steps=steps,
+                                            references=references, reference_runs=reference_run or [], out=out,
+                                            device=device)
+    table = Table(title=f"attribution to {run} (calibrated on {len(calibration.own)} own, {len(calibration.other)} other)")
+    for column in ("image", "residual", "RMSE", "score", "verdict", "reconstruction"):
+        table.add_column(column, justify="right" if column in ("residual", "RMSE", "score") else "left")
+    for r in results:
+        table.add_row(r.image.name, f"{r.residual:.4g}", f"{r.rmse:.1f}", f"{r.score:.3f}", r.verdict,
+                      str(r.reconstruction or ""))
+    console.print(table)
+    for r in results:
+        typer.echo(f"{r.image}\t{r.score:.4f}\t{r.residual:.6g}")
+
+
 # --------------------------------------------------------------------------- entry point
 
 

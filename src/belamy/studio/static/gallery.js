@@ -67,6 +67,7 @@ function openWork(w) {
   byId("detail").replaceChildren(
     el("img", { class: "large", src: `/api/image/${w.hash}`, alt: w.name }),
     el("h3", { text: w.name }),
+    el("p", { class: "muted credit", text: w.credit || "" }),
     el("button", { class: "btn", id: "pick-btn", onclick: () => pick(w), text: G.picks.some((p) => p.hash === w.hash) ? "Picked" : "Pick for travel" }),
     el("table", { class: "prov" }, el("tbody", {}, el("tr", {}, el("td", { text: "sha256" }), el("td", { text: w.hash })), ...provenanceRows(w.provenance))));
   renderMap();
