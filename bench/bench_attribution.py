@@ -68,6 +68,7 @@ def build_corpora(work: Path, source: Path) -> tuple[Path, np.ndarray]:
     return train_dir, np.asarray(corpus.images[held])
 
 
+# A is the run under test; B differs only in its seed; C is the other architecture, small and short.
 RUNS = {
     "A": dict(arch="dcgan", seed=0, kimg=30.0),
     "B": dict(arch="dcgan", seed=1, kimg=30.0),
@@ -85,12 +86,16 @@ def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
         runs[name] = out
         if (out / "done").exists():
             continue
-        shutil.rmtree(out, ignore_errors=True)
+        from belamy.runs.checkpoint import latest_checkpoint
+
+        resume = latest_checkpoint(out / "checkpoints") is not None  # an interrupted bench goes on
+        if not resume:
+            shutil.rmtree(out, ignore_errors=True)
         settings = dict(settings)
         extra = {k: settings.pop(k) for k in ("channel_base", "channel_max") if k in settings}
         started = time.time()
         train(TrainOptions(corpus=corpus, out=out, res=RES, device="cpu", tick_kimg=2.0, snapshot_ticks=5,
-                           grid_size=16, keep=1, **settings, **extra))
+                           grid_size=16, keep=1, resume=resume, **settings, **extra))
         (out / "done").write_text(f"{time.time() - started:.0f} s\n")
         print(f"trained run {name} ({settings['arch']}, seed {settings['seed']}, {settings['kimg']} kimg) "
               f"in {time.time() - started:.0f} s", flush=True)

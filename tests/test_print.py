@@ -22,7 +22,7 @@ from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, par
 from belamy.provenance import Record
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
 from belamy.upscale.rrdb import RRDBNet, SRConfig
-from belamy.utils.imageio import file_sha256, save_png
+from belamy.utils.imageio import file_sha256, read_provenance, save_png
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
               "checkpoint": "ckpt-000012000.safetensors", "checkpoint_sha256": "c0ffee" * 10 + "abcd", "seed": 42}
@@ -70,9 +70,11 @@ def test_small_print_is_exact_lossless_srgb_and_carries_provenance(tmp_path: Pat
         assert tuple(round(v) for v in im.info["dpi"]) == (100, 100)
         profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(im.info["icc_profile"]))
         assert "sRGB" in ImageCms.getProfileDescription(profile)
-        prov = json.loads(im.tag_v2[270])
-    assert prov["seed"] == 42 and prov["checkpoint_sha256"] == PROVENANCE["checkpoint_sha256"]
-    assert prov["signed"] is True and prov["print"]["dpi"] == 100 and prov["print"]["pixels"] == [200, 200]
+        prov = Record.from_dict(json.loads(im.tag_v2[270]))
+    assert prov.seed == 42 and prov.checkpoint_sha256 == PROVENANCE["checkpoint_sha256"]
+    step = prov.steps[-1]
+    assert step["stage"] == "print" and step["signed"] is True and step["dpi"] == 100 and step["pixels"] == [200, 200]
+    assert Record.from_dict(read_provenance(out)).to_dict() == prov.to_dict()  # read back by the usual reader
 
     mockup, label = side_paths(out)
     assert (result.mockup_path, result.label_path) == (mockup, label)

@@ -132,7 +132,7 @@ def reference_pictures(gen: LoadedGenerator, n: int, reference_runs: list[Path],
     own_pics = samples(gen, seeds)
     own = [prepare(jpeg(p) if i % 2 else Image.fromarray(p), shape) for i, p in enumerate(own_pics)]
     other: list[torch.Tensor] = []
-    corpus = (gen.meta.get("corpus") or gen._run_corpus() or {}).get("path")
+    corpus = gen.record().corpus.get("path")
     if corpus and Path(corpus).is_dir():
         images = open_corpus(corpus).images
         pick = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
