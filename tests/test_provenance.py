@@ -304,3 +304,13 @@ def test_attribute_tells_the_models_own_pictures_from_others(tiny_run: Path, tmp
         assert r.reconstruction == r.image.parent / f"{r.image.stem}.reconstruction.png"
         assert Image.open(r.reconstruction).size == (32, 32)
     assert (tiny_run / "attribution").is_dir()  # the calibration is kept for next time
+
+
+def test_walk_videos_carry_the_record_and_credentials(keys: Path, run_with_corpus: Path, tmp_path: Path):
+    from belamy.walk.video import write_walk
+
+    gif = write_walk(run_with_corpus, tmp_path / "walk.gif", "3,9", seconds=1, fps=4, device="cpu")
+    rec = Record.from_dict(read_provenance(gif))  # the GIF comment, readable without any C2PA library
+    assert rec.generation["seeds"] == "3,9" and rec.generation["walk"]["frames"] == 4 and rec.checkpoint_sha256
+    result = verify_image(gif)
+    assert result.ok and "a latent walk video" in result.credit
