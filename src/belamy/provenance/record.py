@@ -45,7 +45,6 @@ STAGE_ACTIONS = {
     "print": ("c2pa.cropped", "c2pa.resized"),
     "translate": ("c2pa.edited",),
     "mockup": ("c2pa.edited",),  # framed on a wall (c2pa.placed would need a second ingredient)
-    "travel": ("c2pa.created",),
 }
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 # Version-1 keys and the section each moves to.
@@ -93,9 +92,6 @@ class Record:
             rec = _upgrade_v1(data)
         rec._steps_read = len(rec.steps)
         return rec
-
-    def copy(self) -> Record:
-        return Record.from_dict(self.to_dict())
 
     # ------------------------------------------------------------------ what stages do
 
