@@ -198,8 +198,7 @@ def test_chain_through_upscale_sign_and_print(keys: Path, run_with_corpus: Path,
     seed_png = generated(run_with_corpus, tmp_path / "g")
     up = upscale_file(seed_png, tmp_path / "up.png", scale=2, method="lanczos")
     signed = sign_image(up, tmp_path / "signed.jpg")
-    printed = make_print(PrintOptions(image=signed, out=tmp_path / "print.tif", size="1x1in", dpi=96, device="cpu",
-                                      label=False))
+    printed = make_print(PrintOptions(image=signed, out=tmp_path / "print.tif", size="1x1in", dpi=96, device="cpu"))
     result = verify_image(printed.print_path)
     assert result.ok, result.lines()
     assert [link.stage for link in result.chain] == ["generate", "upscale", "sign", "print"]
@@ -207,7 +206,7 @@ def test_chain_through_upscale_sign_and_print(keys: Path, run_with_corpus: Path,
     assert result.record.stages() == ["upscale", "sign", "print"] and result.record.seed == 7
     assert result.record.steps[0]["input_sha256"] and result.record.steps[2]["dpi"] == 96
     assert "then upscaled ×2 (lanczos), signed, printed 1x1in at 96 dpi" in result.credit
-    assert verify_image(printed.mockup_path).ok
+    assert verify_image(printed.mockup_path).ok and verify_image(printed.label_path).ok
 
 
 def test_a_stage_from_elsewhere_appends_a_translate_step(keys: Path, run_with_corpus: Path, tmp_path: Path):

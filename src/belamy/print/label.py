@@ -18,6 +18,7 @@ from belamy.print.signature import FORMULA
 from belamy.provenance.credit import credit_line as provenance_credit
 from belamy.provenance.record import Record
 from belamy.utils.atomic import atomic_path
+from belamy.utils.imageio import seal
 
 LABEL_CM = (12.0, 8.0)  # a common size for a museum label
 
@@ -102,6 +103,7 @@ def render_label(text: LabelText, out: Path, dpi: int = 300) -> Path:
     try:
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, facecolor=fig.get_facecolor())
+            seal(tmp, out)  # content credentials, like every picture belamy writes
     except OSError as exc:
         raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out") from None
     return out
