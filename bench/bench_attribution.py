@@ -72,7 +72,7 @@ def build_corpora(work: Path, source: Path) -> tuple[Path, np.ndarray]:
 RUNS = {
     "A": dict(arch="dcgan", seed=0, kimg=30.0),
     "B": dict(arch="dcgan", seed=1, kimg=30.0),
-    "C": dict(arch="style", seed=0, kimg=4.0, batch=16, channel_base=1024, channel_max=64),
+    "C": dict(arch="style", seed=0, kimg=6.0, batch=16, channel_base=1024, channel_max=64),
 }
 
 
@@ -94,8 +94,10 @@ def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
         settings = dict(settings)
         extra = {k: settings.pop(k) for k in ("channel_base", "channel_max") if k in settings}
         started = time.time()
-        train(TrainOptions(corpus=corpus, out=out, res=RES, device="cpu", tick_kimg=2.0, snapshot_ticks=5,
-                           grid_size=16, keep=1, resume=resume, **settings, **extra))
+        result = train(TrainOptions(corpus=corpus, out=out, res=RES, device="cpu", tick_kimg=2.0, snapshot_ticks=5,
+                                    grid_size=16, keep=1, resume=resume, **settings, **extra))
+        if result.interrupted:  # stopped (Ctrl-C, SIGTERM): not done; the next start resumes it
+            raise SystemExit(130)
         (out / "done").write_text(f"{time.time() - started:.0f} s\n")
         print(f"trained run {name} ({settings['arch']}, seed {settings['seed']}, {settings['kimg']} kimg) "
               f"in {time.time() - started:.0f} s", flush=True)
