@@ -77,7 +77,7 @@ RUNS = {
 
 
 def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
-    from belamy.train.loop import train
+    from belamy.train import train
     from belamy.train.options import TrainOptions
 
     runs = {}

@@ -17,8 +17,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator
-from belamy.models.registry import get_architecture
-from belamy.runs import checkpoint as ck
+from belamy.runs.modules import load_module
 
 FEATURE_WEIGHT = 0.2
 PRIOR_WEIGHT = 0.01
@@ -35,14 +34,12 @@ class Projection:
 
 def load_discriminator(gen: LoadedGenerator) -> nn.Module:
     """The run's own discriminator, from the same checkpoint as the generator."""
-    tensors, meta = ck.load_checkpoint(gen.checkpoint_path)
-    if not any(k.startswith("D.") for k in tensors):
+    loaded = load_module(gen.checkpoint_path, "discriminator", json_path=gen.checkpoint_path, device=gen.device,
+                         missing_ok=True)
+    if loaded is None:
         raise BelamyError(f"{gen.checkpoint_path.name} holds no discriminator",
                           "attribute needs a training checkpoint (with D), not an export or a student")
-    arch = get_architecture(meta["arch"])
-    D = arch.make_discriminator(arch.config_from_dict(meta["model"]))
-    ck.load_module_tensors("D", D, tensors, gen.checkpoint_path.name)
-    return D.to(gen.device).eval().requires_grad_(False)
+    return loaded.module
 
 
 def discriminator_features(D: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
