@@ -193,8 +193,8 @@ def test_a_print_past_what_lanczos_can_fill_warns_and_the_label_states_the_resol
     said = " ".join(capsys.readouterr().err.split())
     assert "warning: 64×64 px enlarged 18× to 1181×1181: Lanczos draws no new detail" in said
     assert "`belamy sr train CORPUS --out SRRUN`, then --model SRRUN" in said and "--weights" in said
-    prov = result.provenance["print"]
-    assert prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
+    prov = Record.from_dict(result.provenance).steps[-1]
+    assert prov["stage"] == "print" and prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
     # Two times is within what interpolation fills: no warning.
     make_print(PrintOptions(image=src, out=tmp_path / "small.tif", size="2x2in", dpi=64, method="lanczos",
                             mockup=False, label=False))
