@@ -175,3 +175,9 @@ def page_errors():
     errors = PageErrors()
     yield errors
     assert not errors.seen, "errors on the page:\n" + "\n".join(errors.seen)
+
+
+@pytest.fixture(autouse=True)
+def no_signing_identity(monkeypatch):
+    """Tests write unsigned files unless they make an identity: a developer's own keys must not change them."""
+    monkeypatch.setenv("BELAMY_KEYS", "none")

@@ -26,6 +26,7 @@ from belamy.curate.preference import (
 )
 from belamy.curate.rank import generate_curated, rank_folder
 from belamy.errors import BelamyError
+from belamy.provenance import Record
 from belamy.utils.imageio import file_sha256, read_provenance, save_png
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def test_candidates_are_keyed_by_content_and_link_to_their_seed(studio_root: Pat
     db.scan(copy_dir)
     assert len(db.candidates()) == 30  # the copy is the same candidate, not a second one
     c = db.candidate(file_sha256(first))
-    assert c.seed == read_provenance(first)["seed"]
+    assert c.seed == Record.from_dict(read_provenance(first)).seed
     assert c.checkpoint == "ckpt-000000064.safetensors" and c.run == "runs/nowhere"
 
 
@@ -324,7 +325,7 @@ def test_generate_curate_keeps_the_k_best_by_taste(run_root: Path, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert len(list((root / "picked" / "pool").glob("seed-*.png"))) == 16
     kept = sorted((root / "picked").glob("*.png"))
-    assert len(kept) == 2 and all(read_provenance(p)["seed"] >= 100 for p in kept)
+    assert len(kept) == 2 and all(Record.from_dict(read_provenance(p)).seed >= 100 for p in kept)
     rows = list(csv.DictReader(open(root / "picked" / "ranking.csv")))
     assert len(rows) == 16 and float(rows[0]["score"]) >= float(rows[-1]["score"])
     with pytest.raises(BelamyError, match="--curate 0"):

@@ -22,6 +22,7 @@ from belamy.exhibit.engine import OnnxEngine, TorchEngine, make_engine
 from belamy.generate.loader import load_generator
 from belamy.models.dcgan import DCGANConfig, DCGANGenerator
 from belamy.models.registry import get_architecture
+from belamy.provenance import Record
 from belamy.runs import checkpoint as ck
 from belamy.utils.imageio import file_sha256, read_provenance
 
@@ -126,7 +127,7 @@ def test_student_run_names_its_teacher_and_keeps_comparisons(teacher: Path, stud
 def test_student_renders_through_the_exhibit_engines_and_generate(student: Path, tmp_path: Path):
     gen = load_generator(student, device="cpu")
     assert gen.arch == "dcgan" and gen.res == 32 and gen.num_classes == 0
-    assert gen.provenance(seed=3)["distilled_from"]["truncation"] == 0.7
+    assert gen.provenance(seed=3)["model"]["parents"]["distilled_from"]["truncation"] == 0.7
     z = np.random.default_rng(0).standard_normal((2, 32)).astype(np.float32)
     torch_frames = TorchEngine(gen, threads=1).render(z)
     onnx_engine = make_engine(load_generator(student, device="cpu"), "onnx")
@@ -138,8 +139,8 @@ def test_student_renders_through_the_exhibit_engines_and_generate(student: Path,
 
     result = CliRunner().invoke(app, ["generate", str(student), "--out", str(tmp_path / "png"), "--n", "2", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    prov = read_provenance(tmp_path / "png" / "seed-000001.png")
-    assert prov["arch"] == "dcgan" and prov["distilled_from"]["run"] == json.loads((student / "run.json").read_text())["distilled_from"]["run"]
+    prov = Record.from_dict(read_provenance(tmp_path / "png" / "seed-000001.png"))
+    assert prov.model["arch"] == "dcgan" and prov.model["parents"]["distilled_from"]["run"] == json.loads((student / "run.json").read_text())["distilled_from"]["run"]
 
 
 # --------------------------------------------------------------------------- conditional teachers
@@ -161,7 +162,7 @@ def test_conditional_teacher_gives_a_student_that_follows_the_label(tmp_path: Pa
     result = CliRunner().invoke(app, ["generate", str(run), "--out", str(tmp_path / "png"), "--n", "1", "--label",
                                       "landscape", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert read_provenance(tmp_path / "png" / "seed-000000.png")["label"] == "landscape"
+    assert Record.from_dict(read_provenance(tmp_path / "png" / "seed-000000.png")).label == "landscape"
 
 
 def test_a_dcgan_teacher_distils_to_a_lower_resolution(tmp_path: Path):

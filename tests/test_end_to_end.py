@@ -11,6 +11,7 @@ import numpy as np
 from conftest import synthetic_portraits
 from PIL import Image
 
+from belamy.provenance import Record
 from belamy.utils.imageio import read_provenance
 
 
@@ -42,7 +43,7 @@ def test_folder_of_paintings_to_a_signed_portrait(tmp_path: Path):
     printed = belamy("generate", run, "--n", "4", "--seed", "3", "--grid", "--out", out)
     assert printed.stdout.strip().endswith(str(out))
     first = out / "seed-000003.png"
-    assert read_provenance(first)["seed"] == 3 and (out / "grid.png").exists()
+    assert Record.from_dict(read_provenance(first)).seed == 3 and (out / "grid.png").exists()
 
     signed = tmp_path / "signed.png"
     belamy("sign", first, "--out", signed)

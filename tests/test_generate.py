@@ -14,6 +14,7 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.generate.sample import generate
+from belamy.provenance import Record
 from belamy.runs.checkpoint import latest_checkpoint, save_checkpoint
 from belamy.utils.imageio import file_sha256, read_provenance
 
@@ -35,19 +36,22 @@ def test_same_run_checkpoint_and_seed_give_the_same_image(tiny_run: Path, tmp_pa
 def test_each_png_records_run_checkpoint_hash_and_seed(tiny_run: Path, tmp_path: Path):
     result = generate(tiny_run, tmp_path / "out", n=2, seed=7, grid=True, device="cpu")
     ckpt = latest_checkpoint(tiny_run / "checkpoints").with_suffix(".safetensors")
-    prov = read_provenance(result.images[1])
-    assert prov["seed"] == 8
-    assert prov["run"] == str(tiny_run)
-    assert prov["checkpoint_sha256"] == file_sha256(ckpt)
-    assert prov["checkpoint"] == ckpt.name
-    assert prov["corpus"]["count"] == 64
+    prov = Record.from_dict(read_provenance(result.images[1]))
+    assert prov.seed == 8
+    assert prov.run == str(tiny_run)
+    assert prov.checkpoint_sha256 == file_sha256(ckpt)
+    assert prov.checkpoint == ckpt.name
+    assert prov.corpus["count"] == 64
+    assert prov.corpus["manifest_sha256"] == file_sha256(prov.corpus["path"] + "/manifest.jsonl")
+    assert prov.code["design"].startswith("DCGAN") and "Robbie Barrat" in prov.code["design"]
+    assert len(prov.generation["latent_sha256"]) == 64 and len(prov.model["config_sha256"]) == 64
     assert result.grid is not None and result.grid.exists()
 
 
 def test_an_earlier_checkpoint_can_be_chosen(tiny_run: Path, tmp_path: Path):
     early = generate(tiny_run, tmp_path / "early", n=1, checkpoint="0.128", device="cpu")
     late = generate(tiny_run, tmp_path / "late", n=1, device="cpu")
-    assert read_provenance(early.images[0])["kimg"] == pytest.approx(0.128)
+    assert Record.from_dict(read_provenance(early.images[0])).model["kimg"] == pytest.approx(0.128)
     assert not np.array_equal(pixels(early.images[0]), pixels(late.images[0]))
     with pytest.raises(BelamyError, match="available: 0.128, 0.256"):
         generate(tiny_run, tmp_path / "x", n=1, checkpoint="99")

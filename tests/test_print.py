@@ -20,8 +20,9 @@ from belamy.errors import BelamyError
 from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
+from belamy.provenance import Record
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
-from belamy.utils.imageio import file_sha256, save_png
+from belamy.utils.imageio import file_sha256, read_provenance, save_png
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
               "checkpoint": "ckpt-000012000.safetensors", "checkpoint_sha256": "c0ffee" * 10 + "abcd", "seed": 42}
@@ -69,9 +70,11 @@ def test_small_print_is_exact_lossless_srgb_and_carries_provenance(tmp_path: Pat
         assert tuple(round(v) for v in im.info["dpi"]) == (100, 100)
         profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(im.info["icc_profile"]))
         assert "sRGB" in ImageCms.getProfileDescription(profile)
-        prov = json.loads(im.tag_v2[270])
-    assert prov["seed"] == 42 and prov["checkpoint_sha256"] == PROVENANCE["checkpoint_sha256"]
-    assert prov["signed"] is True and prov["print"]["dpi"] == 100 and prov["print"]["pixels"] == [200, 200]
+        prov = Record.from_dict(json.loads(im.tag_v2[270]))
+    assert prov.seed == 42 and prov.checkpoint_sha256 == PROVENANCE["checkpoint_sha256"]
+    step = prov.steps[-1]
+    assert step["stage"] == "print" and step["signed"] is True and step["dpi"] == 100 and step["pixels"] == [200, 200]
+    assert Record.from_dict(read_provenance(out)).to_dict() == prov.to_dict()  # read back by the usual reader
 
     mockup, label = side_paths(out)
     assert (result.mockup_path, result.label_path) == (mockup, label)
@@ -126,9 +129,9 @@ def test_print_with_the_built_in_sr_network(tmp_path: Path):
     result = make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="2x2in", dpi=100, model=run, device="cpu",
                                      tile=32, overlap=8))
     assert result.pixels == (200, 200)
-    prov = result.provenance["print"]
-    assert prov["upscaler"] == "belamy-sr"
-    assert prov["sr_checkpoint_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
+    prov = Record.from_dict(result.provenance).steps[-1]
+    assert prov["stage"] == "print" and prov["upscale"]["method"] == "belamy-sr"
+    assert prov["upscale"]["weights_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
 
 
 @pytest.mark.slow
@@ -146,7 +149,8 @@ def test_credit_line_names_model_code_and_corpus(tmp_path: Path):
     (run / "run.json").write_text(json.dumps({"corpus": {"path": "/data/portraits", "count": 834}}))
     text = credit_line({**PROVENANCE, "run": str(run)}, {"upscaler": "lanczos"}, "Printed by the lab.")
     for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "834 paintings from the corpus “portraits”", "belamy", "Apache-2.0",
-                  "lanczos", "Printed by the lab.", "trained 12 kimg (12,000 images shown)"):
+                  "lanczos", "Printed by the lab.", "trained 12 kimg (12,000 images shown)",
+                  "Network design after art-DCGAN (Robbie Barrat)"):
         assert piece in text, piece
     assert "without belamy provenance" in credit_line(None)
 
@@ -189,8 +193,8 @@ def test_a_print_past_what_lanczos_can_fill_warns_and_the_label_states_the_resol
     said = " ".join(capsys.readouterr().err.split())
     assert "warning: 64×64 px enlarged 18× to 1181×1181: Lanczos draws no new detail" in said
     assert "`belamy sr train CORPUS --out SRRUN`, then --model SRRUN" in said and "--weights" in said
-    prov = result.provenance["print"]
-    assert prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
+    prov = Record.from_dict(result.provenance).steps[-1]
+    assert prov["stage"] == "print" and prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
     # Two times is within what interpolation fills: no warning.
     make_print(PrintOptions(image=src, out=tmp_path / "small.tif", size="2x2in", dpi=64, method="lanczos",
                             mockup=False, label=False))

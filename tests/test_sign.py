@@ -13,6 +13,7 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.print import signature
 from belamy.print.signature import relative_luminance, sign_image, sign_pil, signature_box
+from belamy.provenance import Record
 from belamy.utils.imageio import read_provenance, save_png
 
 
@@ -174,9 +175,9 @@ def test_any_input_mode_is_signed(tmp_path: Path, mode: str):
 def test_provenance_is_carried_and_marked_signed(tmp_path: Path):
     src = save_png(np.asarray(textured(128)), tmp_path / "seed.png", {"run": "runs/a", "seed": 7, "checkpoint_sha256": "ab" * 32})
     out = sign_image(src, tmp_path / "signed.png")
-    prov = read_provenance(out)
-    assert prov["seed"] == 7 and prov["run"] == "runs/a" and prov["checkpoint_sha256"] == "ab" * 32
-    assert prov["signed"] is True
+    prov = Record.from_dict(read_provenance(out))
+    assert prov.seed == 7 and prov.run == "runs/a" and prov.checkpoint_sha256 == "ab" * 32
+    assert prov.stages() == ["sign"] and prov.steps[0]["input"] == "seed.png"
 
 
 @pytest.mark.parametrize("suffix,fmt", [(".jpg", "JPEG"), (".tif", "TIFF"), (".png", "PNG")])

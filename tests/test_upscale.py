@@ -18,6 +18,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models.rrdb import RRDBNet, SRConfig, passes_needed
+from belamy.provenance import Record
 from belamy.upscale.tiled import ramp, tile_layout, upscale_tiled
 from belamy.upscale.upscaler import Upscaler, choose_upscaler, load_weights, upscale_image
 from belamy.utils.imageio import read_provenance, save_png
@@ -209,8 +210,9 @@ def test_cli_upscale_lanczos_keeps_provenance(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "big.png") as im:
         assert im.size == (96, 96)
-    prov = read_provenance(tmp_path / "big.png")
-    assert prov["seed"] == 5 and prov["upscaled"]["scale"] == 2 and prov["upscaled"]["upscaler"] == "lanczos"
+    prov = Record.from_dict(read_provenance(tmp_path / "big.png"))
+    step = prov.steps[-1]
+    assert prov.seed == 5 and step["stage"] == "upscale" and step["scale"] == 2 and step["method"] == "lanczos"
 
 
 def test_cli_upscale_with_weights(tmp_path: Path):

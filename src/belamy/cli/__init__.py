@@ -17,7 +17,7 @@ from belamy.errors import BelamyError, one_line
 from belamy.utils.progress import console
 
 # The command groups in the order of the pipeline (--help lists the commands so); each attaches its own.
-GROUPS = ("corpus", "train", "generate", "curate", "print", "exhibit")
+GROUPS = ("corpus", "train", "generate", "curate", "print", "provenance", "exhibit")
 for _group in GROUPS:
     importlib.import_module(f"belamy.cli.{_group}")
 

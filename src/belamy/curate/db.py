@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from belamy.errors import BelamyError
+from belamy.provenance import Record, credit_line
 from belamy.utils.imageio import file_sha256, read_provenance
 
 DB_NAME = "belamy-studio.sqlite"
@@ -28,7 +29,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 def is_sheet(provenance) -> bool:
     """A grid of many seeds (``generate --grid`` writes grid.png beside them): a contact sheet, not a candidate."""
-    return isinstance(provenance, dict) and "seeds" in provenance and "seed" not in provenance
+    if not isinstance(provenance, dict):
+        return False
+    rec = Record.from_dict(provenance)
+    return "seeds" in rec.generation and rec.seed is None
+
+
 DECISIONS = ("keep", "reject")
 OUTSIDE = "a symbolic link out of the studio root: not offered"
 log = logging.getLogger("belamy.studio")
@@ -81,6 +87,7 @@ class Candidate:
             "hash": self.hash, "path": self.path, "set": self.set_name, "run": self.run, "checkpoint": self.checkpoint,
             "checkpoint_sha256": self.checkpoint_sha256, "seed": self.seed, "provenance": self.provenance,
             "decision": self.decision, "p_keep": self.p_keep, "name": Path(self.path).name,
+            "credit": credit_line(self.provenance),
         }
 
 
@@ -203,14 +210,13 @@ class DecisionDB:
 
     @staticmethod
     def add_candidate(con: sqlite3.Connection, digest: str, rel: str, set_name: str, provenance: dict | None) -> None:
-        prov = provenance or {}
-        seed = prov.get("seed")
+        rec = Record.from_dict(provenance)
+        seed = rec.seed
         con.execute(
             "INSERT INTO candidates (hash, path, set_name, run, checkpoint, checkpoint_sha256, seed, provenance, added)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(hash) DO UPDATE SET path = excluded.path, set_name = excluded.set_name",
-            (digest, rel, set_name, prov.get("run"), prov.get("checkpoint"), prov.get("checkpoint_sha256"),
-             seed if isinstance(seed, int) else None, json.dumps(provenance) if provenance else None, time.time()),
+            (digest, rel, set_name, rec.run, rec.checkpoint, rec.checkpoint_sha256, seed, json.dumps(provenance) if provenance else None, time.time()),
         )
 
     def candidate(self, digest: str) -> Candidate | None:

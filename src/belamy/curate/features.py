@@ -153,10 +153,13 @@ def find_checkpoint(provenance: dict | None, search_roots: list[Path] = (), conf
     (a studio root, the folder a run was moved to). With ``confine``, only checkpoints inside that folder count:
     a PNG's metadata must not make a server read files elsewhere.
     """
-    if not provenance or not provenance.get("run") or not provenance.get("checkpoint"):
+    from belamy.provenance.record import Record
+
+    rec = Record.from_dict(provenance)
+    if not rec.run or not rec.checkpoint:
         return None
-    run = Path(str(provenance["run"]))
-    stem = Path(str(provenance["checkpoint"])).stem
+    run = Path(str(rec.run))
+    stem = Path(str(rec.checkpoint)).stem
     if Path(stem).name != stem or stem in ("", ".", ".."):
         return None
     options = [run]
@@ -171,7 +174,7 @@ def find_checkpoint(provenance: dict | None, search_roots: list[Path] = (), conf
             if confine is not None and not (json_path.resolve().is_relative_to(Path(confine).resolve())
                                             and tensors.resolve().is_relative_to(Path(confine).resolve())):
                 continue
-            want = provenance.get("checkpoint_sha256")
+            want = rec.checkpoint_sha256
             if want and _sha256_cached(tensors) != want:
                 continue
         except OSError:

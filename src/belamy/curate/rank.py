@@ -14,6 +14,7 @@ from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB, is_
 from belamy.curate.features import DiscriminatorCache, find_checkpoint
 from belamy.curate.preference import FeatureSource, PreferenceModel, train_preference
 from belamy.errors import BelamyError
+from belamy.provenance.record import Record
 from belamy.utils.atomic import atomic_path, write_text
 from belamy.utils.imageio import file_sha256, open_rgb, read_provenance
 
@@ -53,10 +54,9 @@ def folder_candidates(folder: Path) -> list[Candidate]:
         prov = prov if isinstance(prov, dict) else None
         if is_sheet(prov):
             continue
-        seed = prov.get("seed") if prov else None
-        out.append(Candidate(file_sha256(p), str(p.resolve()), folder.name, prov.get("run") if prov else None,
-                             prov.get("checkpoint") if prov else None, prov.get("checkpoint_sha256") if prov else None,
-                             seed if isinstance(seed, int) else None, prov))
+        rec = Record.from_dict(prov)
+        out.append(Candidate(file_sha256(p), str(p.resolve()), folder.name, rec.run, rec.checkpoint,
+                             rec.checkpoint_sha256, rec.seed, prov))
     return out
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from belamy.corpus.credits import build_credits, credits_path
 from belamy.errors import BelamyError
 from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
+from belamy.provenance.record import Record, code_section, corpus_section, generation_section, model_section
 from belamy.runs.modules import load_module
 
 
@@ -29,6 +31,7 @@ class LoadedGenerator:
     device: torch.device
     kimg: float
     meta: dict = field(default_factory=dict, repr=False)
+    _corpus: dict | None = field(default=None, repr=False)
 
     def latents(self, seeds: list[int]) -> torch.Tensor:
         return latents_for_seeds(seeds, self.z_dim, self.meta.get("seed_latents")).to(self.device)
@@ -45,26 +48,37 @@ class LoadedGenerator:
         return self.G.synthesize(z.to(self.device), labels=labels, truncation=truncation,
                                  truncation_cutoff=truncation_cutoff)
 
-    def provenance(self, seed: int | None = None, **extra) -> dict:
-        record = {
-            "generator": "belamy", "arch": self.arch, "res": self.res, "run": str(self.run_dir),
-            "checkpoint": self.checkpoint_path.with_suffix(".safetensors").name,
-            "checkpoint_sha256": self.checkpoint_sha256, "kimg": self.kimg,
-        }
-        corpus = self.meta.get("corpus") or self._run_corpus()
-        if corpus:
-            record["corpus"] = corpus
-        teacher = self.meta.get("distilled_from")
-        if teacher:  # a student from `belamy distill`: name the run whose images it learned to draw
-            record["distilled_from"] = teacher
-        source = self.meta.get("imported_from")
-        if source:  # made elsewhere and brought in by `belamy import`: name the file (and its licence)
-            record["imported_from"] = {k: source[k] for k in ("format", "file", "sha256", "licence") if k in source}
-        if seed is not None:
-            record["seed"] = seed
-        record.update(extra)
-        return record
+    def record(self, seed: int | None = None, label: str | None = None, truncation: float | None = None,
+               **generation) -> Record:
+        """The provenance record of a picture this generator draws (for ``seed``: with its latent's digest)."""
+        rec = Record(
+            model=model_section(self.meta, self.run_dir, self.checkpoint_path.with_suffix(".safetensors").name,
+                                self.checkpoint_sha256),
+            corpus=self._corpus_section(),
+            code=code_section(self.arch),
+            generation=generation_section(seed=seed, label=label, truncation=truncation,
+                                          latent=self.latents([seed])[0] if seed is not None else None, **generation),
+        )
+        rec.model.setdefault("res", self.res)
+        return rec
 
+    def provenance(self, seed: int | None = None, **extra) -> dict:
+        """:meth:`record` as the JSON-ready dict that files carry."""
+        return self.record(seed=seed, **extra).to_dict()
+
+    def _corpus_section(self) -> dict:
+        """The training corpus (from the checkpoint or run.json), with its credits when the corpus is here."""
+        if self._corpus is None:
+            corpus = self.meta.get("corpus") or self._run_corpus() or {}
+            credits = None
+            path = Path(corpus["path"]) if corpus.get("path") else None
+            if path is not None and not credits_path(path).is_file() and (path / "manifest.jsonl").is_file():
+                try:
+                    credits = build_credits(path).to_dict()
+                except BelamyError:
+                    credits = None
+            self._corpus = corpus_section(corpus, credits) if corpus else {}
+        return dict(self._corpus)
 
     def _run_corpus(self) -> dict | None:
         """The training corpus named in run.json: where the work's paintings came from."""

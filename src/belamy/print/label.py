@@ -17,7 +17,9 @@ from belamy import __version__
 from belamy.corpus.credits import CREDITS_FILE, UNKNOWN_ARTIST, build_credits
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
+from belamy.provenance.record import DESIGNS, Record
 from belamy.utils.atomic import atomic_path
+from belamy.utils.imageio import seal
 
 LABEL_CM = (12.0, 8.0)  # a common size for a museum label
 
@@ -117,9 +119,18 @@ def corpus_credit(provenance: dict) -> str | None:
     return f"Trained on {works:,} paintings from the corpus “{name}”, {who}; {status}."
 
 
+def flat_provenance(provenance: dict | None) -> dict:
+    """The keys this label reads (arch, res, kimg, run, checkpoint_sha256, seed, corpus), from a record of any version."""
+    rec = Record.from_dict(provenance)
+    flat = {k: rec.model.get(k) for k in ("arch", "res", "run", "kimg", "checkpoint_sha256")}
+    flat.update(seed=rec.seed, corpus=rec.corpus or None, generator="belamy" if rec.is_generated else None,
+                after=rec.code.get("after") or DESIGNS.get(rec.model.get("arch") or "", {}).get("after"))
+    return {k: v for k, v in flat.items() if v is not None}
+
+
 def credit_line(provenance: dict | None, upscaler: dict | None = None, extra: str | None = None) -> str:
-    """Model, corpus and code, in one paragraph, from whatever provenance is known."""
-    prov = provenance or {}
+    """Model, corpus, network design and code, in one paragraph, from whatever provenance is known."""
+    prov = flat_provenance(provenance)
     parts = []
     if prov.get("generator") == "belamy" or prov.get("checkpoint_sha256"):
         model = f"{prov.get('arch', 'GAN')} at {prov['res']}²" if prov.get("res") else prov.get("arch", "GAN")
@@ -137,6 +148,8 @@ def credit_line(provenance: dict | None, upscaler: dict | None = None, extra: st
         corpus = corpus_credit(prov)
         if corpus:
             parts.append(corpus)
+        if prov.get("after"):
+            parts.append(f"Network design after {prov['after']}.")
     else:
         parts.append("Source image without belamy provenance.")
     if upscaler:
@@ -182,6 +195,7 @@ def render_label(text: LabelText, out: Path, dpi: int = 300) -> Path:
     try:
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, facecolor=fig.get_facecolor())
+            seal(tmp, out)  # content credentials, like every picture belamy writes
     except OSError as exc:
         raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out") from None
     return out

@@ -21,10 +21,11 @@ from PIL import Image, ImageCms
 from belamy.errors import BelamyError
 from belamy.print.label import LabelText, credit_line, render_label
 from belamy.print.mockup import render_mockup
-from belamy.print.signature import CORNERS, check_style, parse_color, sign_array
+from belamy.print.signature import CORNERS, FORMULA_TEXT, check_style, parse_color, sign_array
+from belamy.provenance.record import Record, derive, upscaler_fields
 from belamy.upscale.upscaler import Upscaler, check_tiling, choose_upscaler, detail_scale, upscale_rgb
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import check_writable, open_rgb, read_provenance, save_png
+from belamy.utils.imageio import check_writable, open_rgb, save_png, seal
 from belamy.utils.progress import console
 
 UNITS_PER_INCH = {"cm": 2.54, "mm": 25.4, "in": 1.0}
@@ -205,7 +206,8 @@ def enlargement(picture: tuple[int, int], content: tuple[int, int], size: PrintS
     return Enlargement(picture, content, cm, ratio, detail_scale(upscaler, ratio))
 
 
-def _write_print(img: Image.Image, out: Path, dpi: int, provenance: dict) -> None:
+def _write_print(img: Image.Image, out: Path, dpi: int, provenance: dict, source: Path | None = None,
+                 actions: list[dict] | None = None) -> None:
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     fmt = PRINT_FORMATS[out.suffix.lower()]
     try:
@@ -213,10 +215,12 @@ def _write_print(img: Image.Image, out: Path, dpi: int, provenance: dict) -> Non
             if fmt == "TIFF":
                 img.save(tmp, format="TIFF", compression="tiff_lzw", dpi=(dpi, dpi), icc_profile=icc,
                          description=json.dumps(provenance, sort_keys=True), software="belamy")
+                seal(tmp, out, provenance, parent=source, actions=actions)
             else:
                 # PIL embeds RGB pages in a PDF as JPEG: at quality 95 with no chroma subsampling.
                 img.save(tmp, format="PDF", resolution=float(dpi), quality=95, subsampling=0,
-                         title=provenance.get("title", ""), author=provenance.get("artist", ""), creator="belamy")
+                         title=(provenance.get("work") or {}).get("title", ""),
+                         author=(provenance.get("work") or {}).get("artist", ""), creator="belamy")
     except OSError as exc:
         raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out (is the disk full?)") from None
 
@@ -225,10 +229,9 @@ def make_print(opts: PrintOptions) -> PrintResult:
     size, (W, H) = _validate(opts)
     out = Path(opts.out)
     src = open_rgb(opts.image)
-    try:
-        source_prov = read_provenance(opts.image) or {}
-    except (OSError, ValueError):
-        source_prov = {}
+    record = derive(opts.image, "print")
+    source_prov = Record.from_dict(record.to_dict())
+    source_prov.steps.pop()
     upscaler = choose_upscaler(opts.model, opts.weights, opts.method, opts.device)
 
     aspect = W / H
@@ -256,17 +259,18 @@ def make_print(opts: PrintOptions) -> PrintResult:
         canvas.paste(img, ((W - content[0]) // 2, (H - content[1]) // 2))
         img = canvas
 
-    title = opts.title or (f"Untitled (seed {source_prov['seed']})" if "seed" in source_prov else f"Untitled ({Path(opts.image).stem})")
+    seed = source_prov.seed
+    title = opts.title or (f"Untitled (seed {seed})" if seed is not None else f"Untitled ({Path(opts.image).stem})")
     date = opts.date or str(dt.date.today().year)
-    provenance = {
-        **source_prov, "signed": bool(opts.sign) or source_prov.get("signed", False), "title": title, "artist": opts.artist,
-        "print": {"size": opts.size, "dpi": opts.dpi, "pixels": [W, H], "fit": opts.fit, "source": Path(opts.image).name,
-                  "source_pixels": list(grown.source), "source_px_per_cm": round(grown.px_per_cm, 3),
-                  "enlargement": round(grown.ratio, 2), "network_enlargement": grown.drawn, **upscaler.provenance},
-    }
+    record.steps[-1].update(size=opts.size, dpi=opts.dpi, pixels=[W, H], fit=opts.fit, signed=bool(opts.sign),
+                            upscale=upscaler_fields(upscaler.provenance), source_pixels=list(grown.source),
+                            source_px_per_cm=round(grown.px_per_cm, 3), enlargement=round(grown.ratio, 2),
+                            network_enlargement=grown.drawn)
     if opts.sign:
-        provenance["signature_style"] = opts.signature_style
-    _write_print(img, out, opts.dpi, provenance)
+        record.steps[-1].update(signature=FORMULA_TEXT, signature_style=opts.signature_style)
+    record.work.update(title=title, artist=opts.artist)
+    provenance = record.to_dict()
+    _write_print(img, out, opts.dpi, provenance, source=Path(opts.image), actions=record.c2pa_actions())
     result = PrintResult(out, (W, H), provenance=provenance)
     mockup_path, label_path = side_paths(out)
     label_img = None
@@ -274,7 +278,7 @@ def make_print(opts: PrintOptions) -> PrintResult:
         text = LabelText(
             title=title, artist=opts.artist, date=date, medium=opts.medium,
             dimensions=f"{size.describe()} ({W} × {H} px at {opts.dpi} dpi)",
-            credit=credit_line(source_prov, upscaler.provenance, opts.credit),
+            credit=credit_line(source_prov.to_dict(), upscaler.provenance, opts.credit),
             extra=[grown.label_line(upscaler.name)],
         )
         render_label(text, label_path)
@@ -283,7 +287,9 @@ def make_print(opts: PrintOptions) -> PrintResult:
             label_img = im.convert("RGB")
     if opts.mockup:
         w_cm, h_cm = size.cm
-        save_png(render_mockup(img, w_cm, h_cm, label=label_img), mockup_path, {**provenance, "mockup_of": out.name})
+        mockup = Record.from_dict(provenance).add_step("mockup", of=out.name)
+        save_png(render_mockup(img, w_cm, h_cm, label=label_img), mockup_path, mockup.to_dict(), parent=out,
+                 actions=mockup.c2pa_actions())
         result.mockup_path = mockup_path
     console.print(f"wrote {out}" + (f", {mockup_path.name}" if opts.mockup else "") + (f", {label_path.name}" if opts.label else ""))
     return result

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
 from belamy.errors import BelamyError
-from belamy.utils.imageio import FORMATS, check_writable, open_rgb, read_provenance, save_image, to_rgb
+from belamy.provenance.record import derive
+from belamy.utils.imageio import FORMATS, check_writable, open_rgb, save_image, to_rgb
 
 FORMULA = r"$\min_{G}\,\max_{D}\,\mathbb{E}_{x}[\log(D(x))] + \mathbb{E}_{z}[\log(1-D(G(z)))]$"
 # The same mathematics as a hand writes it: a plain E, as on the Belamy canvas (a script face has no double-struck E).
@@ -282,7 +283,8 @@ def sign_image(image_path, out_path, corner: str = "bottom-right", color: str = 
                width_fraction: float = 0.42, style: str = "script") -> Path:
     """Sign the image at ``image_path`` and write it to ``out_path`` (format from its extension).
 
-    Provenance carried by a belamy PNG is copied into a PNG output, with ``signed: true`` added.
+    The picture's provenance record is carried over with a ``sign`` step added (and, with a signing
+    identity, the content credentials name the source file as the signed picture's parent).
     """
     image_path, out = Path(image_path), Path(out_path)
     _check_options(corner, width_fraction)
@@ -292,12 +294,9 @@ def sign_image(image_path, out_path, corner: str = "bottom-right", color: str = 
         raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
     check_writable(out)
     img = open_rgb(image_path)
-    try:
-        provenance = read_provenance(image_path) or {}
-    except (OSError, ValueError):
-        provenance = {}
+    record = derive(image_path, "sign", signature=FORMULA_TEXT, corner=corner)
     with Image.open(image_path) as src:
         dpi = src.info.get("dpi")
-    provenance.update(signed=True, signature=FORMULA_TEXT, signature_style=style, signed_from=image_path.name)
+    record.steps[-1]["style"] = style
     signed = sign_pil(img, corner=corner, color=color, width_fraction=width_fraction, style=style)
-    return save_image(signed, out, provenance, dpi=dpi)
+    return save_image(signed, out, record.to_dict(), dpi=dpi, parent=image_path, actions=record.c2pa_actions())

@@ -11,6 +11,7 @@ from belamy.curate.db import Candidate
 from belamy.curate.features import find_checkpoint
 from belamy.errors import BelamyError
 from belamy.generate.latent_paths import slerp
+from belamy.provenance.record import Record
 from belamy.utils.grid import to_uint8
 from belamy.utils.imageio import save_png
 
@@ -20,7 +21,7 @@ def class_of(gen, c: Candidate) -> int:
     from belamy.generate.sample import label_names
 
     names = label_names(gen)
-    label = (c.provenance or {}).get("label")
+    label = Record.from_dict(c.provenance).label
     if label in names:
         return names.index(label)
     return int(c.seed) % gen.num_classes
@@ -45,7 +46,7 @@ def render_travel(root: Path, a: Candidate, b: Candidate, frames: int, device: s
     if all(p.exists() for p in paths):
         return paths
     gen = load_generator(ckpt, device=device)
-    truncation = float((a.provenance or {}).get("truncation", 1.0))
+    truncation = Record.from_dict(a.provenance).truncation
     z = gen.latents([a.seed, b.seed]).cpu()
     steps = torch.linspace(0, 1, frames)
     path_z = torch.from_numpy(np.stack([slerp(z[0].numpy(), z[1].numpy(), float(t)) for t in steps])).float()

@@ -171,7 +171,8 @@ def check_tiling(tile: int, overlap: int) -> None:
 def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = None, weights: Path | None = None,
                  method: str = "auto", tile: int = 256, overlap: int = 16, device: str = "auto") -> Path:
     """`belamy upscale`: read any image, enlarge it ``scale`` times, write it (PNG keeps provenance)."""
-    from belamy.utils.imageio import FORMATS, check_image_file, check_writable, read_provenance, save_image
+    from belamy.provenance.record import derive, upscaler_fields
+    from belamy.utils.imageio import FORMATS, check_image_file, check_writable, save_image
 
     image, out = Path(image), Path(out)
     if scale not in (2, 4, 8):
@@ -191,11 +192,7 @@ def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = No
     if upscaler.net is None and method == "auto":
         console.print("no --model or --weights given: enlarging with Lanczos")
     result = upscale_image(img, upscaler, scale=scale, tile=tile, overlap=overlap)
-    try:
-        provenance = read_provenance(image) or {}
-    except (OSError, ValueError):
-        provenance = {}
-    provenance.update(upscaled={"scale": scale, "from": image.name, **upscaler.provenance})
+    record = derive(image, "upscale", scale=scale, **upscaler_fields(upscaler.provenance))
     if out.suffix.lower() in (".jpg", ".jpeg") and result.mode == "RGBA":
         result = result.convert("RGB")
-    return save_image(result, out, provenance)
+    return save_image(result, out, record.to_dict(), parent=image, actions=record.c2pa_actions())

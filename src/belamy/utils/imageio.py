@@ -1,4 +1,8 @@
-"""Reading and writing the images belamy makes, with provenance in their metadata."""
+"""Reading and writing the images belamy makes, with provenance in their metadata.
+
+Every PNG, JPEG and TIFF written here is also signed with C2PA content credentials when a signing
+identity exists (`belamy keys init`; see belamy.utils.credentials): this is the one image-writing path.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,13 @@ PROVENANCE_KEY = "belamy:provenance"
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
-def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike, provenance: dict | None = None) -> Path:
-    """Write a PNG atomically; ``provenance`` is stored as JSON in an iTXt chunk."""
+def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike, provenance: dict | None = None, *,
+             parent: str | os.PathLike | None = None, actions: list[dict] | None = None) -> Path:
+    """Write a PNG atomically; ``provenance`` is stored as JSON in an iTXt chunk (and signed, see ``seal``).
+
+    ``parent``: the file this picture was made from (a C2PA ingredient); ``actions``: the C2PA actions
+    of this step (``Record.c2pa_actions()``).
+    """
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     info = PngImagePlugin.PngInfo()
@@ -27,14 +36,51 @@ def save_png(image: Image.Image | np.ndarray, target: str | os.PathLike, provena
     target = Path(target)
     with atomic_path(target) as tmp:
         image.save(tmp, format="PNG", pnginfo=info)
+        seal(tmp, target, provenance, parent, actions)
     return target
 
 
+def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: str | os.PathLike | None = None,
+         actions: list[dict] | None = None) -> bool:
+    """Sign a finished temporary file before it is renamed to ``target``, when a signing identity exists."""
+    from belamy.utils.credentials import seal as sign_file
+    from belamy.utils.identity import load_identity
+
+    identity = load_identity()
+    if identity is None:
+        return False
+    return sign_file(Path(tmp), Path(target), provenance, Path(parent) if parent else None, actions, identity)
+
+
 def read_provenance(path: str | os.PathLike) -> dict | None:
-    """The provenance a belamy PNG carries, or None for an image without it."""
+    """The provenance an image carries (PNG iTXt, TIFF description, GIF comment, or C2PA), or None."""
     with Image.open(path) as im:
         text = im.info.get(PROVENANCE_KEY) or getattr(im, "text", {}).get(PROVENANCE_KEY)
-    return json.loads(text) if text else None
+        if not text and im.format == "TIFF":
+            text = _json_object_text(im.tag_v2.get(270))  # ImageDescription, as `belamy print` writes it
+        if not text and im.format == "GIF":
+            comment = im.info.get("comment")
+            text = _json_object_text(comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment)
+    if text:
+        return json.loads(text)
+    return _credentials_record(Path(path))
+
+
+def _json_object_text(text) -> str | None:
+    return text if isinstance(text, str) and text.lstrip().startswith("{") else None
+
+
+def _credentials_record(path: Path) -> dict | None:
+    """The belamy record inside a C2PA manifest (JPEG has no other place for it), when c2pa is installed."""
+    try:
+        from belamy.utils.credentials import read_store, record_from_store
+    except ImportError:
+        return None
+    try:
+        found = read_store(path, trust_anchors=b"")
+    except BelamyError:
+        return None
+    return record_from_store(found["store"]) if found else None
 
 
 def check_image_file(path: str | os.PathLike) -> Path:
@@ -95,22 +141,29 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def save_image(img: Image.Image, out: Path, provenance: dict | None = None, dpi: tuple[float, float] | None = None) -> Path:
-    """Write ``img`` atomically in the format its extension names (PNG with provenance, JPEG, TIFF)."""
+def save_image(img: Image.Image, out: Path, provenance: dict | None = None, dpi: tuple[float, float] | None = None, *,
+               parent: str | os.PathLike | None = None, actions: list[dict] | None = None) -> Path:
+    """Write ``img`` atomically in the format its extension names (PNG with provenance, JPEG, TIFF).
+
+    Each is signed with content credentials when a signing identity exists (see ``save_png``).
+    """
     out = Path(out)
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise BelamyError(f"cannot write {out.name}: unknown format {out.suffix or '(no extension)'}", "use .png, .jpg or .tif")
     try:
         if fmt == "PNG":
-            return save_png(img, out, provenance)
+            return save_png(img, out, provenance, parent=parent, actions=actions)
         options: dict = {"dpi": dpi} if dpi else {}
         if fmt == "JPEG":
             options.update(quality=95, subsampling=0)
         else:
             options.update(compression="tiff_lzw")
+            if provenance:
+                options["description"] = json.dumps(provenance, sort_keys=True)
         with atomic_path(out) as tmp:
             img.save(tmp, format=fmt, **options)
+            seal(tmp, out, provenance, parent, actions)
     except OSError as exc:
         raise BelamyError(f"cannot write {out}: {exc.strerror or exc}", "choose another --out") from None
     return out

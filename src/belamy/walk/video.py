@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from belamy.errors import BelamyError
 from belamy.exhibit.frames import resize_frame
 from belamy.generate.latent_paths import circle_point, slerp, smoothstep
 from belamy.utils.atomic import atomic_path
+from belamy.utils.imageio import seal
 from belamy.utils.progress import make_progress
 
 MODES = ("slerp", "noise")
@@ -143,6 +145,7 @@ def write_walk(run: Path, out: Path, seeds: list[int] | str, seconds: float = 10
                loop: bool = False, mode: str = "slerp", label: str | None = None, truncation: float = 1.0,
                res: int | None = None, checkpoint: str = "latest", device: str = "auto", quality: int = 8) -> Path:
     """Render the walk and write it to ``out`` (.mp4 through ffmpeg, or .gif), atomically."""
+    from belamy.export.onnx import label_names
     from belamy.generate.loader import load_generator
 
     if isinstance(seeds, str):
@@ -155,15 +158,21 @@ def write_walk(run: Path, out: Path, seeds: list[int] | str, seconds: float = 10
         raise BelamyError(f"--truncation {truncation} is out of range", "use ψ between 0 and 2 (1 = none)")
     gen = load_generator(Path(run), checkpoint, device)
     label_index = resolve_label(gen, label)
+    label_name = label_names(gen)[label_index] if label_index is not None and gen.num_classes else None
+    provenance = gen.record(label=label_name, truncation=truncation, seeds=",".join(str(s) for s in seeds),
+                            walk={"mode": mode, "seconds": seconds, "fps": fps, "frames": frames, "loop": loop,
+                                  "res": res}).to_dict()
+    comment = json.dumps(provenance, sort_keys=True)
     pictures = walk_frames(gen, seeds, frames, loop, mode, label_index, truncation, res)
     try:
         with atomic_path(out) as tmp, make_progress("frame") as progress:
             task = progress.add_task("walk", total=frames)
             counted = _counting(pictures, progress, task)
             if out.suffix.lower() == ".gif":
-                _write_gif(counted, tmp, fps)
+                _write_gif(counted, tmp, fps, comment)
             else:
-                _write_mp4(counted, tmp, fps, quality)
+                _write_mp4(counted, tmp, fps, quality, comment)
+            seal(tmp, out, provenance)
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EROFS, errno.ENOSPC, errno.ENOENT, errno.EPERM):
             raise BelamyError(f"cannot write {out}: {err.strerror}", "choose a folder you can write to") from None
@@ -177,7 +186,7 @@ def _counting(frames: Iterator[np.ndarray], progress, task) -> Iterator[np.ndarr
         progress.advance(task)
 
 
-def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, quality: int) -> None:
+def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, quality: int, comment: str = "") -> None:
     try:
         import imageio_ffmpeg
     except ImportError:
@@ -190,7 +199,7 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, quality: in
     writer = imageio_ffmpeg.write_frames(str(path), (width + width % 2, height + height % 2), fps=fps, codec="libx264",
                                          pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=quality,
                                          macro_block_size=1, ffmpeg_log_level="error",
-                                         output_params=["-movflags", "+faststart"])
+                                         output_params=["-movflags", "+faststart", "-metadata", f"comment={comment}"])
     writer.send(None)  # start ffmpeg
     try:
         for frame in itertools.chain([first], frames):
@@ -201,10 +210,10 @@ def _write_mp4(frames: Iterator[np.ndarray], path: Path, fps: float, quality: in
         writer.close()
 
 
-def _write_gif(frames: Iterator[np.ndarray], path: Path, fps: float) -> None:
+def _write_gif(frames: Iterator[np.ndarray], path: Path, fps: float, comment: str = "") -> None:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
     duration = max(20, 10 * round(100 / fps))  # GIF delays are whole centiseconds; browsers slow < 20 ms
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0,
-                   optimize=False, disposal=1)
+                   optimize=False, disposal=1, comment=comment.encode("utf-8"))

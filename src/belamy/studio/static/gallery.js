@@ -108,6 +108,7 @@ function openWork(w) {
   byId("detail").replaceChildren(
     frame, note,
     el("h3", { text: w.name }),
+    el("p", { class: "muted credit", text: w.credit || "" }),
     el("button", { class: "btn", id: "pick-btn", onclick: () => pick(w), text: G.picks.some((p) => p.hash === w.hash) ? "Picked" : "Pick for travel" }),
     el("table", { class: "prov" }, el("tbody", {},
       el("tr", {}, el("th", { scope: "row", text: "image hash" }), el("td", {}, provenanceValue("sha256", w.hash))),

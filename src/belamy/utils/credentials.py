@@ -1,0 +1,189 @@
+"""C2PA content credentials: signing the files belamy writes, and reading anyone's.
+
+Built on ``c2pa-python`` (the Content Authenticity Initiative's library, bundled, offline). A signed
+file carries a manifest with:
+
+* ``c2pa.actions``: what made the file (``c2pa.created`` with the IPTC digital source type for
+  trained algorithmic media, or ``c2pa.opened`` + ``c2pa.resized`` ... for a derived picture);
+* ``org.belamy.provenance``: belamy's provenance record, and a digest of the decoded pixels;
+* an ingredient for the file it was made from, carrying that file's own manifest: a chain.
+
+The hard binding (a hash over the file's bytes outside the manifest) is the library's: any edit of
+the pixels, or of anything else in the file, breaks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from belamy import __version__
+from belamy.errors import BelamyError
+from belamy.utils.identity import Identity, load_identity
+
+ASSERTION = "org.belamy.provenance"
+MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".tif": "image/tiff",
+              ".tiff": "image/tiff", ".gif": "image/gif", ".mp4": "video/mp4", ".webp": "image/webp"}
+PIL_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff", "GIF": "image/gif", "WEBP": "image/webp"}
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+DIGITAL_CREATION = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation"
+PARENT_ID = "parent"
+
+
+def c2pa_library():
+    try:
+        import c2pa
+    except ImportError:
+        raise BelamyError("content credentials need the c2pa-python package",
+                          "pip install 'belamy[provenance]' (or set BELAMY_KEYS=none to write unsigned files)") from None
+    return c2pa
+
+
+def mime_of(path: Path) -> str | None:
+    """The MIME type of a file, from its content when PIL knows it, else from its extension."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.format in PIL_MIME:
+                return PIL_MIME[im.format]
+    except (OSError, ValueError):
+        pass
+    return MIME_TYPES.get(Path(path).suffix.lower())
+
+
+def pixel_digest(path: Path) -> dict | None:
+    """SHA-256 of the decoded pixels (mode, size and samples) of a still image; None for video."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) > 1:
+                return None
+            im.load()
+            data = im.tobytes()
+            return {"sha256": hashlib.sha256(data).hexdigest(), "mode": im.mode, "size": list(im.size)}
+    except (OSError, ValueError):
+        return None
+
+
+def default_actions(provenance: dict | None, parent: Path | None) -> list[dict]:
+    """A picture with a belamy record was drawn by a trained model; a chart or contact sheet by software."""
+    if parent is not None:
+        return []
+    source = TRAINED_ALGORITHMIC_MEDIA if provenance else DIGITAL_CREATION
+    return [{"action": "c2pa.created", "digitalSourceType": source,
+             "softwareAgent": {"name": "belamy", "version": __version__}}]
+
+
+@functools.cache
+def _signing_context():
+    c2pa = c2pa_library()
+    # No thumbnail: it would double a small PNG and take seconds on a print-sized TIFF.
+    return c2pa.Context(c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}}}))
+
+
+def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path | None = None,
+         actions: list[dict] | None = None, identity: Identity | None = None) -> bool:
+    """Sign the finished file ``tmp`` (about to be renamed to ``target``) in place, when an identity exists.
+
+    Returns whether it was signed. ``parent`` is the file the picture was made from (an ingredient);
+    ``actions`` the C2PA actions of this step (default: created, or none beyond ``c2pa.opened``).
+    """
+    identity = identity or load_identity()
+    if identity is None:
+        return False
+    mime = MIME_TYPES.get(Path(target).suffix.lower())
+    if mime is None:
+        return False
+    c2pa = c2pa_library()
+    actions = list(default_actions(provenance, parent) if actions is None else actions)
+    data = dict(provenance or {})
+    pixels = pixel_digest(tmp)
+    if pixels:
+        data["pixels"] = pixels
+    builder = None
+    parent_mime = mime_of(parent) if parent is not None and Path(parent).is_file() else None
+    if parent_mime:
+        actions.insert(0, {"action": "c2pa.opened", "parameters": {"ingredientIds": [PARENT_ID]}})
+    manifest = {
+        "claim_generator_info": [{"name": "belamy", "version": __version__}],
+        "title": Path(target).name,
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}},
+                       {"label": ASSERTION, "data": data}],
+    }
+    signed = tmp.with_name(f"{tmp.name}.c2pa")
+    try:
+        builder = c2pa.Builder(manifest, context=_signing_context())
+        if parent_mime:
+            with open(parent, "rb") as fh:
+                builder.add_ingredient({"title": Path(parent).name, "relationship": "parentOf", "label": PARENT_ID},
+                                       parent_mime, fh)
+        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.chain_pem,
+                                                           identity.key_pem, None))
+        with open(tmp, "rb") as src, open(signed, "w+b") as dst:
+            builder.sign(signer, mime, src, dst)
+        os.replace(signed, tmp)
+    except c2pa.C2paError as exc:
+        raise BelamyError(f"cannot sign {Path(target).name}: {exc}",
+                          f"check the signing identity in {identity.folder} (or set BELAMY_KEYS=none)") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            signed.unlink()
+        if builder is not None:
+            with contextlib.suppress(Exception):
+                builder.close()
+    return True
+
+
+def read_store(path: Path, trust_anchors: bytes | None = None) -> dict | None:
+    """The C2PA manifest store of a file and its validation, or None when it carries no credentials.
+
+    Returns ``{"state": "Trusted" | "Valid" | "Invalid", "store": {...}, "error": str | None}``;
+    ``trust_anchors`` are PEM certificates whose signers count as trusted (the local CA by default).
+    """
+    c2pa = c2pa_library()
+    path = Path(path)
+    mime = mime_of(path)
+    if mime is None:
+        return None
+    if trust_anchors is None:
+        identity = load_identity()
+        trust_anchors = identity.ca_pem if identity else b""
+    settings = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
+    if trust_anchors:
+        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii")}
+    context = c2pa.Context(c2pa.Settings.from_dict(settings))
+    try:
+        with open(path, "rb") as fh:
+            reader = c2pa.Reader(mime, fh, context=context)
+            store = json.loads(reader.json())
+            state = reader.get_validation_state()
+    except c2pa.C2paError as exc:
+        text = str(exc)
+        if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in text or "not found" in text.lower():
+            return None
+        return {"state": "Invalid", "store": {}, "error": text}
+    except OSError as exc:
+        raise BelamyError(f"cannot read {path}: {exc.strerror or exc}", "check the path") from None
+    return {"state": state or "Invalid", "store": store, "error": None}
+
+
+def belamy_assertion(manifest: dict) -> dict | None:
+    for assertion in manifest.get("assertions") or []:
+        if assertion.get("label") == ASSERTION and isinstance(assertion.get("data"), dict):
+            return assertion["data"]
+    return None
+
+
+def record_from_store(store: dict) -> dict | None:
+    """The belamy record in the active manifest of a store (without the pixel digest)."""
+    active = (store.get("manifests") or {}).get(store.get("active_manifest") or "")
+    data = belamy_assertion(active or {})
+    if data is None:
+        return None
+    return {k: v for k, v in data.items() if k != "pixels"} or None
