@@ -294,27 +294,64 @@ def distill_cmd(
 @app.command("eval")
 def eval_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder made by `belamy train` (or one checkpoint file).")],
-    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus to compare against (usually the training corpus).")],
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="The corpus to compare against (default: the run's training corpus).")] = None,
     n: Annotated[int, typer.Option("--n", help="Images to generate (and reals to sample, at most the corpus size).")] = 1000,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best, or a kimg number / file name.")] = "latest",
     inception: Annotated[Path | None, typer.Option(help="A local Inception-v3 FID weights file (.safetensors or .pth): adds FID and KID.")] = None,
+    classifier: Annotated[Path | None, typer.Option(help="A style classifier from `belamy classify train`: adds style ambiguity, per-style shares, and SWD to its held-out paintings.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the real sample and the SWD projections.")] = 0,
 ) -> None:
-    """Measure a run against a corpus: SWD and memorisation (no downloads), FID/KID with --inception; appends to RUN/eval.jsonl."""
+    """Measure a run against a corpus: SWD, memorisation and novelty (no downloads), FID/KID with --inception, style ambiguity with --classifier; appends to RUN/eval.jsonl."""
     from rich.table import Table
 
     from belamy.metrics.evaluate import evaluate_run
 
-    record = evaluate_run(run, corpus, n=n, checkpoint=checkpoint, inception=inception, device=device, seed=seed)
+    record = evaluate_run(run, corpus, n=n, checkpoint=checkpoint, inception=inception, device=device, seed=seed,
+                          classifier=classifier)
     table = Table(title=f"{run} @ {record['kimg']:g} kimg ({record['checkpoint']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in record.items():
-        if key.startswith(("swd", "fid", "kid", "memorization")):
-            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if key.endswith("style_share"):
+            value = ", ".join(f"{name} {share:.0%}" for name, share in value.items())
+        elif not key.startswith(("swd", "fid", "kid", "memorization", "novelty", "heldout", "ambiguity", "classifier_acc")):
+            continue
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
     typer.echo(str(Path(run) / "eval.jsonl") if Path(run).is_dir() else str(run))
+
+
+# --------------------------------------------------------------------------- classify
+
+classify_app = typer.Typer(help="An independent style classifier, to measure how far generated images stray from known styles.",
+                           no_args_is_help=True)
+app.add_typer(classify_app, name="classify")
+
+
+@classify_app.command("train")
+def classify_train_cmd(
+    corpus: Annotated[Path, typer.Argument(help="A labelled corpus folder made by `belamy corpus build`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for classifier.safetensors and classifier.json.")],
+    labels: Annotated[str, typer.Option(help="The style of each image: a manifest field (e.g. style, label) or 'folder' (the source's folder name).")] = "folder",
+    res: Annotated[int, typer.Option(help="Input size: the shorter side, in pixels.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Passes over the training images.")] = 30,
+    batch: Annotated[int, typer.Option(help="Images per step.")] = 64,
+    holdout: Annotated[float, typer.Option(help="Fraction of each style held out (never trained on) to measure accuracy.")] = 0.2,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate (one-cycle schedule).")] = 2e-3,
+    channels: Annotated[int, typer.Option(help="Width of the first layer (doubling at each of 4 stages).")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed for the held-out split, weights and data order.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Train a small CNN to name a painting's style (no downloaded weights) and report its held-out accuracy."""
+    from belamy.classify import train_classifier
+
+    report = train_classifier(corpus, labels, out, res=res, epochs=epochs, batch=batch, holdout=holdout, lr=lr,
+                              channels=channels, seed=seed, device=device)
+    console.print(f"held-out accuracy {report.accuracy:.1%} on {report.n_heldout} images "
+                  f"(chance {report.chance:.1%}); per style: "
+                  + ", ".join(f"{k} {v:.0%}" for k, v in report.per_class_accuracy.items()))
+    typer.echo(str(out))
 
 
 # --------------------------------------------------------------------------- studio and curation
