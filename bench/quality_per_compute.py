@@ -29,7 +29,7 @@ import torch
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import evaluate_run
 from belamy.runs.stop import StopRequest
-from belamy.train.loop import train
+from belamy.train import train
 from belamy.train.options import TrainOptions
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
