@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import STYLE_NAMES, synthetic_styles, write_corpus
+from conftest import STYLE_NAMES, synthetic_styles, tiny_train_options, write_corpus
 from fastapi.testclient import TestClient
 
 from belamy.classify import train_classifier
@@ -75,3 +75,26 @@ def test_without_a_classifier_a_plain_run_has_no_style_and_a_bad_classifier_stop
         assert "Most ambiguous style first" in client.get("/curate").text
     with pytest.raises(BelamyError, match="no classifier"):
         create_app(root, classifier=tmp_path / "missing")
+
+
+def test_a_can_runs_candidates_show_the_posterior_of_its_own_discriminator(tmp_path: Path, one_torch_thread):
+    from belamy.generate.sample import generate
+    from belamy.train import train
+
+    root = tmp_path / "root"
+    images, labels = synthetic_styles(48, 32)
+    corpus = write_corpus(tmp_path / "styles", images, labels)
+    can = train(tiny_train_options(corpus, root / "can", loss="can", labels="folder", kimg=0.064, tick_kimg=0.064)).run_dir
+    plain = train(tiny_train_options(corpus, root / "plain", kimg=0.032, tick_kimg=0.032)).run_dir
+    generate(can, root / "candidates" / "can", n=4, device="cpu")
+    generate(plain, root / "candidates" / "plain", n=2, device="cpu")
+    with TestClient(create_app(root, retrain_every=1000, device="cpu"), base_url="http://127.0.0.1:8700") as client:
+        listed = client.get("/api/next", params={"mode": "ambiguous", "limit": 50}).json()["candidates"]
+    by_set = {}
+    for c in listed:
+        by_set.setdefault(c["set"], []).append(c)
+    assert len(by_set["can"]) == 4 and len(by_set["plain"]) == 2
+    for c in by_set["can"]:
+        assert c["style"]["names"] == sorted(STYLE_NAMES) and sum(c["style"]["probs"]) == pytest.approx(1, abs=2e-3)
+    assert all(c["style"] is None for c in by_set["plain"])  # a plain run has no style head, and no classifier was given
+    assert [c["set"] for c in listed] == ["can"] * 4 + ["plain"] * 2  # works with a posterior come first

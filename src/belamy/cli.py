@@ -203,7 +203,9 @@ def train_cmd(
     ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
     map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
     aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
-    labels: Annotated[str | None, typer.Option(help="style: class-conditional on a manifest field (e.g. style), or 'folder' (the source's folder name).")] = None,
+    labels: Annotated[str | None, typer.Option(help="The corpus's classes: a manifest field (e.g. style) or 'folder' (the source's folder name). style: class-conditional; --loss can: the styles D learns to name.")] = None,
+    can_weight: Annotated[float | None, typer.Option(help="--loss can: λ, the weight of the style-ambiguity term in G's loss (default: 1).")] = None,
+    label_noise: Annotated[bool | None, typer.Option("--label-noise/--no-label-noise", help="--loss can: D's real/fake targets drawn from U[0.8, 1.2] and U[0, 0.3], as the reference CAN does (default: off).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights: same arch and res; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
     metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,
@@ -229,7 +231,8 @@ def train_cmd(
         lr=lr, beta1=beta1, nz=nz, ngf=ngf, ndf=ndf, tick_kimg=tick_kimg, snapshot_ticks=snapshot_ticks,
         keep=keep, seed=seed, resume=resume, device=device, channels_last=channels_last, grid_size=grid_size,
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
-        ema_kimg=ema_kimg, map_layers=map_layers, aspect=aspect, labels=labels, init=str(init) if init else None,
+        ema_kimg=ema_kimg, map_layers=map_layers, aspect=aspect, labels=labels, can_weight=can_weight,
+        label_noise=label_noise, init=str(init) if init else None,
         metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
     )
     result = train(options)

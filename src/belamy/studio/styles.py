@@ -56,7 +56,8 @@ class StylePosteriors:
             return None
         if c.checkpoint_sha256 not in self._run_sources:
             ckpt = find_checkpoint(c.provenance, [self.root], confine=self.root)
-            self._run_sources[c.checkpoint_sha256] = _run_source(ckpt, self.device) if ckpt else None
+            key = "run:" + c.checkpoint_sha256[:16]
+            self._run_sources[c.checkpoint_sha256] = _run_source(ckpt, key, self.device) if ckpt else None
         return self._run_sources[c.checkpoint_sha256]
 
     def _stored(self, hashes: list[str]) -> dict[str, dict]:
@@ -132,6 +133,13 @@ def _posterior_of(source: _Source, images: list[np.ndarray]) -> torch.Tensor:
     return out
 
 
-def _run_source(checkpoint_json: Path, device: str) -> _Source | None:
+def _run_source(checkpoint_json: Path, key: str, device: str) -> _Source | None:
     """The style head of a CAN run's discriminator at this checkpoint; None for any other run."""
-    return None
+    from belamy.errors import BelamyError
+    from belamy.train.losses.can import RunStyleHead
+
+    try:
+        head = RunStyleHead(checkpoint_json, device)
+    except (BelamyError, KeyError, ValueError, OSError):  # not a CAN run, or a checkpoint it cannot read
+        return None
+    return _Source(key, head.names, head.posterior)

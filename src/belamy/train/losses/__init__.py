@@ -11,6 +11,7 @@ from belamy.train.losses.base import GANLoss, Phase, StepBatch
 BUILTIN_MODULES = (
     "belamy.train.losses.dcgan",
     "belamy.train.losses.stylegan2",
+    "belamy.train.losses.can",
 )
 
 _LOSSES: dict[str, type[GANLoss]] = {}
