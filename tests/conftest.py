@@ -32,6 +32,29 @@ def synthetic_portraits(n: int, size: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+STYLE_NAMES = ("checks", "hstripes", "vstripes")
+
+
+def synthetic_styles(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Little 'paintings' in three 'styles' told apart by texture (horizontal stripes, vertical
+    stripes, checks) in random colours and phases; the labels cycle through STYLE_NAMES."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    labels = []
+    for i in range(n):
+        style = STYLE_NAMES[i % len(STYLE_NAMES)]
+        period = rng.uniform(4, 8)
+        phase_y, phase_x = rng.uniform(0, period, 2)
+        wave_y, wave_x = np.sin(2 * np.pi * (yy + phase_y) / period), np.sin(2 * np.pi * (xx + phase_x) / period)
+        pattern = {"hstripes": wave_y, "vstripes": wave_x, "checks": wave_y * wave_x}[style] > 0
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        img = np.where(pattern[..., None], a, b) + rng.normal(0, 6, (size, size, 3))
+        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+        labels.append(style)
+    return out, labels
+
+
 def write_corpus(folder: Path, images: np.ndarray, labels: list[str] | None = None) -> Path:
     """A corpus folder in belamy's on-disk format, written directly (no builder needed)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -61,6 +84,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def styles_corpus(tmp_path: Path) -> Path:
+    """60 synthetic 'paintings' in three texture styles at 32², labelled by folder (and a label field)."""
+    images, labels = synthetic_styles(60, 32)
+    return write_corpus(tmp_path / "styles", images, labels)
 
 
 @pytest.fixture

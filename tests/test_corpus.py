@@ -380,3 +380,24 @@ def test_a_scraped_folder_builds_without_rejecting_the_scraper_state(tmp_path: P
     assert {s.path.name for s in find_sources([raw])}.isdisjoint({"scrape.sqlite", "scrape.sqlite-wal"})
     report = build_corpus([raw], tmp_path / "corpus", size=32, min_size=16)
     assert report.rejected == 0 and report.accepted == 3
+
+
+def test_write_subset_keeps_the_chosen_images_and_their_labels(tmp_path: Path):
+    from conftest import synthetic_styles, write_corpus
+
+    from belamy.corpus.store import write_subset
+    from belamy.runs.data import corpus_labels
+
+    images, labels = synthetic_styles(9, 16)
+    full = open_corpus(write_corpus(tmp_path / "full", images, labels))
+    sub = open_corpus(write_subset(full, [7, 2, 4], tmp_path / "sub"))
+    assert len(sub) == 3 and np.array_equal(np.asarray(sub.images), images[[7, 2, 4]])
+    assert corpus_labels(sub.manifest, "folder")[0] == sorted({labels[7], labels[2], labels[4]})
+    assert [r["subset_index"] for r in sub.manifest] == [7, 2, 4] and [r["index"] for r in sub.manifest] == [0, 1, 2]
+    with pytest.raises(BelamyError, match="must pick"):
+        write_subset(full, [9], tmp_path / "bad")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    with pytest.raises(BelamyError, match="not a belamy corpus"):
+        write_subset(full, [0], tmp_path / "busy")
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"

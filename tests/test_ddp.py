@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import synthetic_portraits, write_corpus
+from conftest import synthetic_portraits, synthetic_styles, write_corpus
 from safetensors.torch import load_file
 
 from belamy.runs.checkpoint import list_checkpoints
@@ -32,11 +32,16 @@ def _torchrun(corpus: Path, out: Path, kimg: str, *extra: str, sums: Path, arch:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["style", "dcgan"])
-def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path, arch: str):
-    corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 16))
+@pytest.mark.parametrize("arch, loss", [("style", None), ("dcgan", None), ("dcgan", "can")])
+def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path, arch: str, loss: str | None):
+    if loss == "can":  # CAN's style head (a module of the loss, trained with D) must stay identical on every rank too
+        images, labels = synthetic_styles(32, 16)
+        corpus = write_corpus(tmp_path / "corpus", images, labels)
+        flags = ("--loss", "can", "--labels", "folder", "--label-noise")
+    else:
+        corpus, flags = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 16)), ()
     run = tmp_path / "run"
-    result = _torchrun(corpus, run, "0.032", sums=tmp_path / "sums", arch=arch)
+    result = _torchrun(corpus, run, "0.032", *flags, sums=tmp_path / "sums", arch=arch)
     assert result.returncode == 0, result.stderr[-3000:]
     # every rank ends with the same weights (G, D and G_ema), checked by each rank's own checksum
     sums = sorted((tmp_path / "sums").glob("rank*.sha256"))
@@ -52,6 +57,8 @@ def test_two_processes_train_one_run_with_identical_weights(tmp_path: Path, arch
     assert "rng.main" in tensors and "rng.rank1" in tensors  # both ranks' random streams, for resume
     assert len(json.loads(ckpts[-1].read_text())["data_ranks"]) == 2
 
+    if loss == "can":
+        assert any(k.startswith("can_head.") for k in tensors)
     resumed = _torchrun(corpus, run, "0.048", "--resume", sums=tmp_path / "sums2", arch=arch)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert list_checkpoints(run / "checkpoints")[-1].stem == "ckpt-000000048"

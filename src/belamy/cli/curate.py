@@ -19,11 +19,12 @@ def studio_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to bind. Anything but loopback requires the access token it prints.")] = "127.0.0.1",
     retrain_every: Annotated[int, typer.Option(help="Retrain the taste after this many new decisions.")] = 10,
     device: Annotated[str, typer.Option(help="Device for generating candidates: auto, cpu, cuda or cuda:N.")] = "auto",
+    classifier: Annotated[Path | None, typer.Option(help="A style classifier (`belamy classify train`): every candidate shows its style posterior (CAN runs show their own without one).")] = None,
 ) -> None:
     """Serve the studio: watch training, swipe through candidates, let the model learn your taste."""
     from belamy.studio.server import serve
 
-    serve(root, host=host, port=port, retrain_every=retrain_every, device=device)
+    serve(root, host=host, port=port, retrain_every=retrain_every, device=device, classifier=classifier)
 
 
 class RankBy(StrEnum):

@@ -72,25 +72,30 @@ def translate_cmd(
 @app.command("eval")
 def eval_cmd(
     run: RunArgument,
-    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus to compare against (usually the training corpus).")],
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="The corpus to compare against (default: the run's training corpus).")] = None,
     n: Annotated[int, typer.Option("--n", help="Images to generate (and reals to sample, at most the corpus size).")] = 1000,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best, or a kimg number / file name.")] = "latest",
     inception: Annotated[Path | None, typer.Option(help="A local Inception-v3 FID weights file (.safetensors or .pth): adds FID and KID.")] = None,
+    classifier: Annotated[Path | None, typer.Option(help="A style classifier from `belamy classify train`: adds style ambiguity, per-style shares, and SWD to its held-out paintings.")] = None,
     device: Device = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the real sample and the SWD projections.")] = 0,
 ) -> None:
-    """Measure a run against a corpus: SWD and memorisation (no downloads), FID/KID with --inception; appends to RUN/eval.jsonl."""
+    """Measure a run against a corpus: SWD, memorisation and novelty (no downloads), FID/KID with --inception, style ambiguity with --classifier; appends to RUN/eval.jsonl."""
     from rich.table import Table
 
     from belamy.metrics.evaluate import evaluate_run
 
-    record = evaluate_run(run, corpus, n=n, checkpoint=checkpoint, inception=inception, device=device, seed=seed)
+    record = evaluate_run(run, corpus, n=n, checkpoint=checkpoint, inception=inception, device=device, seed=seed,
+                          classifier=classifier)
     table = Table(title=f"{run} @ {record['kimg']:g} kimg ({record['checkpoint']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in record.items():
-        if key.startswith(("swd", "fid", "kid", "memorization")):
-            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if key.endswith("style_share"):
+            value = ", ".join(f"{name} {share:.0%}" for name, share in value.items())
+        elif not key.startswith(("swd", "fid", "kid", "memorization", "novelty", "heldout", "ambiguity", "classifier_acc")):
+            continue
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
     typer.echo(str(Path(run) / "eval.jsonl") if Path(run).is_dir() else str(run))
 

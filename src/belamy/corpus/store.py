@@ -88,3 +88,30 @@ def open_corpus(path: str | Path) -> Corpus:
     if info.get("count") not in (None, len(images)):
         raise BelamyError(f"{path} says {info['count']} images but holds {len(images)}", "rebuild the corpus")
     return Corpus(path=path, images=images, size=size_of(height, width), info=info)
+
+
+def write_subset(corpus: Corpus, indices, out: str | Path) -> Path:
+    """A new corpus at ``out`` holding only the images at ``indices`` (in that order), with their manifest
+    records: e.g. a training split whose held-out paintings a model never sees. Written atomically."""
+    from belamy.utils.atomic import atomic_open, atomic_path, write_json
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "corpus.json").is_file())):
+        raise BelamyError(f"{out} holds files that are not a belamy corpus", "choose an empty or new folder")
+    picked = np.asarray(indices, dtype=np.int64)
+    if len(picked) == 0 or picked.min() < 0 or picked.max() >= len(corpus):
+        raise BelamyError(f"a subset of {len(picked)} images must pick from the {len(corpus)} of {corpus.path}",
+                          "give indices from 0 to the corpus size - 1")
+    manifest = corpus.manifest
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "images.npy") as tmp:
+        np.save(tmp, np.asarray(corpus.images[picked]))
+    with atomic_open(out / "manifest.jsonl") as fh:
+        for new, old in enumerate(picked.tolist()):
+            fh.write(json.dumps({**manifest[old], "index": new, "subset_of": str(corpus.path), "subset_index": old},
+                                ensure_ascii=False) + "\n")
+    for name in ("rejects.jsonl", "duplicates.jsonl"):
+        with atomic_open(out / name) as fh:
+            fh.write("")
+    write_json(out / "corpus.json", {**corpus.info, "count": len(picked), "subset_of": str(corpus.path)})
+    return out

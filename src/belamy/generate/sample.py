@@ -26,7 +26,10 @@ class GenerateResult:
 
 
 def label_names(gen: LoadedGenerator) -> list[str]:
-    """Class names of a class-conditional run (empty for an unconditional one)."""
+    """Class names of a class-conditional run (empty for an unconditional one, even one trained with
+    --labels for another purpose, such as CAN's style head)."""
+    if not gen.num_classes:
+        return []
     return list(gen.meta.get("label_names") or gen.meta.get("model", {}).get("label_names") or [])
 
 

@@ -1,7 +1,10 @@
 """`belamy eval`: how close a run's images are to its corpus, and whether it copies it.
 
 Always: SWD (×10³, per pyramid level and mean) and the memorisation score. With a local
-Inception-v3 file: FID and KID too. Each evaluation is appended to ``RUN/eval.jsonl``.
+Inception-v3 file: FID and KID too. With a style classifier (`belamy classify train`): style
+ambiguity and per-style shares of the generated images beside the same for the real paintings the
+classifier held out, novelty (the median nearest-training-image distance relative to real-vs-real,
+for both), and SWD to those held-out paintings. Each evaluation is appended to ``RUN/eval.jsonl``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from belamy.corpus.store import open_corpus
+from belamy.classify.store import Classifier, load_classifier
+from belamy.corpus.store import Corpus, open_corpus
 from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
+from belamy.metrics.ambiguity import heldout_paintings, style_figures, without_shared
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import images_to_uint8_nchw, swd
 from belamy.runs.data import fit_shape
@@ -35,12 +40,19 @@ def generate_for_eval(gen, n: int, batch: int = 32, seed: int = FAKE_SEED_BASE) 
     return torch.cat(out)
 
 
-def evaluate_run(run: Path, corpus: Path, n: int = 1000, checkpoint: str = "latest", inception: Path | None = None,
-                 device: str = "auto", seed: int = 0, write: bool = True, inception_size: int = 299) -> dict:
-    """Metrics of ``run`` against ``corpus``; the record (also appended to RUN/eval.jsonl) is returned."""
+def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoint: str = "latest",
+                 inception: Path | None = None, device: str = "auto", seed: int = 0, write: bool = True,
+                 inception_size: int = 299, classifier: Path | None = None) -> dict:
+    """Metrics of ``run`` against ``corpus`` (default: the run's training corpus); the record (also
+    appended to RUN/eval.jsonl) is returned."""
     if not 16 <= n <= 1_000_000:
         raise BelamyError(f"--n {n} is not valid", "use 16 to 1,000,000 images (1000 or more for stable figures)")
     gen = load_generator(Path(run), checkpoint, device)
+    clf = load_classifier(classifier, gen.device) if classifier is not None else None
+    if corpus is None:
+        corpus = (gen.meta.get("corpus") or gen._run_corpus() or {}).get("path")
+        if not corpus:
+            raise BelamyError(f"{run} does not say which corpus it was trained on", "pass --corpus CORPUS")
     data = open_corpus(corpus)
     started = time.perf_counter()
     with torch.inference_mode():
@@ -58,6 +70,9 @@ def evaluate_run(run: Path, corpus: Path, n: int = 1000, checkpoint: str = "late
     mem = memorization(fakes, reals_all)
     record.update({"memorization_median": round(mem.median_ratio, 4), "memorization_copies": round(mem.fraction_copies, 4),
                    "memorization_threshold": mem.threshold})
+    record["novelty"] = round(mem.median_ratio, 4)
+    if clf is not None:
+        record.update(_style_record(clf, fakes, data, reals_all, seed))
     if inception is not None:
         from belamy.metrics.fid import (
             fid_from_features,
@@ -73,4 +88,23 @@ def evaluate_run(run: Path, corpus: Path, n: int = 1000, checkpoint: str = "late
     record["seconds"] = round(time.perf_counter() - started, 2)
     if write:
         append_jsonl(Path(gen.run_dir) / "eval.jsonl", record)
+    return record
+
+
+def _style_record(clf: Classifier, fakes: torch.Tensor, training: Corpus, training_images: np.ndarray, seed: int) -> dict:
+    """The classifier's view of the generated images, beside the real paintings it never saw."""
+    held_corpus, held = heldout_paintings(clf)
+    held_images = np.asarray(held_corpus.images[held])
+    record: dict = {"classifier": str(clf.path), "classifier_accuracy": clf.info.get("accuracy"),
+                    "n_heldout": len(held)}
+    record.update(style_figures(clf, fakes))
+    record.update(style_figures(clf, held_images, prefix="heldout_"))
+    height, width = int(fakes.shape[2]), int(fakes.shape[3])
+    held_fit = fit_shape(held_images, height, width)
+    bank = without_shared(training, held_corpus, held)
+    if len(bank) >= 2:
+        record["heldout_novelty"] = round(memorization(held_fit, training_images[bank]).median_ratio, 4)
+    count = min(len(fakes), len(held_fit))
+    if count >= 2:
+        record["swd_heldout"] = round(swd(held_fit[:count], fakes[:count], seed=seed)["swd"], 4)
     return record

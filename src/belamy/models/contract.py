@@ -14,7 +14,8 @@ Generators (``nn.Module``):
 
 Discriminators: ``forward(x, labels=None)`` gives one logit per image; ``penultimate(x, labels=None)``
 the features before the last layer (a learned image embedding: taste models, distillation,
-attribution and feature-matching losses use it).
+attribution and feature-matching losses use it). Optionally ``logits_and_features(x, labels=None)``
+gives both from one pass (losses that need both, such as CAN's, otherwise run D twice).
 """
 
 from __future__ import annotations

@@ -209,6 +209,11 @@ class DCGANDiscriminator(nn.Module):
         """The 4×4 feature map before the last layer, flattened: a cheap learned image embedding."""
         return self.features(x).flatten(1)
 
+    def logits_and_features(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` and ``penultimate`` from one pass (for losses that read both, e.g. CAN's style head)."""
+        h = self.features(x)
+        return self.head(h).reshape(-1), h.flatten(1)
+
 
 register(Architecture(
     name="dcgan",

@@ -417,12 +417,17 @@ class StyleDiscriminator(nn.Module):
         return self.fc(x.flatten(1))
 
     def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.out(self.features(img))
+        return self.logits_and_features(img, labels)[0]
+
+    def logits_and_features(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` and ``penultimate`` from one pass (for losses that read both, e.g. CAN's style head)."""
+        h = self.features(img)
+        x = self.out(h)
         if self.num_classes:
             c = _one_hot(labels, self.num_classes, img.shape[0], img.device)
             cmap = self.mapping(c) if self.mapping is not None else self.label_map(c)
             x = (x * cmap.to(x.dtype)).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
-        return x.reshape(-1)
+        return x.reshape(-1), h
 
     def penultimate(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The last hidden layer: a cheap learned image embedding (used by curation tools)."""
@@ -442,7 +447,7 @@ register(Architecture(
     make_discriminator=StyleDiscriminator,
     make_config=style_config,
     default_loss="stylegan2",
-    losses=("stylegan2",),
+    losses=("stylegan2", "can"),
     # StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on.
     defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
     derive_defaults=_derived_defaults,

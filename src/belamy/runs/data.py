@@ -46,11 +46,12 @@ def fit_shape(images: np.ndarray, height: int, width: int, chunk: int = 256) -> 
     return out
 
 
-def corpus_labels(manifest: list[dict], field: str) -> tuple[list[str], np.ndarray]:
+def corpus_labels(manifest: list[dict], field: str, one_class_hint: str | None = None) -> tuple[list[str], np.ndarray]:
     """Class names (sorted) and one class index per image, from a manifest field.
 
     ``field`` is a manifest key (``style``, ``label``, ...) or ``folder``: the name of the folder the
-    source file was in, which is how ``wikiart-styles/<style>/`` is labelled.
+    source file was in, which is how ``wikiart-styles/<style>/`` is labelled. A field with one value
+    is refused (with ``one_class_hint`` as the hint, when given).
     """
     values = []
     for i, record in enumerate(manifest):
@@ -67,7 +68,8 @@ def corpus_labels(manifest: list[dict], field: str) -> tuple[list[str], np.ndarr
         values.append(str(value))
     names = sorted(set(values))
     if len(names) < 2:
-        raise BelamyError(f"--labels {field} gives only one class ({names[0]!r})", "choose a field that varies, or drop --labels")
+        raise BelamyError(f"--labels {field} gives only one class ({names[0]!r})",
+                          one_class_hint or "choose a field that varies, or drop --labels")
     if len(names) > 1000:
         raise BelamyError(f"--labels {field} gives {len(names)} classes", "choose a field with at most 1000 values")
     index = {n: i for i, n in enumerate(names)}

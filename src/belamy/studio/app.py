@@ -21,8 +21,10 @@ from belamy.errors import BelamyError
 from belamy.studio.jobs import GenerationJobs, Retrainer
 from belamy.studio.runs import find_runs, read_metrics, read_run
 from belamy.studio.security import BODY_LIMITS, DEFAULT_BODY_LIMIT, Guard, resolve_under
+from belamy.studio.styles import StylePosteriors
 from belamy.studio.travel import render_travel
 from belamy.utils.asgi import BodySizeLimit, route_limits
+from belamy.utils.device import resolve_device
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "runs.html", "/curate": "curate.html", "/gallery": "gallery.html", "/draw": "draw.html"}
@@ -61,7 +63,7 @@ class TravelBody(Strict):
 class Studio:
     """Everything the endpoints share: the root, the database, the background workers."""
 
-    def __init__(self, root: Path, retrain_every: int = 10, device: str = "auto"):
+    def __init__(self, root: Path, retrain_every: int = 10, device: str = "auto", classifier: Path | None = None):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise BelamyError(f"studio root {root} is not a folder", "give --root a folder holding runs and candidates")
@@ -70,6 +72,7 @@ class Studio:
         self.retrainer = Retrainer(self.db, self.features, every=retrain_every)
         self.jobs = GenerationJobs(self.root, self.db, on_done=self.retrainer.request)
         self.device = device
+        self.styles = StylePosteriors(self.root, self.db, classifier, device=str(resolve_device(device)))
         self._scan_lock = threading.Lock()
         self._scanned_at = 0.0
         self._map_cache: tuple[tuple[str, ...], list[dict]] | None = None
@@ -115,8 +118,8 @@ def check_hash(digest: str) -> str:
 
 
 def create_app(root: Path, token: str | None = None, loopback_only: bool = True, retrain_every: int = 10,
-               device: str = "auto", host: str = "127.0.0.1") -> FastAPI:
-    studio = Studio(root, retrain_every=retrain_every, device=device)
+               device: str = "auto", host: str = "127.0.0.1", classifier: Path | None = None) -> FastAPI:
+    studio = Studio(root, retrain_every=retrain_every, device=device, classifier=classifier)
     guard = Guard(token, loopback_only, host)
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -219,14 +222,15 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
 
     @app.get("/api/next")
     def next_candidates(request: Request, set: str | None = Query(None, max_length=300),
-                        mode: Literal["uncertain", "likely", "order"] = "uncertain", limit: int = Query(3, ge=1, le=50),
-                        exclude: str = Query("", max_length=20000)):
+                        mode: Literal["uncertain", "likely", "order", "ambiguous"] = "uncertain",
+                        limit: int = Query(3, ge=1, le=50), exclude: str = Query("", max_length=20000)):
         studio.scan()
         skip = tuple(h for h in exclude.split(",") if _HASH.match(h))
+        offered = (studio.styles.most_ambiguous(set or None, limit + 8, skip) if mode == "ambiguous"
+                   else studio.db.next_candidates(set or None, mode, limit + 8, skip))
         # A file deleted since the last scan is not offered (its image would be a 404 on the page).
-        found = [c for c in studio.db.next_candidates(set or None, mode, limit + 8, skip)
-                 if (studio.root / c.path).is_file()][:limit]
-        return {"candidates": [c.to_json() for c in found], "stats": studio.stats(set or None, client_of(request))}
+        found = [c for c in offered if (studio.root / c.path).is_file()][:limit]
+        return {"candidates": studio.styles.attach(found), "stats": studio.stats(set or None, client_of(request))}
 
     @app.post("/api/decide")
     def decide(body: DecideBody, request: Request, set: str | None = Query(None, max_length=300)):
@@ -241,7 +245,7 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
     def undo(body: EmptyBody, request: Request, set: str | None = Query(None, max_length=300)):
         undone = studio.db.undo(client_of(request))
         candidate = studio.db.candidate(undone["hash"]) if undone and undone["restored"] else None
-        return {"undone": undone, "candidate": candidate.to_json() if candidate else None,
+        return {"undone": undone, "candidate": studio.styles.attach([candidate])[0] if candidate else None,
                 "stats": studio.stats(set or None, client_of(request))}
 
     @app.get("/api/stats")
@@ -262,7 +266,7 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
         c = studio.db.candidate(check_hash(digest))
         if c is None:
             raise HTTPException(404, "no such candidate")
-        return c.to_json()
+        return studio.styles.attach([c])[0]
 
     # ------------------------------------------------------------------ gallery
 

@@ -12,7 +12,7 @@ from belamy.utils.progress import console
 
 
 def serve(root: Path, host: str = "127.0.0.1", port: int = 8700, retrain_every: int = 10, device: str = "auto",
-          token: str | None = None) -> None:
+          token: str | None = None, classifier: Path | None = None) -> None:
     try:
         import uvicorn
 
@@ -35,7 +35,7 @@ def serve(root: Path, host: str = "127.0.0.1", port: int = 8700, retrain_every: 
     except OSError as exc:
         raise BelamyError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "choose another --port") from None
     app = create_app(root, token=token, loopback_only=loopback, retrain_every=retrain_every, device=device,
-                     host=host)
+                     host=host, classifier=classifier)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"belamy studio on {address}  (root {root.resolve()}; Ctrl-C to stop)")

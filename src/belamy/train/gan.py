@@ -89,7 +89,8 @@ class GANTask(Task):
         loss_cls = get_loss(options.loss)
         self.label_names, label_index = [], None
         if options.labels:
-            self.label_names, label_index = corpus_labels(corpus.manifest, options.labels)
+            hint = f"--loss {loss_cls.name} needs two classes or more: choose a field that varies" if loss_cls.needs_labels else None
+            self.label_names, label_index = corpus_labels(corpus.manifest, options.labels, hint)
         loss_cls.check(options, self.label_names)
         # Class-conditional networks, unless the loss uses the classes otherwise (e.g. CAN's style head).
         self.model_labels = self.label_names if loss_cls.conditions_model else []
@@ -114,8 +115,14 @@ class GANTask(Task):
             dd.broadcast_module(info, module)
         augment = make_augment(options.augment or "none", options.ada_target, options.ada_kimg, options.augment_p)
         self.augment = augment.to(self.device) if augment is not None else None
-        self.loss = loss_cls(self.G, self.D, options, self.augment)
+        self.loss = loss_cls(self.G, self.D, options, self.augment, label_names=self.label_names)
         self.extra = self.loss.extra_modules()
+        for module, _ in self.extra.values():
+            dd.broadcast_module(info, module)
+        # What each phase trains: G or D with the loss's own networks it owns (e.g. CAN's style head with
+        # D), so they are frozen with it and their gradients averaged over ranks with it.
+        self.trained = {owner: net if not self._owned(owner) else nn.ModuleList([net, *self._owned(owner)])
+                        for owner, net in (("G", self.G), ("D", self.D))}
         betas = (options.beta1, options.beta2)
         self.opt_G = adam(self._params("G"), *self.loss.optimizer_settings("G", options.lr, betas))
         self.opt_D = adam(self._params("D"), *self.loss.optimizer_settings("D", options.lr, betas))
@@ -153,6 +160,9 @@ class GANTask(Task):
 
     def _nets_and_average(self) -> list[nn.Module]:
         return [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
+
+    def _owned(self, owner: str) -> list[nn.Module]:
+        return [module for module, who in self.extra.values() if who == owner]
 
     def _params(self, trains: str) -> list[nn.Parameter]:
         own = list((self.G if trains == "G" else self.D).parameters())
@@ -230,8 +240,7 @@ class GANTask(Task):
             # Fake classes follow the corpus's class frequencies, as StyleGAN2-ADA samples them.
             gen_labels = self.label_pool[torch.randint(len(self.label_pool), (n,), generator=rng, device=self.device)]
         batch = StepBatch(real, self.data.last_labels, z, gen_labels, rng, step)
-        run_phases(self.loss, {"G": self.G, "D": self.D}, {"G": self.opt_G, "D": self.opt_D}, batch, stats,
-                   self.autocast, self.info)
+        run_phases(self.loss, self.trained, {"G": self.opt_G, "D": self.opt_D}, batch, stats, self.autocast, self.info)
         if self.info.enabled:  # running averages in G (e.g. w_avg) moved by each rank's own latents
             dd.average_buffers(self.info, self.G)
         if self.G_ema is not None:
@@ -244,7 +253,7 @@ class GANTask(Task):
 
     def sync(self) -> None:
         """Before a snapshot: every rank takes the mean BatchNorm statistics (what rank 0 saves)."""
-        for module in (self.G, self.D):
+        for module in self.trained.values():
             dd.average_buffers(self.info, module)
 
     @torch.no_grad()
@@ -292,6 +301,8 @@ class GANTask(Task):
                 f"D(x) {means.get('D_real', 0):.2f}  D(G(z)) {means.get('D_fake', 0):.2f}")
         if "augment_p" in means:
             text += f"  p {means['augment_p']:.3f}"
+        if "style_acc_real" in means:  # a loss with a style head (CAN): how well D names styles, how unsure on G's
+            text += f"  style acc {means['style_acc_real']:.2f}  G ambiguity {means.get('style_ambiguity_G', 0):.2f}"
         if "swd" in record:
             text += f"  SWD {record['swd']:.2f}"
         return text

@@ -25,7 +25,7 @@ COMMON_DEFAULTS = {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augme
                    "ada_target": 0.6, "ada_kimg": 500.0, "augment_p": 0.0}
 # Read only by some architectures or losses (each names those it reads in its `uses`).
 ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group")
+                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group", "can_weight", "label_noise")
 
 
 @dataclass(kw_only=True)
@@ -62,6 +62,8 @@ class TrainOptions(RunOptions):
     mbstd_group: int | None = None  # D's minibatch-std group size (StyleGAN2-ADA's paper configs: 8; default 4)
     aspect: str | None = None  # None: the corpus's own shape
     labels: str | None = None  # manifest field, or "folder"
+    can_weight: float | None = None  # CAN: λ, the weight of the style-ambiguity term in G's loss
+    label_noise: bool | None = None  # CAN: D's real/fake targets drawn from U[0.8, 1.2] and U[0, 0.3]
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
@@ -71,8 +73,8 @@ class TrainOptions(RunOptions):
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
         "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
-        "style_mixing", "aspect", "labels", "w_dim", "map_layers", "channel_base", "channel_max", "init", "extra",
-        "mbstd_group",
+        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "w_dim", "map_layers", "channel_base",
+        "channel_max", "init", "extra", "mbstd_group",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
 
@@ -161,7 +163,10 @@ class TrainOptions(RunOptions):
 
     def validate(self) -> None:
         super().validate()
-        self._arch_and_loss()
+        _, loss = self._arch_and_loss()
+        if loss.needs_labels and not self.labels:
+            raise BelamyError(f"--loss {loss.name} needs the corpus's styles",
+                              "add --labels folder (one sub-folder per style) or --labels FIELD (a manifest field)")
         if self.batch is None or not (isinstance(self.batch, int) and 1 <= self.batch <= MAX_BATCH):
             raise invalid("batch", self.batch, f"use a batch size from 1 to {MAX_BATCH} (64 is the DCGAN default)")
         if self.precision not in PRECISIONS:
@@ -180,6 +185,7 @@ class TrainOptions(RunOptions):
             ("ema-kimg", self.ema_kimg, lambda v: v >= 0, "use 0 (no average) or a positive half-life in kimg"),
             ("ema-rampup", self.ema_rampup, lambda v: v >= 0, "use 0 or a fraction such as 0.05"),
             ("metric-kimg", self.metric_kimg, lambda v: v >= 0, "use 0 (off) or a positive number"),
+            ("can-weight", self.can_weight, lambda v: 0 <= v <= 1000, "use a weight from 0 to 1000, e.g. 1"),
             ("lr", self.lr, lambda v: 0 < v < 1, "use a learning rate between 0 and 1, e.g. 2e-4"),
             ("beta1", self.beta1, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),
             ("beta2", self.beta2, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),

@@ -85,6 +85,25 @@ function show(candidate) {
   const p = $("card-p");
   p.classList.toggle("hidden", candidate.p_keep === null || candidate.p_keep === undefined);
   if (candidate.p_keep !== null && candidate.p_keep !== undefined) p.textContent = `model: ${Math.round(candidate.p_keep * 100)}% keep`;
+  showStyle(candidate.style);
+}
+
+// The style posterior (from a CAN run's discriminator or the studio's classifier) as a small bar chart.
+function showStyle(style) {
+  const chart = $("card-style");
+  chart.replaceChildren();
+  chart.classList.toggle("hidden", !style);
+  if (!style) { chart.removeAttribute("aria-label"); return; }
+  const rows = style.names.map((name, i) => ({ name, p: style.probs[i] })).sort((a, b) => b.p - a.p);
+  chart.setAttribute("aria-label", `style ambiguity ${fmt(style.ambiguity, 2)}: ` + rows.map((r) => `${r.name} ${pct(r.p)}`).join(", "));
+  const box = el("div", { class: "style-box" }, el("div", { class: "style-head", text: `style ambiguity ${fmt(style.ambiguity, 2)}` }));
+  for (const r of rows) {
+    const bar = el("span", { class: "bar" });
+    bar.style.width = `${Math.round(r.p * 100)}%`;
+    box.append(el("div", { class: "style-row" }, el("span", { class: "name", text: r.name }),
+      el("span", { class: "track" }, bar), el("span", { class: "v", text: pct(r.p) })));
+  }
+  chart.append(box);
 }
 
 // A 64² candidate is shown at a whole-number zoom (at most MAX_ZOOM), smoothly filtered, and the caption

@@ -12,6 +12,7 @@ BUILTIN_MODULES = (
     "belamy.train.losses.dcgan",
     "belamy.train.losses.stylegan2",
     "belamy.train.losses.pix2pix",
+    "belamy.train.losses.can",
 )
 
 _LOSSES: dict[str, type[GANLoss]] = {}

@@ -48,11 +48,14 @@ class GANLoss(ABC):
     uses: ClassVar[frozenset[str]] = frozenset()  # options only some losses take, that this one reads
     defaults: ClassVar[dict[str, Any]] = {}  # option defaults it brings to a new run
     conditions_model: ClassVar[bool] = True  # with --labels, is G (and D) class-conditional?
+    needs_labels: ClassVar[bool] = False  # does it train only with --labels (two classes or more)?
 
     phases: tuple[Phase, ...]
 
-    def __init__(self, G: nn.Module, D: nn.Module, options, augment: nn.Module | None = None):
+    def __init__(self, G: nn.Module, D: nn.Module, options, augment: nn.Module | None = None,
+                 label_names: tuple[str, ...] | list[str] = ()):
         self.G, self.D, self.options, self.augment = G, D, options, augment
+        self.label_names = list(label_names)  # the corpus's classes with --labels (whether or not G takes them)
 
     @classmethod
     def derive_defaults(cls, options) -> None:
@@ -65,7 +68,8 @@ class GANLoss(ABC):
         return None
 
     def extra_modules(self) -> dict[str, tuple[nn.Module, str]]:
-        """Networks the loss adds (name -> (module, "G" or "D": whose optimizer trains it)), saved in checkpoints."""
+        """Networks the loss adds (name -> (module, "G" or "D": whose optimizer trains it)), saved in checkpoints.
+        Each trains as part of its owner: frozen with it, its gradients averaged over ranks with it."""
         return {}
 
     def optimizer_settings(self, trains: str, lr: float, betas: tuple[float, float]) -> tuple[float, tuple[float, float]]:

@@ -27,8 +27,8 @@ class StyleGAN2Loss(GANLoss):
     uses = frozenset({"r1_gamma", "r1_interval", "style_mixing"})
     defaults = {"r1_interval": 16, "style_mixing": 0.9}
 
-    def __init__(self, G, D, options, augment=None):
-        super().__init__(G, D, options, augment)
+    def __init__(self, G, D, options, augment=None, label_names=()):
+        super().__init__(G, D, options, augment, label_names)
         self.r1_gamma, self.r1_interval = options.r1_gamma, options.r1_interval
         self.style_mixing = options.style_mixing
         phases = [Phase("Gmain", trains="G"), Phase("Dmain", trains="D")]

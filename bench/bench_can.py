@@ -1,0 +1,198 @@
+"""CAN against a plain GAN: the same architecture, corpus and CPU budget, with and without the
+creative loss, measured by an independent style classifier.
+
+    python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan] [--res 64] [--n 512]
+                              [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
+
+Steps: build the corpus at --res (labels = folder names, 7 styles); train the style classifier on
+it, holding out a stratified fifth; write the other four fifths as the GANs' training corpus, so
+the held-out paintings are ones neither GAN nor classifier ever saw. Then train the plain model
+(the architecture's own loss) and CAN (``--loss can --labels folder``) side by side, one process
+and one thread each, until each has used --cpu-minutes of CPU time (process time: other work on
+the machine stretches the wall time, not the budget). Each is measured by ``belamy eval
+--classifier``: style ambiguity (mean normalised entropy of the classifier's posterior, 1 = every
+style equally likely), the share of images per style, novelty (median nearest-training-image
+distance relative to real-vs-real) and SWD×10³ to the held-out paintings; the held-out paintings
+themselves give the reference row. Contact sheets: OUT/<variant>-contact.png, and
+OUT/<variant>-most-ambiguous.png (the generated images the classifier finds most ambiguous).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def prepare(corpus_src: Path, out: Path, res: int, classifier_epochs: int,
+            classifier: Path | None) -> tuple[Path, Path, Path, dict]:
+    """The corpus, the classifier (trained once and reused, or given) and the training split without the
+    classifier's held-out paintings."""
+    from belamy.classify import train_classifier
+    from belamy.classify.store import load_classifier
+    from belamy.corpus.build import build_corpus
+    from belamy.corpus.store import open_corpus, write_subset
+
+    if classifier is not None:  # an existing classifier: its own corpus and split
+        cls = classifier
+        corpus = Path(load_classifier(cls).info["corpus"]["path"])
+    else:
+        corpus = out / "corpus"
+        if not (corpus / "corpus.json").exists():
+            build_corpus([corpus_src], corpus, size=res, min_size=min(64, res))
+        cls = out / "classifier"
+        if not (cls / "classifier.json").exists():
+            torch.set_num_threads(1)
+            train_classifier(corpus, "folder", cls, res=res, epochs=classifier_epochs)
+    info = load_classifier(cls).info
+    train_split = out / "train-corpus"
+    full = open_corpus(corpus)
+    held = set(info["heldout"])
+    write_subset(full, [i for i in range(len(full)) if i not in held], train_split)  # (again: the classifier may be new)
+    return corpus, train_split, cls, info
+
+
+def _watch(stop, spent, budget_s: float, done: threading.Event) -> None:
+    while not done.wait(1.0):
+        if spent() >= budget_s:
+            stop.requested = True
+            return
+
+
+def variant_options(variant: str, arch: str) -> dict:
+    return {"loss": "can", "labels": "folder"} if variant == "can" else {}
+
+
+def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Path, res: int, budget_s: float,
+                      n: int, seed: int) -> None:
+    """One variant in its own process (one thread): train on the CPU budget, evaluate, contact sheets."""
+    torch.set_num_threads(1)
+    from belamy.metrics.evaluate import evaluate_run
+    from belamy.runs.stop import StopRequest
+    from belamy.train import TrainOptions, train
+
+    run = out / f"{variant}-{arch}"
+    stop = StopRequest()
+    options = TrainOptions(corpus=corpus, out=run, arch=arch, res=res, kimg=100_000, tick_kimg=1.0, snapshot_ticks=5,
+                           grid_size=16, device="cpu", seed=seed, **variant_options(variant, arch))
+    start_cpu, started = time.process_time(), time.perf_counter()
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(stop, lambda: time.process_time() - start_cpu, budget_s, done),
+                               daemon=True)
+    watcher.start()
+    try:
+        result = train(options, stop=stop)
+    finally:
+        done.set()
+    cpu_s, wall_s = time.process_time() - start_cpu, time.perf_counter() - started
+    record = evaluate_run(run, corpus, n=n, classifier=cls, device="cpu")
+    sheets(run, cls, out / variant, n)
+    row = {"variant": variant, "arch": arch, "kimg": round(result.nimg / 1000, 2), "cpu_s": round(cpu_s, 1),
+           "wall_s": round(wall_s, 1), **record}
+    (out / f"{variant}.json").write_text(json.dumps(row, indent=2))
+
+
+def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> None:
+    """A contact sheet of seeds 0..63, and one of the most ambiguous of ``n`` images (by the classifier)."""
+    from belamy.classify.store import load_classifier, normalized_entropy
+    from belamy.generate.loader import load_generator
+    from belamy.metrics.evaluate import FAKE_SEED_BASE, generate_for_eval
+    from belamy.utils.grid import make_grid, to_uint8
+    from belamy.utils.imageio import save_png
+
+    gen = load_generator(run, device="cpu")
+    with torch.inference_mode():
+        pictures = to_uint8(gen.synthesize(gen.latents(list(range(shown)))))
+        save_png(make_grid(pictures, cols=8), Path(f"{prefix}-contact.png"), gen.provenance(seeds=f"0-{shown - 1}"))
+        fakes = generate_for_eval(gen, n)  # the images `belamy eval` measured (seeds from FAKE_SEED_BASE)
+        ambiguity = normalized_entropy(load_classifier(cls).posterior(fakes))
+    top = torch.argsort(ambiguity, descending=True)[:32].sort().values
+    picked = fakes[top].clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy()
+    seeds = [FAKE_SEED_BASE + int(i) for i in top]
+    save_png(make_grid(picked, cols=8), Path(f"{prefix}-most-ambiguous.png"),
+             gen.provenance(seeds=",".join(map(str, seeds)),
+                            ambiguity=[round(float(ambiguity[i]), 3) for i in top]))
+
+
+def heldout_reference(corpus_full: Path, train_split: Path, cls: Path, info: dict, seed: int) -> dict:
+    """The held-out paintings as a 'model': their ambiguity, shares and novelty, and the SWD floor
+    (a sample of the training split against them)."""
+    from belamy.classify.store import load_classifier
+    from belamy.corpus.store import open_corpus
+    from belamy.metrics.ambiguity import style_figures
+    from belamy.metrics.memorization import memorization
+    from belamy.metrics.swd import swd
+
+    held = np.asarray(open_corpus(corpus_full).images[np.asarray(info["heldout"])])
+    train_images = np.asarray(open_corpus(train_split).images)
+    clf = load_classifier(cls)
+    row = {"variant": "held-out paintings", **style_figures(clf, held)}
+    row["novelty"] = memorization(held, train_images).median_ratio
+    pick = np.sort(np.random.default_rng(seed).permutation(len(train_images))[: len(held)])
+    row["swd_heldout"] = swd(train_images[pick], held, seed=seed)["swd"]
+    return row
+
+
+def print_table(rows: list[dict], names: list[str], header: str) -> str:
+    short = {n: n.replace("post-impressionism", "post-imp.").replace("impressionism", "impress.")
+             .replace("expressionism", "express.").replace("art-nouveau", "nouveau").replace("romanticism", "romant.")
+             .replace("symbolism", "symbol.") for n in names}
+    lines = [header, ""]
+    head = f"| {'':<20} | {'kimg':>5} | {'ambiguity':>9} | {'novelty':>7} | {'SWD held-out':>12} | " + \
+        " | ".join(f"{short[n]:>8}" for n in names) + " |"
+    lines += [head, "|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|"]
+    for r in rows:
+        kimg = f"{r['kimg']:5.1f}" if "kimg" in r else f"{'':>5}"
+        shares = " | ".join(f"{r['style_share'][n]:8.0%}" for n in names)
+        lines.append(f"| {r['variant']:<20} | {kimg} | {r['ambiguity']:9.3f} | {r['novelty']:7.3f} | "
+                     f"{r['swd_heldout']:12.1f} | {shares} |")
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu-minutes", type=float, default=10.0, help="CPU-time budget per variant")
+    parser.add_argument("--arch", default="dcgan", help="dcgan or style")
+    parser.add_argument("--res", type=int, default=64)
+    parser.add_argument("--n", type=int, default=512, help="generated images measured per variant")
+    parser.add_argument("--classifier-epochs", type=int, default=30)
+    parser.add_argument("--classifier", type=Path, help="use this classifier (and the corpus it was trained on)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "wikiart-styles")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "can")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from belamy.utils.machine import cpu_name
+
+    corpus, train_split, cls, info = prepare(args.corpus, args.out, args.res, args.classifier_epochs, args.classifier)
+    jobs = [(v, args.arch, train_split, cls, args.out, args.res, args.cpu_minutes * 60, args.n, args.seed)
+            for v in ("plain", "can")]
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=train_and_measure, args=job) for job in jobs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    rows = [json.loads((args.out / f"{v}.json").read_text()) for v in ("plain", "can")]
+    rows.append(heldout_reference(corpus, train_split, cls, info, args.seed))
+    header = (f"{cpu_name()}, one thread per variant; {args.arch} at {args.res}², {args.cpu_minutes:g} CPU minutes each; "
+              f"{args.n} generated images; classifier held-out accuracy {info['accuracy']:.1%} on "
+              f"{info['n_heldout']} paintings (chance {1 / len(info['names']):.1%})")
+    text = print_table(rows, info["names"], header)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"results-{stamp}.md").write_text(text + "\n")
+    (args.out / f"results-{stamp}.json").write_text(json.dumps({"rows": rows, "header": header}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""CAN: Creative Adversarial Networks (Elgammal, Liu, Elhoseiny and Mazzone, 2017).
+
+The discriminator learns two things: whether an image is real, and which of the corpus's K styles a
+real painting belongs to, with a style head of three fully connected layers (1024, 512 and K wide,
+as in the paper) on D's penultimate features. The head belongs to this loss and trains with D. The
+generator takes no class; it is rewarded for fooling the first task and confusing the second:
+
+    L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) + CE(head(x), style of x)
+    L_G = BCE(D(G(z)), 1) + λ · CE(uniform over K, head(G(z)))
+
+The second G term is the paper's style ambiguity loss, −(1/K)·Σ_k log p_k(G(z)): smallest (log K)
+when D's posterior over the styles is uniform. ``--can-weight`` is λ (default 1). ``--label-noise``
+draws D's real and fake targets from U[0.8, 1.2] and U[0, 0.3] at every step, as the reference
+implementation (mlberkeley/Creative-Adversarial-Networks) does.
+
+Everything else is the architecture's own loss: the DCGAN's non-saturating loss (one fake batch
+for both phases), or StyleGAN2's for ``--arch style`` (style mixing, lazy R1 and its Adam
+correction). ADA and DiffAugment augment everything D sees, the style head's input included.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from belamy.errors import BelamyError
+from belamy.runs.stats import StatsCollector
+from belamy.train.losses import register_loss
+from belamy.train.losses.base import GANLoss, StepBatch
+from belamy.train.losses.dcgan import NonSaturatingLoss
+from belamy.train.losses.stylegan2 import StyleGAN2Loss
+
+HIDDEN = (1024, 512)
+# The loss each architecture trains with otherwise: CAN adds its terms to it.
+BASES: dict[str, type[GANLoss]] = {"dcgan": NonSaturatingLoss, "style": StyleGAN2Loss}
+HEAD = "can_head"  # the style head's prefix in checkpoints
+
+
+class _Linear(nn.Module):
+    """A fully connected layer whose weights start at N(0, std) and are scaled by ``gain`` when used:
+    DCGAN's N(0, 0.02) with gain 1, or StyleGAN2's equalised learning rate (N(0, 1), gain 1/√fan_in),
+    so the head learns at the pace of the discriminator it sits on."""
+
+    def __init__(self, cin: int, cout: int, equalized: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin) * (1.0 if equalized else 0.02))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.gain = 1 / math.sqrt(cin) if equalized else 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.gain, self.bias)
+
+
+class StyleHead(nn.Module):
+    """D's features → logits over the K styles: 1024 → 512 → K, leaky ReLU between (the paper's)."""
+
+    def __init__(self, in_features: int, num_styles: int, equalized: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = in_features
+        for hidden in HIDDEN:
+            layers += [_Linear(width, hidden, equalized), nn.LeakyReLU(0.2)]
+            width = hidden
+        layers.append(_Linear(width, num_styles, equalized))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features.flatten(1).float())
+
+
+def feature_size(D: nn.Module) -> int:
+    """The width of D's penultimate features, from one pass of two blank images (eval mode: no statistics move)."""
+    param = next(D.parameters())
+    height, width = tuple(getattr(D.cfg, "shape", None) or (D.cfg.res, D.cfg.res))
+    was_training = D.training
+    D.eval()
+    try:
+        with torch.no_grad():
+            x = torch.zeros(2, getattr(D.cfg, "channels", 3), height, width, device=param.device)
+            return int(D.penultimate(x).flatten(1).shape[1])
+    finally:
+        D.train(was_training)
+
+
+def make_head(D: nn.Module, arch: str, num_styles: int) -> StyleHead:
+    return StyleHead(feature_size(D), num_styles, equalized=arch == "style").to(next(D.parameters()).device)
+
+
+def logits_and_features(D: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if hasattr(D, "logits_and_features"):
+        return D.logits_and_features(x)
+    return D(x), D.penultimate(x)  # a discriminator without the one-pass hook: two passes
+
+
+def style_ambiguity_loss(style_logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy between the uniform distribution over K styles and the posterior: −mean_k log p_k."""
+    return -F.log_softmax(style_logits.float(), dim=1).mean()
+
+
+def normalized_entropy(style_logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of the posterior over log K, per image: 1 = maximally ambiguous."""
+    logp = F.log_softmax(style_logits.float(), dim=1)
+    return -(logp.exp() * logp).sum(dim=1) / math.log(style_logits.shape[1])
+
+
+@register_loss
+class CANLoss(GANLoss):
+    name = "can"
+    summary = ("Creative Adversarial Networks (Elgammal et al. 2017): D also names the style (--labels), "
+               "G is rewarded for styles D cannot name (--can-weight); dcgan or style")
+    archs = frozenset(BASES)
+    uses = frozenset({"labels", "can_weight", "label_noise"}) | StyleGAN2Loss.uses
+    defaults = {"can_weight": 1.0, "label_noise": False}
+    conditions_model = False  # G takes no class: the classes train D's style head
+    needs_labels = True
+
+    def __init__(self, G, D, options, augment=None, label_names=()):
+        super().__init__(G, D, options, augment, label_names)
+        if len(self.label_names) < 2:
+            raise BelamyError("--loss can needs two styles or more", "add --labels folder, or a manifest field that varies")
+        self.base = BASES[options.arch](G, D, options, augment)
+        self.phases = self.base.phases
+        self.weight = float(options.can_weight)
+        self.label_noise = bool(options.label_noise)
+        self.head = make_head(D, options.arch, len(self.label_names))
+
+    @classmethod
+    def derive_defaults(cls, options) -> None:
+        if options.arch == "style":  # StyleGAN2's own settings, as --loss stylegan2 would fill them
+            for name, value in StyleGAN2Loss.defaults.items():
+                if getattr(options, name) is None:
+                    setattr(options, name, value)
+            StyleGAN2Loss.derive_defaults(options)
+
+    @classmethod
+    def check(cls, options, label_names: list[str]) -> None:
+        if options.arch != "style":
+            for name in sorted(StyleGAN2Loss.uses):
+                if getattr(options, name, None) is not None:
+                    flag = name.replace("_", "-")
+                    raise BelamyError(f"--{flag} is not used by --arch {options.arch} with --loss can",
+                                      f"drop --{flag}, or train --arch style")
+
+    def extra_modules(self) -> dict[str, tuple[nn.Module, str]]:
+        return {HEAD: (self.head, "D")}
+
+    def optimizer_settings(self, trains, lr, betas):
+        return self.base.optimizer_settings(trains, lr, betas)
+
+    # ------------------------------------------------------------------ the pieces
+
+    def _fake(self, batch: StepBatch, phase: str) -> torch.Tensor:
+        """G(z) as the architecture's own loss draws it for this phase."""
+        if isinstance(self.base, StyleGAN2Loss):
+            if phase == "Gmain":
+                return self.base.run_G(batch.z, None, batch.rng)
+            z = torch.randn(batch.z.shape, generator=batch.rng, device=batch.z.device)  # fresh latents for D's fakes
+            with torch.no_grad():
+                return self.base.run_G(z, None, batch.rng)
+        fake = self.base.fake(batch)  # one batch for both phases, as dcgan.torch
+        return fake.detach() if phase == "Dmain" else fake
+
+    def _targets(self, logits: torch.Tensor, low: float, high: float, rng: torch.Generator) -> torch.Tensor:
+        return torch.rand(logits.shape, generator=rng, device=logits.device) * (high - low) + low
+
+    def _bce(self, logits: torch.Tensor, target: float, rng: torch.Generator) -> torch.Tensor:
+        """Binary cross-entropy with logits against 1 (real) or 0 (fake), or against noisy targets."""
+        logits = logits.float()
+        if not self.label_noise:
+            return F.softplus(-logits).mean() if target == 1 else F.softplus(logits).mean()
+        t = self._targets(logits, 0.8, 1.2, rng) if target == 1 else self._targets(logits, 0.0, 0.3, rng)
+        return (F.softplus(logits) - t * logits).mean()  # BCE(σ(l), t) for any t, also outside [0, 1]
+
+    # ------------------------------------------------------------------ phases
+
+    def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
+        rng = batch.rng
+        if phase == "Dmain":
+            fake = self._fake(batch, phase)
+            logits_real, features = logits_and_features(self.D, self.augment_images(batch.real, rng))
+            logits_fake = self.D(self.augment_images(fake, rng))
+            style_logits = self.head(features)
+            style_loss = F.cross_entropy(style_logits, batch.real_labels)
+            loss = self._bce(logits_real, 1, rng) + self._bce(logits_fake, 0, rng) + style_loss
+            loss.backward()
+            self.observe_real_logits(logits_real)
+            stats.add("loss_D", loss)
+            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
+            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
+            stats.add("sign_real", logits_real.detach().float().sign().mean())
+            stats.add("style_loss_D", style_loss.detach())
+            stats.add("style_acc_real", (style_logits.detach().argmax(dim=1) == batch.real_labels).float().mean())
+        elif phase == "Gmain":
+            fake = self._fake(batch, phase)
+            logits, features = logits_and_features(self.D, self.augment_images(fake, rng))
+            style_logits = self.head(features)
+            ambiguity = style_ambiguity_loss(style_logits)
+            loss = F.softplus(-logits.float()).mean() + self.weight * ambiguity
+            loss.backward()
+            stats.add("loss_G", loss)
+            stats.add("style_ambiguity_G", normalized_entropy(style_logits.detach()).mean())
+        elif phase == "Dreg":
+            self.base.accumulate_gradients(phase, batch, stats)
+        else:
+            raise ValueError(f"unknown phase {phase!r}")
+
+
+class RunStyleHead:
+    """A CAN run's own style classifier at one checkpoint: its discriminator and style head (eval mode)."""
+
+    def __init__(self, checkpoint_json: Path, device: str = "cpu"):
+        from belamy.models.registry import get_architecture
+        from belamy.runs import checkpoint as ck
+
+        tensors, meta = ck.load_checkpoint(checkpoint_json)
+        names = list(meta.get("label_names") or [])
+        if not any(k.startswith(HEAD + ".") for k in tensors) or len(names) < 2:
+            raise BelamyError(f"{checkpoint_json.name} is not from a CAN run", "train with --loss can --labels folder")
+        arch = get_architecture(meta["arch"])
+        cfg = arch.config_from_dict(meta["model"])
+        D = arch.make_discriminator(cfg)
+        ck.load_module_tensors("D", D, tensors, checkpoint_json.name)
+        self.device = torch.device(device)
+        self.D = D.to(self.device).eval().requires_grad_(False)
+        self.head = make_head(self.D, meta["arch"], len(names))
+        ck.load_module_tensors(HEAD, self.head, tensors, checkpoint_json.name)
+        self.head.eval().requires_grad_(False)
+        self.names = names
+        self.shape = tuple(getattr(cfg, "shape", None) or (cfg.res, cfg.res))
+
+    @torch.no_grad()
+    def posterior(self, images) -> torch.Tensor:
+        """[N, K] style probabilities for uint8 NHWC arrays (any size: resized to D's input)."""
+        x = torch.as_tensor(images).permute(0, 3, 1, 2).float().to(self.device)
+        if tuple(x.shape[2:]) != self.shape:
+            x = F.interpolate(x, size=self.shape, mode="area" if x.shape[2] >= self.shape[0] else "bilinear")
+        x = x / 127.5 - 1.0
+        return self.head(self.D.penultimate(x)).softmax(dim=1).cpu()
