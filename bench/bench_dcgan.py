@@ -18,8 +18,8 @@ from torch import nn
 
 from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
 from belamy.runs.stats import StatsCollector
-from belamy.train.loss import DCGANLoss
-from belamy.train.steps import dcgan_step
+from belamy.train.gan import run_phases
+from belamy.train.losses import StepBatch, get_loss
 from belamy.utils.device import autocast_context
 from belamy.utils.machine import cpu_name
 
@@ -86,9 +86,10 @@ def training_steps(res: int, batch: int) -> dict:
         D = DCGANDiscriminator(cfg).to(memory_format=torch.channels_last)
         opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
         opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-        loss, stats = DCGANLoss(G, D, "nonsat"), StatsCollector()
+        loss, stats = get_loss("nonsat")(G, D, None), StatsCollector()
         real_cl = real.contiguous(memory_format=torch.channels_last)
-        return lambda: dcgan_step(G, D, opt_G, opt_D, loss, real_cl, z, stats, autocast_dtype=dtype)
+        return lambda: run_phases(loss, {"G": G, "D": D}, {"G": opt_G, "D": opt_D},
+                                  StepBatch(real_cl, None, z, None, None, 0), stats, dtype)
 
     return {
         "plain": lambda: plain_step(G0, D0, opt_G0, opt_D0, criterion, real, z4),

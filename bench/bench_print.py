@@ -57,8 +57,8 @@ def make_sample(folder: Path, source: Path | None) -> Path:
 def random_sr_run(folder: Path) -> Path:
     import torch
 
+    from belamy.models.rrdb import RRDBNet, SRConfig
     from belamy.runs.checkpoint import module_tensors, save_checkpoint
-    from belamy.upscale.rrdb import RRDBNet, SRConfig
 
     torch.manual_seed(0)
     cfg = SRConfig()

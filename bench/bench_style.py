@@ -3,7 +3,7 @@
 Prints seconds per kimg of training (one full iteration: G step, D step, R1 every 16 steps
 amortised, G_ema update, ADA at p = 0.2 so the augmentation cost is in) and generation img/s
 (G_ema with const noise, no gradients), on this machine's device. Both architectures use their
-default widths; the DCGAN uses its training step (``dcgan_step``). Timings are interleaved turn
+default widths; each trains through belamy's own phases (``run_phases``). Timings are interleaved turn
 by turn so that load from other processes hits both alike.
 
     python bench/bench_style.py [--train-res 64 128] [--gen-res 64 128 256] [--batch 32] [--steps 4]
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from types import SimpleNamespace
 
 import torch
 
 from belamy.models.registry import get_architecture
 from belamy.runs.stats import StatsCollector
 from belamy.train.augment import AdaptiveAugment
-from belamy.train.loss import DCGANLoss
-from belamy.train.steps import dcgan_step
-from belamy.train.style_loss import StyleGANLoss, lazy_adam_settings, style_step
+from belamy.train.gan import run_phases
+from belamy.train.losses import StepBatch, get_loss
 from belamy.utils.machine import cpu_name
 
 
@@ -41,12 +41,12 @@ def make_style_step(res: int, batch: int, device: torch.device):
     cfg = arch.make_config(res=res)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2.5e-3, betas=(0.0, 0.99), fused=True)
-    lr, betas = lazy_adam_settings(2.5e-3, (0.0, 0.99), 16)
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=True)
     augment = AdaptiveAugment(p=0.2).to(device)
     gamma = 0.0002 * res * res / batch
-    loss = StyleGANLoss(G, D, augment, r1_gamma=gamma, r1_interval=16)
+    loss = get_loss("stylegan2")(G, D, SimpleNamespace(r1_gamma=gamma, r1_interval=16, style_mixing=0.9), augment)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2.5e-3, betas=(0.0, 0.99), fused=True)
+    lr, betas = loss.optimizer_settings("D", 2.5e-3, (0.0, 0.99))
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=True)
     rng = torch.Generator(device=device).manual_seed(0)
     real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     stats = StatsCollector()
@@ -56,7 +56,7 @@ def make_style_step(res: int, batch: int, device: torch.device):
         n = 0 if r1 else counter[0]
         counter[0] = counter[0] % 15 + 1
         z = torch.randn(batch, cfg.z_dim, generator=rng, device=device)
-        style_step(G, D, opt_G, opt_D, loss, real, None, z, None, rng, stats, n)
+        run_phases(loss, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, StepBatch(real, None, z, None, rng, n), stats, None)
         sync(device)
 
     return step, cfg, G
@@ -69,12 +69,13 @@ def make_dcgan_step(res: int, batch: int, device: torch.device):
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    loss = DCGANLoss(G, D)
+    loss = get_loss("nonsat")(G, D, None)
     real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     stats = StatsCollector()
 
     def step(r1: bool = False):
-        dcgan_step(G, D, opt_G, opt_D, loss, real, torch.randn(batch, cfg.nz, device=device), stats)
+        z = torch.randn(batch, cfg.nz, device=device)
+        run_phases(loss, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, StepBatch(real, None, z, None, None, 0), stats, None)
         sync(device)
 
     return step, cfg, G

@@ -33,7 +33,7 @@ from heldout import HeldOutSplit, split_corpus
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
 from belamy.runs.stop import StopRequest
-from belamy.train.loop import train
+from belamy.train import train
 from belamy.train.options import TrainOptions
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png

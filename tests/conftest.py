@@ -81,7 +81,7 @@ def tiny_train_options(corpus: Path, out: Path, **overrides):
 @pytest.fixture
 def tiny_run(tiny_corpus: Path, tmp_path: Path) -> Path:
     """A DCGAN trained for a few steps at 32² (seconds on a CPU)."""
-    from belamy.train.loop import train
+    from belamy.train import train
 
     return train(tiny_train_options(tiny_corpus, tmp_path / "run")).run_dir
 
@@ -105,3 +105,73 @@ def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
         G.mapping.w_avg.normal_()
     save_checkpoint(folder / "checkpoints", 64, module_tensors("G", G), {"arch": arch, "model": config.to_dict(), "kimg": 0.064})
     return folder
+
+
+# ----------------------------------------------------------------------------- the browser tests
+
+CHROMIUM = Path(os.environ.get("BELAMY_CHROMIUM") or "/usr/bin/chromium")  # Debian's, unless told otherwise
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# What the browser itself logs while a server is down on purpose (the exhibit's restart test).
+NETWORK_FAILURES = ("WebSocket connection to", "net::ERR_CONNECTION_REFUSED", "net::ERR_CONNECTION_RESET",
+                    "net::ERR_EMPTY_RESPONSE")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, driven by Playwright; a missing chromium fails the test (never a silent skip)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"chromium is missing at {CHROMIUM}: the browser tests need it. Install it with "
+                    "`apt-get update && apt-get install -y chromium`, or set BELAMY_CHROMIUM to a Chromium binary",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageErrors:
+    """Collects every uncaught exception and console error of the pages it watches; the test fails on any.
+
+    Call the object on each page right after creating it. Inside ``with errors.server_down():`` the
+    browser's own connection-refused messages are expected; the pages' own errors still count.
+    """
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self._down = False
+
+    def __call__(self, page):
+        page.on("pageerror", lambda exc: self.seen.append(f"{page.url}: uncaught {exc}"))
+        page.on("console", lambda msg: self._console(page, msg))
+        return page
+
+    def _console(self, page, msg) -> None:
+        if msg.type != "error":
+            return
+        if self._down and any(s in msg.text for s in NETWORK_FAILURES):
+            return
+        where = msg.location.get("url", "") if msg.location else ""
+        self.seen.append(f"{page.url}: console error {msg.text!r}" + (f" (from {where})" if where else ""))
+
+    def server_down(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def window():
+            self._down = True
+            try:
+                yield
+            finally:
+                self._down = False
+        return window()
+
+
+@pytest.fixture
+def page_errors():
+    """``page_errors(page)`` watches a page; the test fails at the end if any watched page logged an error."""
+    errors = PageErrors()
+    yield errors
+    assert not errors.seen, "errors on the page:\n" + "\n".join(errors.seen)

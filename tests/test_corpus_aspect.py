@@ -17,7 +17,7 @@ from belamy.corpus.build import build_corpus
 from belamy.corpus.faces import frame_face
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.train.loop import train
+from belamy.train import train
 from belamy.train.options import TrainOptions
 from belamy.utils.aspect import aspect_of, shape_for, size_of
 

@@ -82,3 +82,28 @@ def test_cli_report(corpus: Path, tmp_path: Path):
     run = subprocess.run([sys.executable, "-m", "belamy", "corpus", "report", str(tmp_path / "nope")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 2 and "no corpus at" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_summary_reads_as_words_not_json(corpus: Path):
+    text = write_report(corpus).read_text(encoding="utf-8")
+    assert "1 in 1 group<" in text and "1 groups" not in text and "(1 group; kept one first)" in text
+    options = re.search(r'<table class="options">(.*?)</table>', text).group(1)
+    assert "{" not in options and "&quot;" not in options
+    for words in ("smallest source side</td><td>32 px", "labels from sub-folders</td><td>yes",
+                  "only records where</td><td>all records", "crop</td><td>center"):
+        assert words in options, words
+    assert "face box" not in options  # only with --crop face
+
+
+def test_the_corpus_folder_follows_the_umask_like_its_files(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        painting(64, 64, seed=i).save(src / f"p{i}.png")
+    previous = os.umask(0o027)
+    try:
+        build_corpus([src], tmp_path / "corpus", size=32, min_size=32, workers=1)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "corpus").stat().st_mode & 0o777 == 0o750  # not mkdtemp's owner-only 0o700
+    assert (tmp_path / "corpus" / "corpus.json").stat().st_mode & 0o777 == 0o640

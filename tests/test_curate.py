@@ -256,7 +256,7 @@ def test_rank_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path):
 def run_root(tmp_path_factory) -> Path:
     """A studio root with a tiny DCGAN run in it, and 24 candidates generated from it."""
     from belamy.generate.sample import generate
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))
@@ -290,6 +290,21 @@ def test_discriminator_features_train_a_second_head(run_root: Path, tmp_path: Pa
     assert scores.shape == (24,) and ((scores >= 0) & (scores <= 1)).all()
 
 
+def test_the_grid_that_generate_writes_beside_its_images_is_not_a_candidate(run_root: Path, tmp_path: Path):
+    from belamy.generate.sample import generate
+
+    root = tmp_path / "root"
+    generate(run_root / "run", root / "candidates" / "with-grid", n=6, seed=0, grid=True, device="cpu")
+    assert (root / "candidates" / "with-grid" / "grid.png").is_file()
+    db = open_db(root)
+    db.scan(root / "candidates" / "with-grid")
+    assert sorted(Path(c.path).name for c in db.candidates()) == [f"seed-{i:06d}.png" for i in range(6)]
+    db.scan(root / "candidates" / "with-grid")  # a rescan neither re-reads nor adds it
+    assert len(db.candidates()) == 6
+    ranked = rank_folder(root / "candidates" / "with-grid", by="discriminator", top=2, out=tmp_path / "sel")
+    assert len(ranked.ranking) == 6 and "grid.png" not in {p.name for p, _ in ranked.ranking}
+
+
 def test_rank_by_discriminator_uses_the_checkpoint_in_the_provenance(run_root: Path, tmp_path: Path):
     result = rank_folder(run_root / "candidates" / "run-latest", by="discriminator", top=3, out=tmp_path / "sel")
     scores = [s for _, s in result.ranking]
@@ -314,6 +329,15 @@ def test_generate_curate_keeps_the_k_best_by_taste(run_root: Path, tmp_path: Pat
     assert len(rows) == 16 and float(rows[0]["score"]) >= float(rows[-1]["score"])
     with pytest.raises(BelamyError, match="--curate 0"):
         generate_curated(root / "run", root / "x", 0, db=root / "belamy-studio.sqlite")
+    # --truncation, --n and --grid reach the candidates instead of being dropped
+    proc = run_cli("generate", str(root / "run"), "--out", str(root / "picked2"), "--curate", "2", "--n", "5",
+                   "--truncation", "0.5", "--grid", "--device", "cpu", "--db", str(root / "belamy-studio.sqlite"))
+    assert proc.returncode == 0, proc.stderr
+    pool = sorted((root / "picked2" / "pool").glob("seed-*.png"))
+    assert len(pool) == 5 and all(read_provenance(p)["truncation"] == 0.5 for p in pool)
+    assert (root / "picked2" / "grid.png").is_file()
+    with pytest.raises(BelamyError, match="--n 1 candidates cannot give --curate 2"):
+        generate_curated(root / "run", root / "x", 2, pool_size=1, db=root / "belamy-studio.sqlite")
 
 
 # ----------------------------------------------------------------------------- the map

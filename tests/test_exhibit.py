@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import threading
@@ -16,9 +17,9 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.exhibit.engine import TorchEngine
 from belamy.exhibit.frames import FrameGenerator, ScreenSpec, parse_labels
-from belamy.exhibit.path import LatentWalk, slerp
 from belamy.exhibit.server import ExhibitConfig, build_producer, create_app
 from belamy.exhibit.stream import FrameProducer
+from belamy.generate.latent_paths import LatentWalk, slerp
 from belamy.generate.loader import load_generator
 
 LOCAL = "http://127.0.0.1:8750"  # the server checks the Host header names loopback
@@ -197,7 +198,11 @@ def test_off_loopback_every_page_and_socket_needs_the_token(run: Path):
     with TestClient(app) as client:
         assert client.get("/screen/1").status_code == 403
         assert client.get("/screen/1?token=wrong").status_code == 403
-        assert client.get("/screen/1?token=s3cret").status_code == 200
+        page = client.get("/screen/1?token=s3cret")
+        assert page.status_code == 200
+        icon = re.search(r'rel="icon" href="([^"]+)"', page.text).group(1)  # the page's own icon carries the token
+        assert icon == "/favicon.svg?token=s3cret" and client.get(icon).headers["content-type"].startswith("image/svg")
+        assert client.get("/favicon.ico").status_code == 403
         assert client.get("/health", headers={"x-belamy-token": "s3cret"}).status_code == 200
         with pytest.raises(WebSocketDisconnect), client.websocket_connect("ws://127.0.0.1:8750/ws/1") as ws:
             ws.receive_json()

@@ -17,10 +17,10 @@ import torch
 from PIL import Image, ImageCms
 
 from belamy.errors import BelamyError
+from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
-from belamy.upscale.rrdb import RRDBNet, SRConfig
 from belamy.utils.imageio import file_sha256, save_png
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
@@ -145,10 +145,72 @@ def test_credit_line_names_model_code_and_corpus(tmp_path: Path):
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"corpus": {"path": "/data/portraits", "count": 834}}))
     text = credit_line({**PROVENANCE, "run": str(run)}, {"upscaler": "lanczos"}, "Printed by the lab.")
-    for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "portraits (834 paintings)", "belamy", "Apache-2.0", "lanczos",
-                  "Printed by the lab."):
+    for piece in ("dcgan", "seed 42", "c0ffeec0ffee", "834 paintings from the corpus “portraits”", "belamy", "Apache-2.0",
+                  "lanczos", "Printed by the lab.", "trained 12 kimg (12,000 images shown)"):
         assert piece in text, piece
     assert "without belamy provenance" in credit_line(None)
+
+
+def credited_corpus(folder: Path) -> Path:
+    """Four works: three by Rembrandt (public domain), one whose painter is not known."""
+    folder.mkdir(parents=True)
+    records = [{"index": i, "source": f"raw/{i}.jpg", "title": f"Study {i}", "artist": "Rembrandt"} for i in range(3)]
+    records.append({"index": 3, "source": "raw/3.jpg", "title": "Portrait of a lady"})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_the_label_credits_the_corpus_artists_and_public_domain_and_names_the_run(tmp_path: Path):
+    corpus = credited_corpus(tmp_path / "demo-output" / "corpus")
+    prov = {**PROVENANCE, "run": str(tmp_path / "demo-output" / "run"), "kimg": 30.016,
+            "corpus": {"path": str(corpus), "count": 4}}
+    text = credit_line(prov)
+    assert "run “demo-output/run”" in text and "run run" not in text
+    assert "trained 30 kimg (30,016 images shown)" in text and "30.016 kimg" not in text
+    assert ("Trained on 4 paintings from the corpus “corpus”, by 1 artist: Rembrandt (1 unattributed); "
+            "3 in the public domain, 0 not yet, 1 unknown.") in text
+    # `belamy corpus credits` wrote CORPUS/credits.json: the label reads it (here, with the death year filled in).
+    from belamy.corpus.credits import write_credits
+
+    credits = json.loads(write_credits(corpus).to_json())
+    credits["works"][3]["public_domain"] = True
+    credits["counts"].update(public_domain=4, unknown=0)
+    (corpus / "credits.json").write_text(json.dumps(credits))
+    assert "Rembrandt (1 unattributed); all in the public domain." in credit_line(prov)
+    # A corpus that is not on this machine is still named, with its size.
+    gone = {**prov, "corpus": {"path": "/elsewhere/portraits", "count": 834}}
+    assert "834 paintings from the corpus “portraits” (its credits are not on this machine)" in credit_line(gone)
+
+
+def test_a_print_past_what_lanczos_can_fill_warns_and_the_label_states_the_resolution(tmp_path: Path, capsys):
+    src = sample(tmp_path, size=(64, 64))
+    result = make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="10x10cm", dpi=300, method="lanczos",
+                                     mockup=False))
+    said = " ".join(capsys.readouterr().err.split())
+    assert "warning: 64×64 px enlarged 18× to 1181×1181: Lanczos draws no new detail" in said
+    assert "`belamy sr train CORPUS --out SRRUN`, then --model SRRUN" in said and "--weights" in said
+    prov = result.provenance["print"]
+    assert prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
+    # Two times is within what interpolation fills: no warning.
+    make_print(PrintOptions(image=src, out=tmp_path / "small.tif", size="2x2in", dpi=64, method="lanczos",
+                            mockup=False, label=False))
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_the_label_carries_the_effective_resolution(tmp_path: Path, monkeypatch):
+    from belamy.print import printfile
+
+    seen = {}
+    real = printfile.render_label
+
+    def render_label(text, path):
+        seen["text"] = text
+        return real(text, path)
+
+    monkeypatch.setattr(printfile, "render_label", render_label)
+    src = sample(tmp_path, size=(64, 64))
+    make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="10x10cm", dpi=300, method="lanczos", mockup=False))
+    assert "From 64 × 64 px: 6.4 px per cm (16.3 ppi), enlarged 18× (lanczos)" in seen["text"].extra
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from belamy.errors import BelamyError
+from belamy.print import signature
 from belamy.print.signature import relative_luminance, sign_image, sign_pil, signature_box
 from belamy.utils.imageio import read_provenance, save_png
 
@@ -61,6 +62,75 @@ def test_auto_colour_is_light_on_dark_and_dark_on_light():
     # A mid-dark ground that is neither black nor white still gets a readable light paint.
     navy = flat((40, 50, 90))
     assert relative_luminance(signature_colour(navy, sign_pil(navy))) > 0.35
+
+
+def half_and_half(size=640) -> Image.Image:
+    """Cream on the left, near-black on the right: a signature in the corner crosses both."""
+    a = np.full((size, size, 3), (232, 224, 206), dtype=np.uint8)
+    a[:, int(size * 0.78) :] = (22, 18, 24)
+    return Image.fromarray(a)
+
+
+@pytest.mark.parametrize("style", ["script", "typeset"])
+def test_on_a_busy_ground_only_the_strokes_change_and_each_part_reads(style: str):
+    """No lighter or darker patch round the letters: the paint itself turns light over the dark passage."""
+    img = half_and_half()
+    signed = sign_pil(img, style=style)
+    x, y, mask = signature_box(img.size, "bottom-right", 0.42, style)
+    h, w = mask.shape
+    diff = changed(img, signed)
+    stroke = np.zeros(diff.shape, dtype=bool)
+    stroke[y : y + h, x : x + w] = mask > 0
+    assert diff.any() and not (diff & ~stroke).any()  # not one pixel between the letters is touched
+    lum = relative_luminance(np.asarray(signed, dtype=np.float64))
+    cores = np.zeros(diff.shape, dtype=bool)
+    cores[y : y + h, x : x + w] = mask > 0.8
+    split = int(img.width * 0.78)
+    margin = h  # leave the turn itself out
+    on_light, on_dark = cores.copy(), cores.copy()
+    on_light[:, split - margin :] = False
+    on_dark[:, : split + margin] = False
+    assert on_light.sum() > 200 and on_dark.sum() > 20
+    ground = relative_luminance(np.asarray(img, dtype=np.float64))
+
+    def contrast(where):  # WCAG ratio between the painted strokes and the ground they lie on
+        a, b = lum[where].mean(), ground[where].mean()
+        return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+    assert lum[on_light].mean() < ground[on_light].mean() and contrast(on_light) > 4.5  # dark paint on cream
+    assert lum[on_dark].mean() > ground[on_dark].mean() and contrast(on_dark) > 4.5  # light paint on black
+
+
+def test_the_script_style_is_the_default_and_typeset_stays(tmp_path: Path):
+    img = textured(400)
+    script, typeset = sign_pil(img), sign_pil(img, style="typeset")
+    assert np.array_equal(np.asarray(script), np.asarray(sign_pil(img, style="script")))
+    assert not np.array_equal(np.asarray(script), np.asarray(typeset))
+    # Two different drawings of one formula: the script face is not Computer Modern slanted.
+    a, b = signature.signature_mask(300, "script") > 0.5, signature.signature_mask(300, "typeset") > 0.5
+    assert a.shape != b.shape or (a != b).mean() > 0.05
+    src = save_png(np.asarray(img), tmp_path / "in.png", {"seed": 3})
+    assert read_provenance(sign_image(src, tmp_path / "out.png"))["signature_style"] == "script"
+    assert read_provenance(sign_image(src, tmp_path / "t.png", style="typeset"))["signature_style"] == "typeset"
+    with pytest.raises(BelamyError, match="unknown signature style 'gothic'"):
+        sign_pil(img, style="gothic")
+
+
+def test_the_script_face_ships_as_a_package_and_its_absence_is_a_clear_error(monkeypatch):
+    from importlib import metadata
+
+    assert "OFL" in (metadata.metadata("fontpkg-dancing-script").get("License-Expression") or "")
+    assert signature.script_font() == "Dancing Script"
+    monkeypatch.setattr(signature, "SCRIPT_FONT_PACKAGE", "no_such_font_package")
+    signature.script_font.cache_clear()
+    signature.signature_mask.cache_clear()
+    try:
+        with pytest.raises(BelamyError, match="needs the Dancing Script font.*typeset"):
+            sign_pil(textured(200))
+        sign_pil(textured(200), style="typeset")  # the typeset style needs only matplotlib
+    finally:
+        signature.script_font.cache_clear()
+        signature.signature_mask.cache_clear()
 
 
 def test_explicit_colour_is_used():

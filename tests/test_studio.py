@@ -68,6 +68,9 @@ def test_pages_carry_the_csrf_token_and_assets_load(client: TestClient):
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
             assert client.get(asset).status_code == 200, asset
+        assert 'rel="icon" href="/static/favicon.svg"' in r.text
+    icon = client.get("/favicon.ico")  # for whatever asks the old way
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_files_are_served_from_inside_the_root_only(client: TestClient, root: Path, tmp_path: Path):
@@ -279,7 +282,7 @@ def test_the_taste_retrains_in_the_background_and_orders_candidates(root: Path):
 
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory) -> Path:
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))

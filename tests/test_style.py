@@ -16,7 +16,7 @@ from belamy.errors import BelamyError
 from belamy.models.registry import get_architecture
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
 from belamy.runs.checkpoint import latest_checkpoint
-from belamy.train.loop import train
+from belamy.train import train
 from belamy.utils.atomic import read_jsonl
 
 
@@ -254,6 +254,19 @@ def test_init_starts_from_another_run_and_refuses_a_mismatch(style_run: Path, st
         train(style_options(style_corpus, tmp_path / "bad", init=str(style_run), ngf=8, kimg=0.008))
 
 
-def test_style_only_options_are_refused_for_dcgan(style_corpus: Path, tmp_path: Path):
-    with pytest.raises(BelamyError, match="--arch style"):
-        train(tiny_train_options(style_corpus, tmp_path / "run", augment="ada"))
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"labels": "label"}, "--labels"), ({"w_dim": 16}, "--w-dim"), ({"r1_gamma": 1.0}, "--r1-gamma"),
+    ({"style_mixing": 0.5}, "--style-mixing"), ({"ema_kimg": 1.0}, "--ema-kimg"),
+])
+def test_options_the_architecture_does_not_read_are_refused_by_name(style_corpus: Path, tmp_path: Path, overrides,
+                                                                    named):
+    with pytest.raises(BelamyError, match=f"{named} is not used by --arch dcgan.*--arch style"):
+        train(tiny_train_options(style_corpus, tmp_path / "run", **overrides))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_loss_that_does_not_train_the_architecture_is_refused(style_corpus: Path, tmp_path: Path):
+    with pytest.raises(BelamyError, match="--loss minimax does not train --arch style.*stylegan2"):
+        train(style_options(style_corpus, tmp_path / "run", loss="minimax"))
+    with pytest.raises(BelamyError, match="--loss stylegan2 does not train --arch dcgan"):
+        train(tiny_train_options(style_corpus, tmp_path / "run", loss="stylegan2"))

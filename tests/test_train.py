@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
 from belamy.runs.checkpoint import latest_checkpoint, list_checkpoints
-from belamy.train.loop import train
+from belamy.train import train
 from belamy.utils.atomic import read_jsonl
 
 
@@ -182,7 +182,7 @@ def test_bad_settings_are_refused_before_any_work(tiny_corpus: Path, tmp_path: P
 
 def test_minimax_and_nonsaturating_generator_losses():
     from belamy.runs.stats import StatsCollector
-    from belamy.train.loss import DCGANLoss
+    from belamy.train.losses import StepBatch, get_loss
 
     logits = torch.tensor([-2.0, 0.0, 3.0])
     D = lambda x, labels=None: x  # noqa: E731 - the 'images' are the logits themselves
@@ -190,7 +190,8 @@ def test_minimax_and_nonsaturating_generator_losses():
                            ("nonsat", -torch.log(torch.sigmoid(logits)).mean())):
         stats = StatsCollector()
         fake = logits.clone().requires_grad_(True)
-        DCGANLoss(None, D, kind).accumulate_gradients("Gmain", None, fake, stats)
+        loss = get_loss(kind)(None, D, None)
+        loss.accumulate_gradients("Gmain", StepBatch(None, None, None, None, None, 0, {"fake": fake}), stats)
         assert stats.means()["loss_G"] == pytest.approx(expected.item(), abs=1e-5)
         # both push D(G(z)) up: the gradient on every fake logit is negative
         assert (fake.grad < 0).all()

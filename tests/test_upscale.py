@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from belamy.errors import BelamyError
-from belamy.upscale.rrdb import RRDBNet, SRConfig, passes_needed
+from belamy.models.rrdb import RRDBNet, SRConfig, passes_needed
 from belamy.upscale.tiled import ramp, tile_layout, upscale_tiled
 from belamy.upscale.upscaler import Upscaler, choose_upscaler, load_weights, upscale_image
 from belamy.utils.imageio import read_provenance, save_png
@@ -237,3 +237,30 @@ def test_cli_upscale_errors_are_one_line(tmp_path: Path, extra: list[str]):
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "big.png").exists()
+
+
+def test_cli_upscale_missing_model_names_sr_train(tmp_path: Path):
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(24)).save(src)
+    result = run_cli("upscale", str(src), "--out", str(tmp_path / "big.png"), "--model", str(tmp_path / "no-such-run"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "`belamy sr train`" in result.stderr and "`belamy train`" not in result.stderr
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_cli_upscale_reports_each_pass_and_the_lanczos_rest_truthfully(tmp_path: Path):
+    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+
+    run = tmp_path / "sr"
+    net = lively_rrdb(scale=4)
+    save_checkpoint(run / "checkpoints", 16, module_tensors("G", net), {"kind": "belamy-sr", "model": net.cfg.to_dict()})
+    src = save_png(smooth_image(24), tmp_path / "in.png", {"seed": 1})
+    result = run_cli("upscale", str(src), "--out", str(tmp_path / "big.png"), "--scale", "8", "--model", str(run),
+                     "--device", "cpu", "--tile", "32", "--overlap", "8")
+    assert result.returncode == 0, result.stderr
+    log = " ".join(result.stderr.split())  # Rich may wrap at the pipe's width
+    # ×8 with a ×4 network: one network pass (24 -> 96), then Lanczos for the last ×2 (96 -> 192).
+    assert "pass 1 of 1: 24×24 -> 96×96 with belamy RRDB ×4" in log
+    assert "then Lanczos: 96×96 -> 192×192" in log and "pass 2" not in log
+    with Image.open(tmp_path / "big.png") as im:
+        assert im.size == (192, 192)

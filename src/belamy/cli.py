@@ -144,11 +144,6 @@ def corpus_credits(
 # --------------------------------------------------------------------------- train
 
 
-class Arch(StrEnum):
-    dcgan = "dcgan"
-    style = "style"
-
-
 class AugmentKind(StrEnum):
     ada = "ada"
     diffaugment = "diffaugment"
@@ -162,28 +157,49 @@ class Precision(StrEnum):
     auto = "auto"
 
 
-class LossKind(StrEnum):
-    minimax = "minimax"
-    nonsat = "nonsat"
+def _choices(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def _arch_help() -> str:
+    from belamy.models.registry import architecture_names, get_architecture
+
+    names = architecture_names("gan") + [n for n in architecture_names() if get_architecture(n).task not in ("gan", "sr")]
+    return ("Network architecture: " + "; ".join(f"{n} ({get_architecture(n).summary})" for n in names)
+            + " (default: dcgan; on --resume, the run's).")
+
+
+def _loss_help() -> str:
+    from belamy.train.losses import get_loss, loss_names
+
+    return "Loss by name: " + "; ".join(f"{n}: {get_loss(n).summary}" for n in loss_names()) + \
+        " (default: the architecture's own)."
+
+
+DURATION_HELP = ("Train until this many thousand real images have been shown (default: 100 for a new run; "
+                 "on --resume, the run's own target).")
+MINUTES_HELP = "Train for this many minutes of wall time instead (or as well: whichever comes first); kept on --resume."
+CHECKPOINT_MINUTES_HELP = "Also write a checkpoint whenever this many minutes have passed since the last (0: off)."
 
 
 @app.command("train")
 def train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, sample grids, metrics.")],
-    arch: Annotated[Arch | None, typer.Option(help="Network architecture: dcgan (Belamy's) or style (StyleGAN2-class) (default: dcgan; on --resume, the run's).")] = None,
+    arch: Annotated[str | None, typer.Option(help=_arch_help())] = None,
     res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for style (default: 64; on --resume, the run's).")] = None,
-    kimg: Annotated[float, typer.Option(help="Train until this many thousand real images have been shown.")] = 100.0,
+    kimg: Annotated[float | None, typer.Option(help=DURATION_HELP)] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
     batch: Annotated[int | None, typer.Option(help="Batch size over all processes (default: 64 dcgan, 32 style).")] = None,
-    loss: Annotated[LossKind, typer.Option(help="minimax: the signed formula; nonsat: the non-saturating variant (dcgan).")] = LossKind.nonsat,
+    loss: Annotated[str | None, typer.Option(help=_loss_help())] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate for both networks (default: 2e-4 dcgan, 0.0025 style).")] = None,
     beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default: 0.5 dcgan, 0 style).")] = None,
     nz: Annotated[int | None, typer.Option(help="Latent size (default: 100 dcgan; 256 style up to 128², 512 above).")] = None,
     ngf: Annotated[int | None, typer.Option(help="Generator width (dcgan: 64 at 64², 160 at 128², as art-DCGAN; style: channels at the output resolution).")] = None,
     ndf: Annotated[int | None, typer.Option(help="Discriminator width (dcgan: 64 at 64², 40 at 128²; style: channels at the input resolution).")] = None,
     augment: Annotated[AugmentKind | None, typer.Option(help="style: ada (adaptive, default), diffaugment or none.")] = None,
-    ada_target: Annotated[float, typer.Option(help="ADA: the r_t = E[sign D(real)] it steers toward.")] = 0.6,
-    r1_gamma: Annotated[float | None, typer.Option(help="style: R1 weight γ (default: 0.0002·res²/batch).")] = None,
+    ada_target: Annotated[float | None, typer.Option(help="ADA: the r_t = E(sign D(real)) it steers toward (default: 0.6).")] = None,
+    r1_gamma: Annotated[float | None, typer.Option(help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).")] = None,
     ema_kimg: Annotated[float | None, typer.Option(help="style: G_ema half-life in kimg (default: batch·10/32).")] = None,
     map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
     aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
@@ -195,6 +211,7 @@ def train_cmd(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (style; worth it on a GPU).")] = False,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines (one metrics.jsonl line each).")] = 4.0,
     snapshot_ticks: Annotated[int, typer.Option(help="Ticks between sample grids and checkpoints.")] = 1,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
     keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
     grid_size: Annotated[int, typer.Option(help="Images in each sample grid (seeds 0..N-1, as `belamy generate`).")] = 36,
     mirror: Annotated[bool, typer.Option(help="Flip real images left-right at random (doubles a small corpus).")] = True,
@@ -204,11 +221,11 @@ def train_cmd(
     channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).")] = True,
 ) -> None:
     """Train a GAN on a corpus, with sample grids, checkpoints and resume."""
-    from belamy.train.loop import train
-    from belamy.train.options import TrainOptions
+    from belamy.train import TrainOptions, train
 
     options = TrainOptions(
-        corpus=corpus, out=out, arch=arch.value if arch else None, res=res, kimg=kimg, batch=batch, loss=loss.value,
+        corpus=corpus, out=out, arch=arch, res=res, kimg=kimg, minutes=minutes, batch=batch, loss=loss,
+        checkpoint_minutes=checkpoint_minutes,
         lr=lr, beta1=beta1, nz=nz, ngf=ngf, ndf=ndf, tick_kimg=tick_kimg, snapshot_ticks=snapshot_ticks,
         keep=keep, seed=seed, resume=resume, device=device, channels_last=channels_last, grid_size=grid_size,
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
@@ -228,14 +245,14 @@ def train_cmd(
 def generate_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder made by `belamy train` (or one checkpoint file).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write PNGs to.")],
-    n: Annotated[int, typer.Option("--n", help="How many images.")] = 16,
+    n: Annotated[int | None, typer.Option("--n", help="How many images (with --curate: how many candidates to choose from).")] = None,
     seed: Annotated[int, typer.Option(help="First seed; image i uses seed + i.")] = 0,
     grid: Annotated[bool, typer.Option("--grid", help="Also write all images as one grid.png.")] = False,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best (lowest SWD, with --metric-kimg), or a kimg number / file name.")] = "latest",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     truncation: Annotated[float, typer.Option(help="Truncation ψ: 1 = the full range, lower = closer to the average image (style: toward w_avg).")] = 1.0,
     label: Annotated[str | None, typer.Option(help="Class-conditional runs: the class to draw (default: seed mod classes).")] = None,
-    curate: Annotated[int | None, typer.Option("--curate", help="Draw 8×K candidates into OUT/pool and keep the K best by the taste learned in `belamy studio`.")] = None,
+    curate: Annotated[int | None, typer.Option("--curate", help="Draw --n candidates (default 8×K) into OUT/pool and keep the K best by the taste learned in `belamy studio`.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="With --curate: the studio's belamy-studio.sqlite (default: found above OUT or here).")] = None,
 ) -> None:
     """Generate new images from a trained run; each PNG records its run, checkpoint hash and seed."""
@@ -244,11 +261,12 @@ def generate_cmd(
     if curate is not None:
         from belamy.curate.rank import generate_curated
 
-        result = generate_curated(run, out, curate, seed=seed, checkpoint=checkpoint, device=device, db=db)
+        result = generate_curated(run, out, curate, seed=seed, checkpoint=checkpoint, device=device, db=db,
+                                  truncation=truncation, label=label, pool_size=n, grid=grid)
         console.print(f"kept the {len(result.selected)} best of {len(result.ranking)} in {out} (see {result.csv_path.name})")
         typer.echo(str(out))
         return
-    written = generate(run, out, n=n, seed=seed, grid=grid, checkpoint=checkpoint, device=device,
+    written = generate(run, out, n=16 if n is None else n, seed=seed, grid=grid, checkpoint=checkpoint, device=device,
                        truncation=truncation, label=label)
     console.print(f"wrote {len(written.images)} images to {out}")
     typer.echo(str(out))
@@ -264,7 +282,9 @@ def distill_cmd(
     checkpoint: Annotated[str, typer.Option(help="The teacher's checkpoint: latest, best, or a kimg number / file name.")] = "latest",
     res: Annotated[int | None, typer.Option(help="Student resolution, a power of two up to the teacher's (default: the teacher's; lower is faster).")] = None,
     ngf: Annotated[int, typer.Option(help="Student width (channels at the output resolution): 16 runs at 24+ fps at 256² on a laptop CPU.")] = 16,
-    kimg: Annotated[float, typer.Option(help="Learn until this many thousand teacher images have been shown.")] = 100.0,
+    kimg: Annotated[float | None, typer.Option(help="Learn until this many thousand teacher images have been shown (default: 100; on --resume, the run's own target).")] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
     batch: Annotated[int, typer.Option(help="Teacher images per step.")] = 32,
     truncation: Annotated[float, typer.Option(help="The teacher's truncation ψ, baked into the student (1 = the full range).")] = 1.0,
     lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
@@ -279,7 +299,8 @@ def distill_cmd(
     """Distil a trained run into a light DCGAN that draws the same pictures fast enough for `belamy exhibit`."""
     from belamy.distill import DistillOptions, distill
 
-    options = DistillOptions(teacher=teacher, out=out, checkpoint=checkpoint, res=res, ngf=ngf, kimg=kimg, batch=batch,
+    options = DistillOptions(teacher=teacher, out=out, checkpoint=checkpoint, res=res, ngf=ngf, kimg=kimg, minutes=minutes,
+                             checkpoint_minutes=checkpoint_minutes, batch=batch,
                              truncation=truncation, lr=lr, feature_weight=feature_weight, ema_kimg=ema_kimg,
                              tick_kimg=tick_kimg, keep=keep, seed=seed, resume=resume, device=device)
     result = distill(options)
@@ -366,6 +387,9 @@ def rank_cmd(
 CORNER_HELP = "Where the signature goes: bottom-right, bottom-left, top-right or top-left."
 
 
+STYLE_HELP = "script: hand-lettered (Dancing Script), as on the Belamy canvas; typeset: Computer Modern, as in the paper."
+
+
 @app.command("sign")
 def sign_cmd(
     image: Annotated[Path, typer.Argument(help="The image to sign (PNG, JPEG, TIFF; any colour mode).")],
@@ -373,11 +397,12 @@ def sign_cmd(
     corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="auto (contrasting with the background there) or a colour: '#1a1a1a', 'gold'.")] = "auto",
     size: Annotated[float, typer.Option(help="Signature width as a fraction of the image width, in (0, 1].")] = 0.42,
+    style: Annotated[str, typer.Option(help=STYLE_HELP)] = "script",
 ) -> None:
     """Sign an image with the GAN loss formula, rendered as real mathematics, like Edmond de Belamy."""
     from belamy.print.signature import sign_image
 
-    sign_image(image, out, corner=corner, color=color, width_fraction=size)
+    sign_image(image, out, corner=corner, color=color, width_fraction=size, style=style)
     typer.echo(str(out))
 
 
@@ -416,10 +441,12 @@ def sr_train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="SR run folder: checkpoints, before/after samples, metrics.")],
     scale: Annotated[int, typer.Option(help="Model enlargement, 2 or 4.")] = 4,
-    kimg: Annotated[float, typer.Option(help="Train until this many thousand patches have been shown.")] = 20.0,
+    kimg: Annotated[float | None, typer.Option(help="Train until this many thousand patches have been shown (default: 20; on --resume, the run's own target).")] = None,
+    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
     warmup_kimg: Annotated[float, typer.Option(help="kimg of L1-only training before the adversarial losses.")] = 2.0,
     batch: Annotated[int, typer.Option(help="Patches per step.")] = 8,
-    patch: Annotated[int, typer.Option(help="High-resolution patch side (a multiple of 16).")] = 96,
+    patch: Annotated[int | None, typer.Option(help="High-resolution patch side, a multiple of 16 (default: 96, or the largest the corpus holds).")] = None,
     nf: Annotated[int, typer.Option(help="Generator features.")] = 32,
     nb: Annotated[int, typer.Option(help="Generator RRDB blocks.")] = 6,
     gc: Annotated[int, typer.Option(help="Growth channels in each dense block.")] = 16,
@@ -438,7 +465,8 @@ def sr_train_cmd(
     from belamy.upscale.train import SRTrainOptions, train_sr
 
     options = SRTrainOptions(
-        corpus=corpus, out=out, scale=scale, kimg=kimg, warmup_kimg=warmup_kimg, batch=batch, patch=patch, nf=nf,
+        corpus=corpus, out=out, scale=scale, kimg=kimg, minutes=minutes, checkpoint_minutes=checkpoint_minutes,
+        warmup_kimg=warmup_kimg, batch=batch, patch=patch, nf=nf,
         nb=nb, gc=gc, ndf=ndf, lr=lr, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
         snapshot_ticks=snapshot_ticks, keep=keep, seed=seed, resume=resume, device=device,
     )
@@ -462,10 +490,11 @@ def print_cmd(
     corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="Signature colour: auto or a colour such as '#1a1a1a'.")] = "auto",
     signature_size: Annotated[float, typer.Option(help="Signature width as a fraction of the print width.")] = 0.42,
-    title: Annotated[str | None, typer.Option(help="Title for the wall label [default: Untitled (seed N)].")] = None,
+    style: Annotated[str, typer.Option(help=STYLE_HELP)] = "script",
+    title: Annotated[str | None, typer.Option(help="Title for the wall label (default: Untitled (seed N), from the picture's provenance).")] = None,
     artist: Annotated[str, typer.Option(help="Artist for the wall label.")] = "belamy",
     medium: Annotated[str, typer.Option(help="Medium for the wall label.")] = "Generative adversarial network; pigment print on canvas",
-    date: Annotated[str | None, typer.Option(help="Date for the wall label [default: this year].")] = None,
+    date: Annotated[str | None, typer.Option(help="Date for the wall label (default: this year).")] = None,
     credit: Annotated[str | None, typer.Option(help="Extra credit text, added after the model, code and corpus credits.")] = None,
     mockup: Annotated[bool, typer.Option("--mockup/--no-mockup", help="Also write <stem>.mockup.png: the print framed on a wall.")] = True,
     label: Annotated[bool, typer.Option("--label/--no-label", help="Also write <stem>.label.png: a museum wall label.")] = True,
@@ -478,7 +507,8 @@ def print_cmd(
 
     result = make_print(PrintOptions(
         image=image, out=out, size=size, dpi=dpi, fit=fit, model=model, weights=weights, method=method, device=device,
-        tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size, title=title,
+        tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size,
+        signature_style=style, title=title,
         artist=artist, medium=medium, date=date, credit=credit, mockup=mockup, label=label,
     ))
     typer.echo(str(result.print_path))

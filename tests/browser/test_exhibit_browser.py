@@ -22,9 +22,6 @@ from belamy.models.registry import get_architecture
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = REPO / "test-artifacts" / "screenshots"
 
 
@@ -73,19 +70,6 @@ def stop_server(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"chromium is missing at {CHROMIUM}: the browser tests need it. "
-                    "Install it with: apt-get update && apt-get install -y chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def frames(page) -> int:
     return page.evaluate("window.belamyFrames")
 
@@ -94,13 +78,17 @@ def picture(page) -> str:
     return page.evaluate("document.getElementById('frame').toDataURL('image/png')")
 
 
-def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(browser, tmp_path: Path):
+def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(browser, page_errors, tmp_path: Path):
     run = random_run(tmp_path / "run")
     port, log = free_port(), tmp_path / "exhibit.log"
     server = start_server(run, port, log)
     context = browser.new_context(viewport={"width": 480, "height": 360})
     try:
-        pages = [context.new_page() for _ in (1, 2)]
+        index = page_errors(context.new_page())  # the list of screens, with its icon
+        index.goto(f"http://127.0.0.1:{port}/")
+        assert index.locator("a[href='/screen/2']").count() == 1
+        index.close()
+        pages = [page_errors(context.new_page()) for _ in (1, 2)]
         for n, page in enumerate(pages, start=1):
             page.goto(f"http://127.0.0.1:{port}/screen/{n}")
         for page in pages:
@@ -115,23 +103,28 @@ def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(
         assert pages[0].evaluate("getComputedStyle(document.body).cursor") == "none"
         size = pages[0].evaluate("[document.getElementById('frame').width, document.getElementById('frame').height]")
         assert size == [96, 96]
+        # 96² frames in a 480×360 window: shown at a whole 3×, not stretched to 360 px; the page says so.
+        box = pages[0].locator("#frame").bounding_box()
+        assert (box["width"], box["height"]) == (288, 288)
+        assert pages[0].inner_text("#note") == "32² model, 96² frames, shown at 3×"
         SHOTS.mkdir(parents=True, exist_ok=True)
         for n, page in enumerate(pages, start=1):
             page.screenshot(path=str(SHOTS / f"exhibit-screen-{n}.png"))
 
-        # Kill the server: the pages notice, and keep trying.
-        stop_server(server)
-        for page in pages:
-            page.wait_for_function("document.body.dataset.state === 'disconnected'", timeout=30_000)
-        stalled = [frames(p) for p in pages]
-        time.sleep(1.5)
-        assert [frames(p) for p in pages] == stalled
+        # Kill the server: the pages notice, and keep trying (the browser logs each refused connection).
+        with page_errors.server_down():
+            stop_server(server)
+            for page in pages:
+                page.wait_for_function("document.body.dataset.state === 'disconnected'", timeout=30_000)
+            stalled = [frames(p) for p in pages]
+            time.sleep(1.5)
+            assert [frames(p) for p in pages] == stalled
 
-        # Start it again on the same port: both pages reconnect by themselves and frames resume.
-        server = start_server(run, port, log)
-        for page, count in zip(pages, stalled, strict=True):
-            page.wait_for_function(f"window.belamyFrames >= {count + 5}", timeout=30_000)
-            assert page.evaluate("document.body.dataset.state") == "streaming"
+            # Start it again on the same port: both pages reconnect by themselves and frames resume.
+            server = start_server(run, port, log)
+            for page, count in zip(pages, stalled, strict=True):
+                page.wait_for_function(f"window.belamyFrames >= {count + 5}", timeout=30_000)
+                assert page.evaluate("document.body.dataset.state") == "streaming"
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["clients"] == [1, 1]
         for n, page in enumerate(pages, start=1):
             page.screenshot(path=str(SHOTS / f"exhibit-screen-{n}-after-restart.png"))

@@ -5,6 +5,7 @@ Screenshots of every page land in test-artifacts/screenshots/ for a person to lo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -19,15 +20,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the shared fixtures' helpers (a tiny corpus and run)
 
-from conftest import synthetic_portraits, tiny_train_options, write_corpus  # noqa: E402
+from conftest import CHROMIUM, synthetic_portraits, tiny_train_options, write_corpus  # noqa: E402
 
 from belamy.curate.db import open_db  # noqa: E402
 from belamy.curate.rank import rank_folder  # noqa: E402
 from belamy.utils.imageio import save_png  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = REPO / "test-artifacts" / "screenshots"
 
 
@@ -61,22 +59,9 @@ def write_tones(folder: Path, n: int, seed: int, start: int = 0) -> dict[str, bo
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"chromium is missing at {CHROMIUM}: the browser tests need it. "
-                    "Install it with: apt-get update && apt-get install -y chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     from belamy.generate.sample import generate
-    from belamy.train.loop import train
+    from belamy.train import train
 
     root = tmp_path_factory.mktemp("studio")
     corpus = write_corpus(root / "corpus", synthetic_portraits(48, 32))
@@ -87,8 +72,9 @@ def root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def server(root: Path):
+@contextlib.contextmanager
+def studio_server(root: Path):
+    """The studio app on a free loopback port, in a thread; yields its address."""
     import uvicorn
 
     from belamy.studio.app import create_app
@@ -105,20 +91,25 @@ def server(root: Path):
             break
         time.sleep(0.05)
     assert srv.started, "the studio server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def server(root: Path):
+    with studio_server(root) as address:
+        yield address
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, page_errors):
+    """A desktop-sized page; any uncaught exception or console error on it fails the test."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
+    yield page_errors(context.new_page())
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def shot(pg, name: str, full_page: bool = False) -> None:
@@ -143,6 +134,27 @@ NEXT_SHOWN = """h => {
 }"""
 
 
+# Pairs of thumbnails on the gallery map whose squares overlap by more than a pixel.
+OVERLAPS = """() => {
+  const r = [...document.querySelectorAll('.work')].map((n) => [n.offsetLeft, n.offsetTop, n.offsetWidth, n.offsetHeight]);
+  const bad = [];
+  for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++) {
+    const ox = Math.min(r[i][0] + r[i][2], r[j][0] + r[j][2]) - Math.max(r[i][0], r[j][0]);
+    const oy = Math.min(r[i][1] + r[i][3], r[j][1] + r[j][3]) - Math.max(r[i][1], r[j][1]);
+    if (ox > 1 && oy > 1) bad.push([i, j]);
+  }
+  return bad;
+}"""
+# Thumbnails that would be cut by the map's edge once zoomed 1.6× (under the pointer, or opened by keyboard).
+CUT_BY_THE_EDGE = """() => {
+  const map = document.getElementById('map');
+  return [...document.querySelectorAll('.work')].filter((n) => {
+    const cx = n.offsetLeft + n.offsetWidth / 2, cy = n.offsetTop + n.offsetHeight / 2, half = 0.8 * n.offsetWidth;
+    return cx - half < 0 || cy - half < 0 || cx + half > map.clientWidth || cy + half > map.clientHeight;
+  }).map((n) => n.dataset.hash);
+}"""
+
+
 def decide_with_keys(pg, key_for_name) -> tuple[str, str]:
     """Press the key for the current card, wait for the next; returns (hash, key)."""
     current = pg.get_attribute("#card", "data-hash")
@@ -158,6 +170,10 @@ def test_curate_twenty_with_the_keyboard_undo_one_and_reload(page, server: str, 
     page.wait_for_selector("body[data-ready='1']")
     page.click("button[data-mode='order']")
     page.wait_for_selector("#card[data-hash]")
+    # A 96² candidate is shown at a whole 4× (384 px), not stretched to fill the card, and says its size.
+    page.wait_for_function("document.querySelector('#card-img').dataset.zoom === '4'")
+    assert page.locator("#card-img").bounding_box()["width"] == 384
+    assert "96 × 96 px, shown at 4×" in page.inner_text("#card-caption")
     decided = []
     for _ in range(20):  # the same taste as everywhere in these tests: keep the warm ones
         decided.append(decide_with_keys(page, lambda name: "ArrowRight" if name.startswith("warm") else "ArrowLeft"))
@@ -208,10 +224,10 @@ def test_a_swipe_keeps_or_rejects_and_a_short_drag_does_nothing(page, server: st
     assert page.get_attribute("#card", "data-hash") == digest and db.candidate(digest).decision is None
 
 
-def test_on_a_phone_the_buttons_decide(browser, server: str, root: Path):
+def test_on_a_phone_the_buttons_decide(browser, page_errors, server: str, root: Path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
-    pg = context.new_page()
+    pg = page_errors(context.new_page())
     try:
         pg.goto(f"{server}/curate?set=keys")
         pg.wait_for_selector("#card[data-hash]")
@@ -222,6 +238,13 @@ def test_on_a_phone_the_buttons_decide(browser, server: str, root: Path):
         db = open_db(root)
         wait_for(lambda: db.candidate(digest).decision == expected, "the tapped decision")
         assert pg.locator("#btn-keep").is_visible() and pg.locator("#card").is_visible()
+        pg.evaluate("""() => {  // as once the taste is learned
+          const p = document.querySelector('#card-p'); p.classList.remove('hidden'); p.textContent = 'model: 99% keep';
+        }""")
+        pg.wait_for_function("document.querySelector('#card-caption').textContent.includes('shown at')")
+        a, b = pg.locator("#card-p").bounding_box(), pg.locator("#card-caption").bounding_box()
+        apart = a["x"] + a["width"] <= b["x"] or b["y"] >= a["y"] + a["height"] or a["y"] >= b["y"] + b["height"]
+        assert apart, f"the model's guess {a} and the caption {b} overlap"
         shot(pg, "curate-phone")
     finally:
         context.close()
@@ -273,6 +296,38 @@ def test_the_learned_taste_ranks_warm_works_first_on_a_held_out_set(page, server
     assert accuracy >= 0.85 and pairs_right >= 0.9 and all(top)
 
 
+def test_the_runs_page_keeps_its_list_and_view_through_its_refreshes(page, server: str):
+    """The page refreshes every 3 s; once, drawing the run view deleted what the next refresh used."""
+    page.goto(server + "/")
+    page.wait_for_selector("#grid-img")
+    for _ in range(3):  # what the 3-second timer does, three times, without the wait
+        page.evaluate("tick()")
+        assert page.inner_text("#status") == "1 run"
+        assert page.locator("#run-list .run-card").count() == 1 and "runs/portraits" in page.inner_text("#run-list")
+        assert page.locator("#grid-img").count() == 1 and page.locator("#no-runs").is_hidden()
+    page.wait_for_timeout(3500)  # and once by the timer itself
+    assert page.inner_text("#status") == "1 run" and page.locator("#run-list .run-card").count() == 1
+
+
+def test_an_empty_studio_says_how_to_begin_on_every_page(page, tmp_path: Path):
+    with studio_server(tmp_path) as address:
+        page.goto(address + "/")
+        page.wait_for_selector("#no-runs:not(.hidden)")
+        assert "belamy train" in page.inner_text("#no-runs") and page.inner_text("#status") == "0 runs"
+        shot(page, "runs-empty")
+        page.goto(address + "/curate")
+        page.wait_for_selector("body[data-ready='1']")
+        nothing = page.locator("#nothing")
+        assert nothing.is_visible() and "belamy generate" in nothing.inner_text() and "candidates/" in nothing.inner_text()
+        assert page.locator("#done").is_hidden() and "All decided" not in page.inner_text("body")
+        page.keyboard.press("ArrowRight")  # nothing to decide: nothing happens, no error
+        shot(page, "curate-empty")
+        page.goto(address + "/gallery")
+        page.wait_for_selector("body[data-ready='1']")
+        assert "Curate" in page.inner_text("#map")
+        page.wait_for_timeout(500)
+
+
 def test_runs_and_gallery_pages(page, server: str, root: Path):
     page.goto(server + "/")
     page.wait_for_selector("#grid-img")
@@ -298,10 +353,20 @@ def test_runs_and_gallery_pages(page, server: str, root: Path):
     page.wait_for_selector("body[data-ready='1']")
     count = db.candidates(decision="keep")
     assert page.locator(".work").count() == len(count)
+    # No thumbnail covers another, and each has room on the map for its 1.6× zoom under the pointer.
+    assert page.evaluate(OVERLAPS) == []
+    assert page.evaluate(CUT_BY_THE_EDGE) == []
     a, b = generated[0].hash, generated[1].hash
     page.click(f".work[data-hash='{a}']")
     page.wait_for_selector("table.prov")
-    assert "seed" in page.inner_text("table.prov") and "checkpoint_sha256" in page.inner_text("table.prov")
+    # Provenance as fields a person reads: no JSON, no raw key names, hashes short (whole on hover).
+    prov = page.inner_text("table.prov")
+    assert "seed" in prov and "checkpoint hash" in prov and "corpus" in prov
+    assert "checkpoint_sha256" not in prov and "{" not in prov and '"' not in prov
+    digest = page.get_attribute("table.prov tr:has(th:text-is('checkpoint hash')) code", "title")
+    assert prov.count(digest[:12]) == 1 and digest not in prov
+    page.wait_for_function("document.querySelector('.detail img.large').dataset.zoom")
+    assert page.evaluate("document.querySelector('.detail img.large').dataset.zoom") == "6"  # 32² at a whole 6×
     page.click("#pick-btn")
     page.focus(f".work[data-hash='{b}']")  # the map works from the keyboard too
     page.keyboard.press("Enter")

@@ -36,8 +36,9 @@ from belamy.corpus.sources import find_sources
 from belamy.corpus.store import FORMAT
 from belamy.errors import BelamyError
 from belamy.utils.aspect import shape_for
-from belamy.utils.atomic import atomic_open, atomic_path, write_json
+from belamy.utils.atomic import atomic_open, atomic_path, fresh_dir, write_json
 from belamy.utils.imageio import save_png
+from belamy.utils.lock import RunLock
 from belamy.utils.progress import make_progress
 
 VERSION = 1
@@ -117,12 +118,46 @@ def _work(batch: list[tuple[str, bytes | None]], opts: PrepareOptions) -> list[F
     return [prepare_file(name, opts) if data is None else prepare_bytes(name, data, opts) for name, data in batch]
 
 
-def _worker_init() -> None:
+def _worker_init(build_pid: int) -> None:
+    _exit_with_the_build(build_pid)
     # Each process decodes one image at a time; OpenCV's own threads would only fight the other workers.
     with contextlib.suppress(Exception):
         import cv2
 
         cv2.setNumThreads(1)
+
+
+def _exit_with_the_build(build_pid: int) -> None:
+    """A worker ends itself once the build process is gone (even killed by kill -9). Its parent is the fork
+    server, which lives as long as any worker holds its pipe: so the workers must go first, and then the
+    fork server and the resource tracker see their pipes close and exit too."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(build_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by someone else's process: the build is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-build", daemon=True).start()
+
+
+def _recover_after_a_killed_build(out: Path) -> None:
+    """Undo what a build killed mid-way left beside ``out`` (call with the build lock held): a corpus moved
+    aside to be replaced goes back if the new one never arrived; staging folders are deleted."""
+    parent = out.parent
+    if not parent.is_dir():
+        return
+    for old in sorted(parent.glob(f".{out.name}.old-*")):
+        if not out.exists() and (old / "corpus" / "corpus.json").is_file():
+            os.replace(old / "corpus", out)
+        shutil.rmtree(old, ignore_errors=True)
+    for staging in parent.glob(f".{out.name}.building-*"):
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _mp_context():
@@ -155,7 +190,8 @@ def _results(items: Iterable[Item], opts: PrepareOptions, workers: int) -> Itera
         return
     batch_size = 4
     in_flight: collections.deque[tuple[list[Item], Future]] = collections.deque()
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, mp_context=_mp_context())
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),),
+                               mp_context=_mp_context())
     try:
         for batch in _batched(items, batch_size):
             in_flight.append((batch, pool.submit(_work, [(i.name, i.data) for i in batch], opts)))
@@ -227,7 +263,7 @@ def _prepare_out(out: Path) -> Path:
                           "choose an empty or new folder (nothing there was changed)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        return fresh_dir(out.parent, prefix=f".{out.name}.building-")  # renamed into place: not owner-only
     except OSError as exc:
         raise BelamyError(f"cannot write the corpus to {out}: {exc.strerror or exc}",
                           "choose a folder you can write to") from None
@@ -298,6 +334,26 @@ def build_corpus(
     if total is not None:
         workers = max(1, min(workers, (total + 3) // 4))
 
+    lock = RunLock(out.parent, what="corpus build", name=f".{out.name}.lock")
+    with _parent_made(out), lock:
+        _recover_after_a_killed_build(out)
+        return _build_locked(out, size, opts, items, total, workers, dedupe_distance, on_result, source_names,
+                             aspect, min_size, max_pixels, crop, face_scale, face_shift, trim, where, folder_labels,
+                             started)
+
+
+@contextlib.contextmanager
+def _parent_made(out: Path):
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BelamyError(f"cannot write the corpus to {out}: {exc.strerror or exc}",
+                          "choose a folder you can write to") from None
+    yield
+
+
+def _build_locked(out, size, opts, items, total, workers, dedupe_distance, on_result, source_names, aspect, min_size,
+                  max_pixels, crop, face_scale, face_shift, trim, where, folder_labels, started) -> CorpusReport:
     staging = _prepare_out(out)
     report = CorpusReport(out=out, size=size, shape=opts.shape)
     try:

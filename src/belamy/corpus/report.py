@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import html
 import io
-import json
 import warnings
 from pathlib import Path
 
@@ -68,13 +67,48 @@ def _summary(corpus, rejects: list[dict], groups: list[dict]) -> str:
         ("images", f"{len(corpus)} at {corpus.width}×{corpus.height}"),
         ("files read", str(info.get("read", len(corpus) + len(rejects) + merged))),
         ("rejected", html.escape(", ".join(f"{n} {r}" for r, n in reasons.most_common()) or "none")),
-        ("duplicates merged", f"{merged} in {len(groups)} groups"),
+        ("duplicates merged", f"{merged} in {_plural(len(groups), 'group')}"),
         ("sources", "<br>".join(html.escape(str(s)) for s in info.get("sources", []))),
         ("built", html.escape(str(info.get("created", "?")))),
-        ("options", html.escape(json.dumps(info.get("options", {}), sort_keys=True))),
+        ("options", _options(info.get("options", {}))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<section><h1>{html.escape(str(corpus.path))}</h1><table class="kv">{body}</table></section>'
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+# How the build options read on the page (name, and how a value reads); the rest as they are named.
+_OPTION_NAMES = {
+    "min_size": ("smallest source side", lambda v: f"{v} px"),
+    "max_pixels": ("largest source", lambda v: f"{v:,} pixels" if isinstance(v, int) else str(v)),
+    "dedupe_distance": ("near-duplicate distance", lambda v: f"{v} bits of the perceptual hash"),
+    "crop": ("crop", str),
+    "face_scale": ("face box scale", lambda v: f"{v:g}×" if isinstance(v, int | float) else str(v)),
+    "face_shift": ("face box shift", lambda v: f"{v:g} of its height down" if isinstance(v, int | float) else str(v)),
+    "trim": ("trim borders", lambda v: "yes" if v else "no"),
+    "where": ("only records where", lambda v: ", ".join(f"{k} = {x}" for k, x in v.items()) if v else "all records"),
+    "folder_labels": ("labels from sub-folders", lambda v: "yes" if v else "no"),
+}
+
+
+def _options(options) -> str:
+    """The build options as a small table a person reads (HTML, escaped here), not a JSON dump."""
+    if not isinstance(options, dict) or not options:
+        return "defaults"
+    if options.get("crop") != "face":  # the face box settings only matter with --crop face
+        options = {k: v for k, v in options.items() if k not in ("face_scale", "face_shift")}
+    rows = []
+    for key, value in options.items():
+        name, shown = _OPTION_NAMES.get(key, (key.replace("_", " "), str))
+        try:
+            text = shown(value)
+        except (TypeError, ValueError, AttributeError):
+            text = str(value)
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(text)}</td></tr>")
+    return f'<table class="options">{"".join(rows)}</table>'
 
 
 def _contact(corpus, out: Path) -> str:
@@ -182,9 +216,9 @@ def _duplicates(corpus, groups: list[dict], out: Path) -> str:
         dist = group.get("phash_distance", [])
         rows.append(f'<tr><td><img src="{name}" alt="group {n}"></td><td><b>kept</b> {html.escape(_short(group.get("kept", "")))}'
                     f'<ul>{merged}</ul><small>pHash distance {html.escape(str(dist))}</small></td></tr>')
-    more = (f"<p>… and {len(groups) - MAX_DUPLICATE_GROUPS} more groups in duplicates.jsonl</p>"
+    more = (f"<p>… and {_plural(len(groups) - MAX_DUPLICATE_GROUPS, 'more group')} in duplicates.jsonl</p>"
             if len(groups) > MAX_DUPLICATE_GROUPS else "")
-    return (f'<section><h2>Near duplicates merged <small>({len(groups)} groups; kept one first)</small></h2>'
+    return (f'<section><h2>Near duplicates merged <small>({_plural(len(groups), "group")}; kept one first)</small></h2>'
             f'<table class="list">{"".join(rows)}</table>{more}</section>')
 
 
@@ -246,6 +280,7 @@ body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #faf8f5;
 h1 {{ font-size: 20px; }} h2 {{ font-size: 17px; margin-top: 32px; border-bottom: 1px solid #ddd; }}
 h3 {{ font-size: 14px; }} small {{ color: #777; font-weight: normal; }}
 table.kv th {{ text-align: left; padding-right: 16px; vertical-align: top; }}
+table.options td {{ padding: 0 14px 2px 0; }} table.options td:first-child {{ color: #777; }}
 table.list td {{ padding: 4px 8px; vertical-align: top; border-bottom: 1px solid #eee; }}
 table.counts td {{ padding: 1px 6px; }} td.n {{ text-align: right; }}
 .bar {{ height: 10px; background: #8a5a44; }}

@@ -22,6 +22,11 @@ from belamy.utils.imageio import file_sha256, read_provenance
 
 DB_NAME = "belamy-studio.sqlite"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def is_sheet(provenance) -> bool:
+    """A grid of many seeds (``generate --grid`` writes grid.png beside them): a contact sheet, not a candidate."""
+    return isinstance(provenance, dict) and "seeds" in provenance and "seed" not in provenance
 DECISIONS = ("keep", "reject")
 
 _SCHEMA = """
@@ -156,7 +161,8 @@ class DecisionDB:
                     provenance = read_provenance(p) if p.suffix.lower() == ".png" else None
                 except Exception:  # a half-written or broken file: skip it now, it is looked at again next scan
                     continue
-                self.add_candidate(con, digest, rel, set_name, provenance)
+                if not is_sheet(provenance):
+                    self.add_candidate(con, digest, rel, set_name, provenance)
                 con.execute("INSERT OR REPLACE INTO files (path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)",
                             (rel, st.st_size, st.st_mtime_ns, digest))
             # Files deleted since the last scan: forget them, and their candidates unless already decided

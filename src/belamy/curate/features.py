@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from belamy.errors import BelamyError
 from belamy.utils.imageio import open_rgb
 
 COLOUR = "colour"
@@ -83,22 +82,14 @@ class DiscriminatorFeatures:
     """Penultimate discriminator features from one checkpoint (eval mode, CPU unless a GPU is given)."""
 
     def __init__(self, checkpoint_json: Path, device: str = "cpu"):
-        from belamy.models.registry import get_architecture
-        from belamy.runs import checkpoint as ck
+        from belamy.models.contract import check_discriminator
+        from belamy.runs.modules import load_module
 
-        tensors, meta = ck.load_checkpoint(checkpoint_json)
-        if "arch" not in meta or "model" not in meta:
-            raise BelamyError(f"{checkpoint_json.name} has no model description", "is it a belamy training checkpoint?")
-        arch = get_architecture(meta["arch"])
-        cfg = arch.config_from_dict(meta["model"])
-        D = arch.make_discriminator(cfg)
-        if not any(k.startswith("D.") for k in tensors):
-            raise BelamyError(f"{checkpoint_json.name} holds no discriminator", "use a training checkpoint, not an export")
-        ck.load_module_tensors("D", D, tensors, checkpoint_json.name)
-        if not hasattr(D, "penultimate"):
-            raise BelamyError(f"the {meta['arch']} discriminator has no penultimate features", "rank --by preference")
-        self.device = torch.device(device)
-        self.D = D.to(self.device).eval().requires_grad_(False)
+        loaded = load_module(Path(checkpoint_json), "discriminator", device=torch.device(device))
+        check_discriminator(loaded.module, loaded.arch.name)
+        cfg = loaded.cfg
+        self.device = loaded.device
+        self.D = loaded.module
         self.res = cfg.res
         self._lock = threading.Lock()  # BatchNorm modules are not re-entrant across threads
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB
+from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB, is_sheet
 from belamy.curate.features import DiscriminatorCache, find_checkpoint
 from belamy.curate.preference import FeatureSource, PreferenceModel, train_preference
 from belamy.errors import BelamyError
@@ -51,6 +51,8 @@ def folder_candidates(folder: Path) -> list[Candidate]:
         except Exception:
             prov = None
         prov = prov if isinstance(prov, dict) else None
+        if is_sheet(prov):
+            continue
         seed = prov.get("seed") if prov else None
         out.append(Candidate(file_sha256(p), str(p.resolve()), folder.name, prov.get("run") if prov else None,
                              prov.get("checkpoint") if prov else None, prov.get("checkpoint_sha256") if prov else None,
@@ -127,18 +129,34 @@ def rank_folder(folder: Path, by: str = "preference", top: int = 16, out: Path |
 
 
 def generate_curated(run: Path, out: Path, keep: int, oversample: int = 8, seed: int = 0, checkpoint: str = "latest",
-                     device: str = "auto", db: Path | None = None, truncation: float = 1.0) -> RankResult:
-    """Draw ``keep × oversample`` candidates into ``out/pool`` and keep the ``keep`` best by the learned taste in ``out``."""
+                     device: str = "auto", db: Path | None = None, truncation: float = 1.0, label: str | None = None,
+                     pool_size: int | None = None, grid: bool = False) -> RankResult:
+    """Draw ``pool_size`` (default ``keep × oversample``) candidates into ``out/pool`` — with the same ψ, class
+    and seeds ``generate`` would use — and keep the ``keep`` best by the learned taste in ``out``
+    (with ``grid``, also ``out/grid.png`` of the kept ones, best first)."""
     from belamy.generate.sample import generate
 
     if keep < 1:
         raise BelamyError(f"--curate {keep} is not valid", "keep at least 1 image")
     if oversample < 1:
         raise BelamyError(f"oversample {oversample} is not valid", "draw at least as many as you keep")
+    pool_size = keep * oversample if pool_size is None else pool_size
+    if pool_size < keep:
+        raise BelamyError(f"--n {pool_size} candidates cannot give --curate {keep}",
+                          f"draw at least as many as you keep, e.g. --n {keep * oversample}")
     db_path = Path(db) if db else find_db(Path(out).resolve().parent) or find_db(Path.cwd())
     if db_path is None:
         raise BelamyError("no decisions database to learn the taste from",
                           f"pass --db PATH to a {DB_NAME}, made by curating in `belamy studio`")
     pool = Path(out) / "pool"
-    generate(run, pool, n=keep * oversample, seed=seed, checkpoint=checkpoint, device=device, truncation=truncation)
-    return rank_folder(pool, "preference", top=keep, out=out, db=db_path)
+    generate(run, pool, n=pool_size, seed=seed, checkpoint=checkpoint, device=device, truncation=truncation, label=label)
+    result = rank_folder(pool, "preference", top=keep, out=out, db=db_path)
+    if grid and result.selected:
+        import numpy as np
+
+        from belamy.utils.grid import make_grid
+        from belamy.utils.imageio import open_rgb, save_png
+
+        kept = np.stack([np.asarray(open_rgb(p)) for p in result.selected])
+        save_png(make_grid(kept), Path(out) / "grid.png", {"curated_from": str(pool), "kept": len(kept)})
+    return result

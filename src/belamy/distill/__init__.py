@@ -4,7 +4,7 @@ The student learns the teacher's mapping z (+ label) → image by regression on 
 so the live installation can run at full frame rate on a CPU. Its run folder is an ordinary run.
 """
 
-from belamy.distill.loop import DistillResult, distill
 from belamy.distill.options import DistillOptions
+from belamy.distill.task import DistillResult, distill
 
 __all__ = ["DistillOptions", "DistillResult", "distill"]

@@ -25,7 +25,7 @@ class FeatureTap:
 
     def __call__(self, images: torch.Tensor) -> list[torch.Tensor]:
         self.outputs = []
-        last = self.D.penultimate(images) if hasattr(self.D, "penultimate") else self.D(images)
+        last = self.D.penultimate(images)
         found = self.outputs
         self.outputs = []
         return [*found, last]

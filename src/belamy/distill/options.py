@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from belamy.errors import BelamyError
+from belamy.runs.options import RunOptions
 
-# Settings a resumed distillation must keep (the rest: kimg, cadence, device, may change).
-FIXED_ON_RESUME = (
-    "teacher", "checkpoint", "res", "ngf", "batch", "truncation", "lr", "beta1", "beta2", "pixel_weight",
-    "scale_weight", "feature_weight", "ema_kimg", "seed",
-)
 MAX_NGF = 1024
-MAX_KIMG = 1_000_000.0
 
 
-@dataclass
-class DistillOptions:
+@dataclass(kw_only=True)
+class DistillOptions(RunOptions):
     teacher: Path
-    out: Path
     checkpoint: str = "latest"  # which teacher checkpoint (resolved to a file name when the run starts)
     res: int | None = None  # None: the teacher's resolution
     ngf: int = 16
-    kimg: float = 100.0
     batch: int = 32
     truncation: float = 1.0  # the teacher's ψ, baked into what the student learns
     lr: float = 2e-3
@@ -34,32 +28,31 @@ class DistillOptions:
     scale_weight: float = 1.0  # L1 at each of 2 lower scales (½ and ¼, area-averaged)
     feature_weight: float = 0.2  # L1 between the teacher discriminator's activations (when it has one)
     ema_kimg: float = 1.0  # half-life of the student's weight average in kimg (0: no average)
-    tick_kimg: float = 4.0
-    snapshot_ticks: int = 1
-    keep: int = 3
     sample_count: int = 8  # columns in the teacher-over-student comparison image
-    seed: int = 0
-    resume: bool = False
-    device: str = "auto"
 
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["teacher"], data["out"] = str(self.teacher), str(self.out)
-        return data
+    # Settings a resumed distillation must keep (the rest: kimg, cadence, device, may change).
+    KIND: ClassVar[str] = "a run"
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
+        "teacher", "checkpoint", "res", "ngf", "batch", "truncation", "lr", "beta1", "beta2", "pixel_weight",
+        "scale_weight", "feature_weight", "ema_kimg", "seed",
+    )
+    MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("res",)
 
-    @classmethod
-    def from_json(cls, data: dict) -> DistillOptions:
-        known = {f.name for f in fields(cls)}
-        opts = cls(**{k: v for k, v in data.items() if k in known})
-        opts.teacher, opts.out = Path(opts.teacher), Path(opts.out)
-        return opts
+    def check_stored_run(self, run: dict, root: Path) -> None:
+        if "distilled_from" not in run or "options" not in run:
+            raise BelamyError(f"{root} is not a distilled run", "give a folder made by `belamy distill`, or drop --resume")
+
+    def take_stored(self, stored: DistillOptions, root: Path) -> None:
+        teacher_path = self.teacher  # where the teacher lies now (it may have moved since)
+        super().take_stored(stored, root)
+        self.teacher = teacher_path
 
     def validate(self) -> None:
+        super().validate()
         if self.res is not None and (self.res < 1 or self.res & (self.res - 1)):
             raise BelamyError(f"--res {self.res} is not a power of two", "use e.g. 64, 128 or 256 (at most the teacher's)")
         checks = (
             ("ngf", 1 <= self.ngf <= MAX_NGF, f"use a width from 1 to {MAX_NGF} (16 runs live on a CPU)"),
-            ("kimg", math.isfinite(self.kimg) and 0 < self.kimg <= MAX_KIMG, "give a positive number, e.g. --kimg 100"),
             ("batch", 2 <= self.batch <= 4096, "use 2 to 4096 (BatchNorm needs 2 or more)"),
             ("truncation", math.isfinite(self.truncation) and 0 <= self.truncation <= 2, "use ψ between 0 and 2 (1 = none)"),
             ("lr", math.isfinite(self.lr) and 0 < self.lr < 1, "use e.g. 2e-3"),
@@ -69,11 +62,7 @@ class DistillOptions:
             ("scale-weight", _weight(self.scale_weight), "loss weights are finite and >= 0"),
             ("feature-weight", _weight(self.feature_weight), "loss weights are finite and >= 0"),
             ("ema-kimg", math.isfinite(self.ema_kimg) and self.ema_kimg >= 0, "use 0 (off) or a positive half-life"),
-            ("tick-kimg", math.isfinite(self.tick_kimg) and self.tick_kimg > 0, "use a positive number, e.g. 4"),
-            ("snapshot-ticks", self.snapshot_ticks >= 1, "use 1 or more"),
-            ("keep", self.keep >= 1, "keep at least 1 checkpoint"),
             ("sample-count", 1 <= self.sample_count <= 64, "use 1 to 64"),
-            ("seed", self.seed >= 0, "use a seed of 0 or more"),
         )
         for flag, ok, hint in checks:
             if not ok:

@@ -6,7 +6,6 @@ the very paintings the teacher was trained on (no downloaded network needed).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.generate.loader import LoadedGenerator, load_generator
-from belamy.models.registry import get_architecture
-from belamy.runs import checkpoint as ck
+from belamy.runs.modules import load_module
 from belamy.utils.aspect import shape_for
 
 
@@ -59,14 +57,9 @@ class Teacher:
     @torch.no_grad()
     def images(self, z: torch.Tensor, labels: torch.Tensor | None, res: int) -> torch.Tensor:
         """Teacher images for (z, labels) in [-1, 1], area-averaged down to the shape at ``res`` if it is lower."""
-        G = self.gen.G
-        z = z.to(self.gen.device)
-        if hasattr(G, "synthesize") and "batch_invariant" in inspect.signature(G.synthesize).parameters:
-            # Deterministic (constant noise) and batched: bit-equality across batch sizes is not needed here.
-            x = G.synthesize(z, labels=labels, truncation=self.truncation, batch_invariant=False)
-        else:
-            x = self.gen.synthesize(z, labels, truncation=self.truncation)
-        x = x.float()
+        # Deterministic and batched: bit-equality across batch sizes is not needed here.
+        x = self.gen.G.synthesize(z.to(self.gen.device), labels=labels, truncation=self.truncation,
+                                  batch_invariant=False).float()
         shape = shape_for(res, self.aspect)
         return downsample(x, shape) if tuple(x.shape[-2:]) != shape else x
 
@@ -86,10 +79,5 @@ def load_teacher(run: Path, checkpoint: str, truncation: float, device: str) -> 
 
 def _load_discriminator(gen: LoadedGenerator) -> nn.Module | None:
     """The teacher's D from the same checkpoint, frozen, or None if the checkpoint holds none."""
-    tensors, meta = ck.load_checkpoint(gen.checkpoint_path)
-    if not any(k.startswith("D.") for k in tensors):
-        return None
-    arch = get_architecture(gen.arch)
-    D = arch.make_discriminator(arch.config_from_dict(meta["model"]))
-    ck.load_module_tensors("D", D, tensors, gen.checkpoint_path.name)
-    return D.to(gen.device).eval().requires_grad_(False)
+    loaded = load_module(gen.checkpoint_path, "discriminator", device=gen.device, missing_ok=True)
+    return loaded.module if loaded is not None else None

@@ -1,5 +1,5 @@
 """The live installation: portraits morphing forever along never-repeating walks through latent space."""
 
-from belamy.exhibit.path import LatentWalk, circle_point, slerp, smoothstep
+from belamy.generate.latent_paths import LatentWalk, circle_point, slerp, smoothstep
 
 __all__ = ["LatentWalk", "circle_point", "slerp", "smoothstep"]

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from belamy.errors import BelamyError
-from belamy.exhibit.path import LatentWalk
+from belamy.generate.latent_paths import LatentWalk
 
 FORMATS = {"jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 

@@ -18,12 +18,17 @@ import secrets
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 from belamy.errors import BelamyError
 from belamy.exhibit.frames import FORMATS, FrameGenerator, ScreenSpec, parse_labels
 from belamy.exhibit.stream import FrameProducer
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# A small gilt oval frame: the pages link it, so no browser asks for a missing /favicon.ico.
+FAVICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+               'fill="#000"/><ellipse cx="16" cy="16" rx="10" ry="12.5" fill="none" stroke="#c9a45c" '
+               'stroke-width="3"/></svg>')
 ACK_TIMEOUT_S = 60.0  # a client silent this long is gone (or frozen): drop it, it will reconnect
 
 
@@ -83,9 +88,11 @@ def build_producer(config: ExhibitConfig) -> FrameProducer:
     return FrameProducer(generator, config.fps)
 
 
-def page_html(screen: int, screens: int) -> str:
+def page_html(screen: int, screens: int, query: str = "") -> str:
+    """The kiosk page of one screen; ``query`` (the token, off loopback) goes on the page's own requests."""
     template = resources.files("belamy.exhibit").joinpath("static/screen.html").read_text(encoding="utf-8")
-    return template.replace("__SCREEN__", str(screen)).replace("__SCREENS__", str(screens))
+    return (template.replace("__SCREEN__", str(screen)).replace("__SCREENS__", str(screens))
+            .replace("__QUERY__", query))
 
 
 def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | None = None, start: bool = True):
@@ -120,6 +127,10 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         given = query.get("token") or headers.get("x-belamy-token") or ""
         return hmac.compare_digest(given.encode(), token.encode())
 
+    def token_query() -> str:
+        """What a page's own links and requests carry: the token, off loopback (quoted for a URL and for HTML)."""
+        return f"?token={quote(token, safe='')}" if token and not loopback_only else ""
+
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if not allowed(request.headers, request.query_params):
@@ -131,15 +142,21 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> str:
-        suffix = f"?token={token}" if token and not loopback_only else ""
+        suffix = token_query()
         links = "".join(f'<li><a href="/screen/{i}{suffix}">screen {i}</a></li>' for i in range(1, screens + 1))
-        return f"<!doctype html><title>belamy exhibit</title><ul>{links}</ul>"
+        return (f'<!doctype html><meta charset="utf-8"><title>belamy exhibit</title>'
+                f'<link rel="icon" href="/favicon.svg{suffix}" type="image/svg+xml"><ul>{links}</ul>')
+
+    @app.get("/favicon.svg")
+    @app.get("/favicon.ico")
+    async def favicon():
+        return Response(FAVICON_SVG, media_type="image/svg+xml")
 
     @app.get("/screen/{number}", response_class=HTMLResponse)
     async def screen_page(number: int):
         if not 1 <= number <= screens:
             return Response("no such screen", status_code=404, media_type="text/plain")
-        return page_html(number, screens)
+        return page_html(number, screens, token_query())
 
     @app.get("/health")
     async def health() -> dict:
@@ -161,7 +178,8 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         spec = producer.generator.screens[number - 1]
         try:
             await ws.send_text(json.dumps({"type": "hello", "screen": number, "label": spec.label_name,
-                                           "mime": producer.generator.mime, "res": producer.generator.res}))
+                                           "mime": producer.generator.mime, "res": producer.generator.res,
+                                           "model_res": producer.generator.engine.res}))
             sent = 0
             while True:
                 seq, frame = slot.latest()

@@ -38,11 +38,8 @@ class ExportableGenerator(nn.Module):
         self.G, self.truncation, self.output = G, float(truncation), output
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if hasattr(self.G, "synthesize"):  # its own truncation (a mapping network with w_avg)
-            # Batched: a per-image loop would be traced at the dummy input's batch size and fix it.
-            x = self.G.synthesize(z, labels=labels, truncation=self.truncation, batch_invariant=False)
-        else:
-            x = self.G(z * self.truncation if self.truncation != 1.0 else z, labels)
+        # Batched: a per-image loop would be traced at the dummy input's batch size and fix it.
+        x = self.G.synthesize(z, labels=labels, truncation=self.truncation, batch_invariant=False)
         if self.output == "float":
             return x
         # to uint8 NHWC in the graph, so the runtime hands back pixels ready to encode

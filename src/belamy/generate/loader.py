@@ -9,12 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from belamy.errors import BelamyError
+from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
-from belamy.models.registry import get_architecture
-from belamy.runs import checkpoint as ck
-from belamy.utils.device import resolve_device
-from belamy.utils.imageio import file_sha256
+from belamy.runs.modules import load_module
 
 
 @dataclass
@@ -37,12 +34,7 @@ class LoadedGenerator:
     @torch.no_grad()
     def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
         """Images in [-1, 1], [N, 3, H, W]. ``truncation`` pulls z toward the mean (the origin for a DCGAN)."""
-        z = z.to(self.device)
-        if hasattr(self.G, "synthesize"):  # architectures with their own truncation (a mapping network)
-            return self.G.synthesize(z, labels=labels, truncation=truncation)
-        if truncation != 1.0:
-            z = z * truncation
-        return self.G(z, labels)
+        return self.G.synthesize(z.to(self.device), labels=labels, truncation=truncation)
 
     def provenance(self, seed: int | None = None, **extra) -> dict:
         record = {
@@ -71,22 +63,11 @@ class LoadedGenerator:
 
 
 def load_generator(run_or_ckpt: Path, checkpoint: str = "latest", device: str = "auto") -> LoadedGenerator:
-    json_path = ck.resolve_checkpoint(Path(run_or_ckpt), checkpoint)
-    tensors, meta = ck.load_checkpoint(json_path)
-    arch_name = meta.get("arch")
-    if not arch_name or "model" not in meta:
-        raise BelamyError(f"{json_path.name} has no model description", "is it a belamy training checkpoint?")
-    arch = get_architecture(arch_name)
-    cfg = arch.config_from_dict(meta["model"])
-    G = arch.make_generator(cfg)
-    # Architectures with an EMA generator keep it under G_ema: that is the one to draw from.
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    ck.load_module_tensors(prefix, G, tensors, json_path.name)
-    dev = resolve_device(device)
-    G = G.to(dev).eval().requires_grad_(False)
-    run_dir = json_path.parent.parent if json_path.parent.name == "checkpoints" else json_path.parent
+    loaded = load_module(Path(run_or_ckpt), "generator", checkpoint, device)
+    G, meta = loaded.module, loaded.meta
+    check_generator(G, loaded.arch.name)
     return LoadedGenerator(
-        G=G, arch=arch_name, res=cfg.res, z_dim=G.z_dim, num_classes=getattr(G, "num_classes", 0),
-        run_dir=run_dir, checkpoint_path=json_path, checkpoint_sha256=file_sha256(json_path.with_suffix(".safetensors")),
-        device=dev, kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta,
+        G=G, arch=loaded.arch.name, res=loaded.cfg.res, z_dim=G.z_dim, num_classes=getattr(G, "num_classes", 0),
+        run_dir=loaded.run_dir, checkpoint_path=loaded.checkpoint_path, checkpoint_sha256=loaded.weights_sha256(),
+        device=loaded.device, kimg=meta.get("kimg", meta.get("nimg", 0) / 1000), meta=meta,
     )

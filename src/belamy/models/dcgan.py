@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models.registry import Architecture, register
 from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
@@ -129,11 +130,18 @@ class DCGANGenerator(nn.Module):
         # blended) label vector: blending classes in the exhibit blends their embeddings.
         self.embed = nn.Linear(cfg.num_classes, cfg.embed_dim, bias=False) if cfg.num_classes else None
 
+    condition_channels = 0  # drawn from a latent, not from an image
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = z.reshape(z.shape[0], self.z_dim)
         if self.embed is not None:
             x = torch.cat([x, self.embed(label_vectors(labels, self.num_classes, x.shape[0]).to(x.dtype))], dim=1)
         return self.main(x.reshape(x.shape[0], -1, 1, 1))
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   batch_invariant: bool = True) -> torch.Tensor:
+        """Images for generation (call in eval mode): ψ scales z toward the origin, the latent mean."""
+        return self(z * truncation if truncation != 1.0 else z, labels)
 
 
 def label_vectors(labels: torch.Tensor | None, num_classes: int, batch: int) -> torch.Tensor:
@@ -166,6 +174,20 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(x)).reshape(-1)
 
-    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+    def penultimate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The 4×4 feature map before the last layer, flattened: a cheap learned image embedding."""
         return self.features(x).flatten(1)
+
+
+register(Architecture(
+    name="dcgan",
+    config_from_dict=DCGANConfig.from_dict,
+    make_generator=DCGANGenerator,
+    make_discriminator=DCGANDiscriminator,
+    make_config=lambda res=64, nz=None, ngf=None, ndf=None, aspect="1:1", **_: dcgan_config(
+        res, nz or 100, ngf, ndf, aspect or "1:1"),
+    defaults={"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
+    default_loss="nonsat",
+    summary="Belamy's DCGAN, configured as art-DCGAN (64² or 128²)",
+    design="DCGAN (Radford, Metz and Chintala 2015), configured as in art-DCGAN by Robbie Barrat",
+))

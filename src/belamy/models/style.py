@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models.registry import Architecture, register
 from belamy.models.style_layers import (
     Conv2d,
     FullyConnected,
@@ -233,6 +234,8 @@ class StyleGenerator(nn.Module):
         self.mapping = MappingNetwork(cfg)
         self.synthesis = SynthesisNetwork(cfg)
 
+    condition_channels = 0  # drawn from a latent, not from an image
+
     @property
     def num_ws(self) -> int:
         return self.cfg.num_ws
@@ -327,6 +330,29 @@ class StyleDiscriminator(nn.Module):
             x = (x * cmap.to(x.dtype)).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
         return x.reshape(-1)
 
-    def penultimate(self, img: torch.Tensor) -> torch.Tensor:
+    def penultimate(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The last hidden layer: a cheap learned image embedding (used by curation tools)."""
         return self.features(img)
+
+
+def _derived_defaults(options) -> None:
+    """StyleGAN2-ADA 'auto': the G_ema half-life grows with the batch."""
+    if options.ema_kimg is None:
+        options.ema_kimg = options.batch * 10 / 32
+
+
+register(Architecture(
+    name="style",
+    config_from_dict=StyleConfig.from_dict,
+    make_generator=StyleGenerator,
+    make_discriminator=StyleDiscriminator,
+    make_config=style_config,
+    default_loss="stylegan2",
+    losses=("stylegan2",),
+    # StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on.
+    defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
+    derive_defaults=_derived_defaults,
+    uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup"}),
+    summary="StyleGAN2-class (mapping network, modulated convolutions, G_ema), 16² to 1024²",
+    design="StyleGAN2-ADA (Karras et al. 2020)",
+))

@@ -1,7 +1,8 @@
 """A museum wall label: artist, title and date, medium, dimensions, and where the picture came from.
 
-The credit line names the model (run, checkpoint hash, seed), the code and the training corpus,
-read from the provenance the picture carries; the label is drawn with matplotlib (the formula as
+The credit line names the model (run, checkpoint hash, seed), the code and the training corpus (how
+many paintings, by whom, and their public-domain status, from ``CORPUS/credits.json`` or the corpus
+manifest), read from the provenance the picture carries; the label is drawn with matplotlib (the formula as
 real mathematics) and written as a 300 dpi PNG, or a PDF when the file name ends in .pdf.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belamy import __version__
+from belamy.corpus.credits import CREDITS_FILE, UNKNOWN_ARTIST, build_credits
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
 from belamy.utils.atomic import atomic_path
@@ -32,8 +34,17 @@ class LabelText:
     extra: list[str] = field(default_factory=list)
 
 
-def corpus_from_run(provenance: dict) -> str | None:
-    """The training corpus named in the generating run's run.json, when that run is on this machine."""
+def run_name(run: str | Path) -> str:
+    """A run as a person names it: its folder with the one above (``demo-output/run``, ``runs/belamy``)."""
+    parts = [p for p in Path(run).parts if p not in ("/", ".")]
+    return "/".join(parts[-2:]) if parts else str(run)
+
+
+def _run_corpus(provenance: dict) -> dict | None:
+    """The training corpus named in the picture's provenance, or in its run's run.json when that run is here."""
+    corpus = provenance.get("corpus")
+    if isinstance(corpus, dict) and corpus.get("path"):
+        return corpus
     run = provenance.get("run")
     if not run:
         return None
@@ -41,32 +52,91 @@ def corpus_from_run(provenance: dict) -> str | None:
         info = json.loads((Path(run) / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    corpus = info.get("corpus") or {}
-    if not corpus.get("path"):
+    corpus = info.get("corpus") if isinstance(info, dict) else None
+    return corpus if isinstance(corpus, dict) and corpus.get("path") else None
+
+
+def _find_corpus(path: str, run: str | None) -> Path | None:
+    """The corpus folder: as recorded (relative to where training ran), else beside the run."""
+    recorded = Path(path)
+    candidates = [recorded]
+    if run and not recorded.is_absolute():
+        candidates += [Path(run).parent / recorded.name, Path(run).parent.parent / recorded]
+    return next((c for c in candidates if (c / "manifest.jsonl").is_file() or (c / CREDITS_FILE).is_file()), None)
+
+
+def _corpus_credits(folder: Path) -> dict | None:
+    """``CORPUS/credits.json`` (from `belamy corpus credits`), else the same worked out from the manifest."""
+    try:
+        data = json.loads((folder / CREDITS_FILE).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("counts"), dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    try:
+        return build_credits(folder).to_dict()
+    except BelamyError:
         return None
-    count = corpus.get("count")
-    return f"{Path(corpus['path']).name} ({count} paintings)" if count else Path(corpus["path"]).name
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def corpus_credit(provenance: dict) -> str | None:
+    """One sentence on the paintings the model learned from: how many, by whom, and their public-domain status."""
+    corpus = _run_corpus(provenance)
+    if corpus is None:
+        return None
+    name = Path(corpus["path"]).name
+    folder = _find_corpus(corpus["path"], provenance.get("run"))
+    credits = _corpus_credits(folder) if folder is not None else None
+    if credits is None:
+        count = corpus.get("count")
+        many = f"{count:,} paintings" if isinstance(count, int) else "paintings"
+        return f"Trained on {many} from the corpus “{name}” (its credits are not on this machine)."
+    counts = credits["counts"]
+    works = counts.get("works", 0)
+    known = [a for a in credits.get("artists", []) if a.get("name") and a["name"] != UNKNOWN_ARTIST]
+    if known:
+        top = [a["name"] for a in known[:3]]
+        who = (f"by {len(known)} artist{'s' if len(known) != 1 else ''}"
+               + (f", chiefly {_and(top)}" if len(known) > 3 else f": {_and(top)}"))
+        unattributed = works - sum(a.get("works", 0) for a in known)
+        if unattributed > 0:
+            who += f" ({unattributed:,} unattributed)"
+    else:
+        who = "their artists not recorded"
+    pd, not_pd, unknown = counts.get("public_domain", 0), counts.get("not_public_domain", 0), counts.get("unknown", 0)
+    if works and pd == works:
+        status = "all in the public domain"
+    elif works and unknown == works:
+        status = "public-domain status unknown"
+    else:
+        status = f"{pd:,} in the public domain, {not_pd:,} not yet, {unknown:,} unknown"
+    return f"Trained on {works:,} paintings from the corpus “{name}”, {who}; {status}."
 
 
 def credit_line(provenance: dict | None, upscaler: dict | None = None, extra: str | None = None) -> str:
-    """Model, code and corpus, in one paragraph, from whatever provenance is known."""
+    """Model, corpus and code, in one paragraph, from whatever provenance is known."""
     prov = provenance or {}
     parts = []
     if prov.get("generator") == "belamy" or prov.get("checkpoint_sha256"):
         model = f"{prov.get('arch', 'GAN')} at {prov['res']}²" if prov.get("res") else prov.get("arch", "GAN")
         bits = [f"Model: belamy {model}"]
+        if isinstance(prov.get("kimg"), int | float):
+            images = round(prov["kimg"] * 1000)
+            bits.append(f"trained {prov['kimg']:.3g} kimg ({images:,} images shown)")
         if prov.get("run"):
-            bits.append(f"run {Path(prov['run']).name}")
-        if prov.get("kimg") is not None:
-            bits.append(f"{prov['kimg']:g} kimg")
+            bits.append(f"run “{run_name(prov['run'])}”")
         if prov.get("checkpoint_sha256"):
             bits.append(f"checkpoint sha256 {prov['checkpoint_sha256'][:12]}")
         if prov.get("seed") is not None:
             bits.append(f"seed {prov['seed']}")
         parts.append(", ".join(bits) + ".")
-        corpus = corpus_from_run(prov)
+        corpus = corpus_credit(prov)
         if corpus:
-            parts.append(f"Trained on {corpus}.")
+            parts.append(corpus)
     else:
         parts.append("Source image without belamy provenance.")
     if upscaler:

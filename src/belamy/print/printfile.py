@@ -21,8 +21,8 @@ from PIL import Image, ImageCms
 from belamy.errors import BelamyError
 from belamy.print.label import LabelText, credit_line, render_label
 from belamy.print.mockup import render_mockup
-from belamy.print.signature import CORNERS, parse_color, sign_array
-from belamy.upscale.upscaler import check_tiling, choose_upscaler, upscale_rgb
+from belamy.print.signature import CORNERS, check_style, parse_color, sign_array
+from belamy.upscale.upscaler import Upscaler, check_tiling, choose_upscaler, detail_scale, upscale_rgb
 from belamy.utils.atomic import atomic_path
 from belamy.utils.imageio import check_writable, open_rgb, read_provenance, save_png
 from belamy.utils.progress import console
@@ -33,6 +33,8 @@ PRINT_FORMATS = {".tif": "TIFF", ".tiff": "TIFF", ".pdf": "PDF"}
 MAX_SIDE_PX = 40_000
 MAX_PIXELS = 600_000_000  # 600 MP: 2 m × 2 m at 300 dpi is 556 MP
 PAPER_WHITE = (255, 255, 255)
+# Lanczos (and the Lanczos stretch after a network) only interpolates: beyond about 2× it shows as blur.
+INTERPOLATION_LIMIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class PrintOptions:
     corner: str = "bottom-right"
     color: str = "auto"
     signature_size: float = 0.42
+    signature_style: str = "script"  # script (hand-lettered) or typeset (Computer Modern)
     title: str | None = None
     artist: str = "belamy"
     medium: str = "Generative adversarial network; pigment print on canvas"
@@ -147,9 +150,59 @@ def _validate(opts: PrintOptions) -> tuple[PrintSize, tuple[int, int]]:
     parse_color(opts.color)
     if not 0.0 < opts.signature_size <= 1.0:
         raise BelamyError(f"signature size {opts.signature_size} is not in (0, 1]", "give a fraction of the width, e.g. 0.42")
+    check_style(opts.signature_style)
     check_tiling(opts.tile, opts.overlap)
     check_writable(out)
     return size, (W, H)
+
+
+@dataclass(frozen=True)
+class Enlargement:
+    """How far a picture is enlarged for a print, and how much of that the chosen method draws."""
+
+    source: tuple[int, int]  # pixels of the picture that fill the print (after a cover crop)
+    content: tuple[int, int]  # pixels they become
+    content_cm: tuple[float, float]
+    ratio: float  # content / source
+    drawn: int  # the network's share of the ratio (1 for Lanczos alone)
+
+    @property
+    def px_per_cm(self) -> float:
+        return self.source[0] / self.content_cm[0]
+
+    @property
+    def interpolated(self) -> float:
+        """The part no method draws detail for: Lanczos interpolation."""
+        return self.ratio / self.drawn
+
+    def label_line(self, method: str) -> str:
+        """The effective resolution, for the wall label."""
+        return (f"From {self.source[0]} × {self.source[1]} px: {self.px_per_cm:.1f} px per cm "
+                f"({self.px_per_cm * 2.54:.1f} ppi), enlarged {self.ratio:.0f}× ({method})")
+
+    def warning(self, upscaler: Upscaler) -> str | None:
+        """Said when the enlargement goes past what the method can fill, with the routes that do better."""
+        if self.interpolated <= INTERPOLATION_LIMIT:
+            return None
+        if upscaler.net is None:
+            what = "Lanczos draws no new detail"
+            routes = ("enlarge with a super-resolution model: one trained on your corpus (`belamy sr train CORPUS "
+                      "--out SRRUN`, then --model SRRUN) or third-party weights (--weights 4x-model.pth); or print smaller")
+        else:
+            what = (f"{upscaler.name} draws {self.drawn}× of it, the other {self.interpolated:.1f}× is Lanczos "
+                    "interpolation")
+            routes = "print smaller, or give a model of a larger scale"
+        return (f"{self.source[0]}×{self.source[1]} px enlarged {self.ratio:.0f}× to {self.content[0]}×{self.content[1]}: "
+                f"{what}, so at 1:1 the print is soft ({self.px_per_cm:.1f} source px per cm). For detail, {routes}.")
+
+
+def enlargement(picture: tuple[int, int], content: tuple[int, int], size: PrintSize, pixels: tuple[int, int],
+                upscaler: Upscaler) -> Enlargement:
+    """``picture`` px become ``content`` px of a print of ``size`` that is ``pixels`` px in all."""
+    ratio = max(content[0] / picture[0], content[1] / picture[1])
+    w_cm, h_cm = size.cm
+    cm = (w_cm * content[0] / pixels[0], h_cm * content[1] / pixels[1])
+    return Enlargement(picture, content, cm, ratio, detail_scale(upscaler, ratio))
 
 
 def _write_print(img: Image.Image, out: Path, dpi: int, provenance: dict) -> None:
@@ -186,11 +239,16 @@ def make_print(opts: PrintOptions) -> PrintResult:
         picture, content = src, (max(1, round(src.width * scale)), max(1, round(src.height * scale)))
     console.print(f"print {size.describe()} at {opts.dpi} dpi = {W}×{H} px from a {src.width}×{src.height} image "
                   f"({upscaler.name})")
+    grown = enlargement(picture.size, content, size, (W, H), upscaler)
+    advice = grown.warning(upscaler)
+    if advice:
+        console.print(f"[yellow]warning:[/yellow] {advice}", markup=True)
     rgb = upscale_rgb(np.asarray(picture), content, upscaler, tile=opts.tile, overlap=opts.overlap)
     if not rgb.flags.writeable:
         rgb = rgb.copy()
     if opts.sign:
-        sign_array(rgb, corner=opts.corner, color=opts.color, width_fraction=opts.signature_size)
+        sign_array(rgb, corner=opts.corner, color=opts.color, width_fraction=opts.signature_size,
+                   style=opts.signature_style)
     img = Image.fromarray(rgb, "RGB")
     del rgb
     if content != (W, H):
@@ -203,8 +261,11 @@ def make_print(opts: PrintOptions) -> PrintResult:
     provenance = {
         **source_prov, "signed": bool(opts.sign) or source_prov.get("signed", False), "title": title, "artist": opts.artist,
         "print": {"size": opts.size, "dpi": opts.dpi, "pixels": [W, H], "fit": opts.fit, "source": Path(opts.image).name,
-                  **upscaler.provenance},
+                  "source_pixels": list(grown.source), "source_px_per_cm": round(grown.px_per_cm, 3),
+                  "enlargement": round(grown.ratio, 2), "network_enlargement": grown.drawn, **upscaler.provenance},
     }
+    if opts.sign:
+        provenance["signature_style"] = opts.signature_style
     _write_print(img, out, opts.dpi, provenance)
     result = PrintResult(out, (W, H), provenance=provenance)
     mockup_path, label_path = side_paths(out)
@@ -214,6 +275,7 @@ def make_print(opts: PrintOptions) -> PrintResult:
             title=title, artist=opts.artist, date=date, medium=opts.medium,
             dimensions=f"{size.describe()} ({W} × {H} px at {opts.dpi} dpi)",
             credit=credit_line(source_prov, upscaler.provenance, opts.credit),
+            extra=[grown.label_line(upscaler.name)],
         )
         render_label(text, label_path)
         result.label_path = label_path

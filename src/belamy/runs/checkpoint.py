@@ -43,6 +43,17 @@ def save_checkpoint(ckpt_dir: Path, nimg: int, tensors: dict[str, torch.Tensor],
     return json_path
 
 
+def save_best(ckpt_dir: Path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """``best.safetensors`` + ``best.json`` (JSON last), as ``resolve_checkpoint(..., "best")`` expects."""
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(ckpt_dir / "best.safetensors") as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": FORMAT})
+    json_path = ckpt_dir / "best.json"
+    write_json(json_path, {"format": FORMAT, "version": VERSION, **meta})
+    return json_path
+
+
 def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     """Complete checkpoints (JSON and tensors both present), oldest first, as JSON paths."""
     ckpt_dir = Path(ckpt_dir)
@@ -161,7 +172,17 @@ def load_module_tensors(prefix: str, module: torch.nn.Module, tensors: dict[str,
             f"checkpoint {source} does not fit this {prefix} network (first mismatch: {detail})",
             "was it trained with another --arch, --res or width?",
         )
+    check_finite(sub, f"checkpoint {source}", prefix)
     module.load_state_dict(sub)
+
+
+def check_finite(tensors: dict[str, torch.Tensor], what: str, prefix: str = "") -> None:
+    """Refuse weights holding NaN or infinity: they draw black pictures and train nothing."""
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            where = f"{prefix}.{name}" if prefix else name
+            raise BelamyError(f"{what} holds NaN or infinite values (first: {where})",
+                              "it is damaged or comes from a run that diverged: use an earlier checkpoint")
 
 
 def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -180,6 +201,7 @@ def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str
 
 def load_optimizer_tensors(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     state: dict[int, dict] = {}
+    check_finite({k: v for k, v in tensors.items() if k.startswith(prefix + ".")}, "the checkpoint's optimizer state")
     for name, value in tensors.items():
         if not name.startswith(prefix + "."):
             continue

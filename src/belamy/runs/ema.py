@@ -25,6 +25,12 @@ def ema_beta(batch: int, nimg: int, ema_kimg: float, ramp: float | None) -> floa
     return 0.5 ** (batch / max(ema_nimg, 1e-8))
 
 
+def warmup_beta(step: int, beta: float = 0.999) -> float:
+    """A fixed ``beta`` eased in over the first steps (Real-ESRGAN's average), so the random initial
+    weights do not dominate an early average."""
+    return min(beta, (1.0 + step) / (10.0 + step))
+
+
 @torch.no_grad()
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema ← β·G_ema + (1 − β)·G for parameters; buffers (w_avg, noise) are copied."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +61,20 @@ def prepare_writable(root: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise BelamyError(f"cannot write to {root}: {exc.strerror or exc}", "choose another --out") from None
+
+
+# Temporary names made by belamy.utils.atomic.atomic_path: ".<stem>.<random>.tmp<suffix>".
+_TEMP_GLOB = ".*.tmp*"
+
+
+def remove_stale_temp_files(root: Path) -> list[Path]:
+    """Delete half-written temporary files a killed writer left (call with the run's lock held)."""
+    removed = []
+    for folder in (root, root / "checkpoints", root / "samples"):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(_TEMP_GLOB):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed

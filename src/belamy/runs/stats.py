@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from belamy.utils.atomic import append_jsonl
+
 
 class StatsCollector:
     def __init__(self) -> None:
@@ -47,3 +49,47 @@ def tick_record(tick: int, nimg: int, train_seconds: float, shown: int, tick_sec
         "sec_per_kimg": round(tick_seconds / max(shown, 1) * 1000, 3),
         **{k: round(v, 5) for k, v in means.items()},
     }
+
+
+class MetricsSink:
+    """Where tick records go: metrics.jsonl always; TensorBoard event files in the run folder when the
+    optional ``tensorboard`` package is installed (``tensorboard --logdir runs/`` then shows every run)."""
+
+    def __init__(self, paths, enabled: bool = True):
+        self.paths, self.enabled = paths, enabled
+        self._writer = _tensorboard_writer(paths.root) if enabled else None
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        append_jsonl(self.paths.metrics, record)
+        if self._writer is not None:
+            step = round(record["kimg"] * 1000)
+            for key, value in record.items():
+                if key not in ("tick", "kimg") and isinstance(value, int | float) and not isinstance(value, bool):
+                    self._writer.add_scalar(_tensorboard_tag(key), value, global_step=step)
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _tensorboard_writer(root):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # the optional extra is not installed
+        return None
+    return SummaryWriter(log_dir=str(root), filename_suffix=".belamy")
+
+
+def _tensorboard_tag(key: str) -> str:
+    """Group the scalars as StyleGAN2-ADA does: Loss/…, Timing/…, Metrics/…."""
+    if key.startswith(("loss", "D_", "r1", "l1", "adv", "fm", "feature")):
+        return f"Loss/{key}"
+    if key in ("time_s", "img_per_s", "sec_per_kimg"):
+        return f"Timing/{key}"
+    if key.startswith("augment"):
+        return f"Progress/{key}"
+    return f"Metrics/{key}"

@@ -159,6 +159,10 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
     for route, name in PAGES.items():
         app.add_api_route(route, page_route(name), methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():  # the pages link the SVG; this is for whatever asks the old way
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
     # ------------------------------------------------------------------ files
 
     @app.get("/files/{path:path}")

@@ -10,18 +10,9 @@ import torch
 from belamy.curate.db import Candidate
 from belamy.curate.features import find_checkpoint
 from belamy.errors import BelamyError
+from belamy.generate.latent_paths import slerp
 from belamy.utils.grid import to_uint8
 from belamy.utils.imageio import save_png
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latents (rows of t give the steps): stays in the Gaussian's shell."""
-    a_n, b_n = a / a.norm(), b / b.norm()
-    omega = torch.arccos((a_n * b_n).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
-    if so.abs() < 1e-6:  # (anti)parallel: fall back to a straight line
-        return (1 - t)[:, None] * a + t[:, None] * b
-    return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
 
 
 def class_of(gen, c: Candidate) -> int:
@@ -57,7 +48,7 @@ def render_travel(root: Path, a: Candidate, b: Candidate, frames: int, device: s
     truncation = float((a.provenance or {}).get("truncation", 1.0))
     z = gen.latents([a.seed, b.seed]).cpu()
     steps = torch.linspace(0, 1, frames)
-    path_z = slerp(z[0], z[1], steps)
+    path_z = torch.from_numpy(np.stack([slerp(z[0].numpy(), z[1].numpy(), float(t)) for t in steps])).float()
     labels = None
     if gen.num_classes:
         # A class-conditional run: each end keeps its own class (a class cannot be half of two), the switch at the middle.

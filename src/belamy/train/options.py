@@ -1,67 +1,60 @@
-"""What a training run is asked to do, validated before any work starts."""
+"""What `belamy train` is asked to do, validated before any work starts.
+
+Settings left as None are filled for a new run from, in order: the architecture's defaults, the
+loss's defaults, and the defaults below. A resumed run takes its stored settings instead. An option
+that only some architectures or losses read (``ARCH_OR_LOSS_OPTIONS``) is refused, naming it, when
+the chosen architecture and loss do not read it — never silently ignored.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from belamy.errors import BelamyError
+from belamy.runs.options import RunOptions, invalid
 from belamy.utils.aspect import ASPECTS
 
-# Settings a resumed run must keep; the rest (kimg, device, snapshot cadence) may change on resume.
-FIXED_ON_RESUME = (
-    "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
-    "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup", "style_mixing",
-    "aspect", "labels", "w_dim", "map_layers", "channel_base", "channel_max", "init",
-)
-
-# Per-architecture defaults for settings left as None: DCGAN as Radford et al. / art-DCGAN,
-# style as StyleGAN2-ADA's 'auto' config (Adam lr 0.0025, betas (0, 0.99)).
-ARCH_DEFAULTS = {
-    "dcgan": {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
-    "style": {"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada"},
-}
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+AUGMENTS = ("ada", "diffaugment", "none")
 ASPECT_CHOICES = tuple(ASPECTS)
+MAX_BATCH = 65536
+COMMON_DEFAULTS = {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none",
+                   "ada_target": 0.6, "ada_kimg": 500.0, "augment_p": 0.0}
+# Read only by some architectures or losses (each names those it reads in its `uses`).
+ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
+                        "r1_gamma", "r1_interval", "style_mixing")
 
 
-@dataclass
-class TrainOptions:
+@dataclass(kw_only=True)
+class TrainOptions(RunOptions):
     corpus: Path
-    out: Path
     arch: str | None = None  # None: "dcgan" for a new run, the stored one on resume
     res: int | None = None  # None: 64 for a new run, the stored one on resume
-    kimg: float = 100.0
-    batch: int | None = None  # None: the architecture's default (ARCH_DEFAULTS)
-    loss: str = "nonsat"
+    batch: int | None = None  # None: the architecture's default
+    loss: str | None = None  # None: the architecture's default loss
     lr: float | None = None
     beta1: float | None = None
     beta2: float | None = None
-    nz: int | None = None  # None: 100 for dcgan, 256/512 for style
+    nz: int | None = None
     ngf: int | None = None
     ndf: int | None = None
     mirror: bool = True
-    tick_kimg: float = 4.0
-    snapshot_ticks: int = 1
-    keep: int = 3
-    seed: int = 0
-    resume: bool = False
-    device: str = "auto"
-    channels_last: bool = True
     grid_size: int = 36
+    channels_last: bool = True
     precision: str = "fp32"
     compile: bool = False
-    # style-based GAN (issue 3)
     augment: str | None = None  # ada | diffaugment | none
-    ada_target: float = 0.6
-    ada_kimg: float = 500.0
-    augment_p: float = 0.0  # ADA's starting probability (its --p)
-    r1_gamma: float | None = None  # None: 0.0002·res²/batch (StyleGAN2-ADA 'auto')
-    r1_interval: int = 16
-    ema_kimg: float | None = None  # None: batch·10/32
-    ema_rampup: float = 0.05
-    style_mixing: float = 0.9
+    ada_target: float | None = None
+    ada_kimg: float | None = None
+    augment_p: float | None = None  # ADA's starting probability (its --p)
+    r1_gamma: float | None = None
+    r1_interval: int | None = None
+    ema_kimg: float | None = None  # G_ema half-life (architectures with an EMA generator)
+    ema_rampup: float | None = None
+    style_mixing: float | None = None
     w_dim: int | None = None
     map_layers: int | None = None
     channel_base: int | None = None
@@ -71,77 +64,136 @@ class TrainOptions:
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # settings of architectures and losses registered from outside
 
-    def fill_arch_defaults(self) -> None:
-        """Resolve settings left as None to the architecture's defaults (a new run only)."""
-        defaults = ARCH_DEFAULTS.get(self.arch or "dcgan", ARCH_DEFAULTS["dcgan"])
+    KIND: ClassVar[str] = "a training run"
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
+        "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
+        "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
+        "style_mixing", "aspect", "labels", "w_dim", "map_layers", "channel_base", "channel_max", "init", "extra",
+    )
+    MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
+
+    # ------------------------------------------------------------------ new run / resume
+
+    def fill_new_run_defaults(self) -> None:
+        super().fill_new_run_defaults()
+        self.arch = self.arch or "dcgan"
+        self.res = self.res or 64
+        self.check_options_used()
+        self._fill_defaults()
+
+    def _fill_defaults(self) -> None:
+        arch, loss = self._arch_and_loss()
+        self._fill(arch.defaults)
+        self.loss = self.loss or arch.default_loss
+        self._fill(loss.defaults)
+        self._fill(COMMON_DEFAULTS)
+        if arch.derive_defaults is not None:
+            arch.derive_defaults(self)
+        loss.derive_defaults(self)
+
+    def check_stored_run(self, run: dict, root: Path) -> None:
+        if "distilled_from" in run:
+            teacher = (run.get("distilled_from") or {}).get("run", "TEACHER")
+            raise BelamyError(f"{root} was made by `belamy distill`, not `belamy train`",
+                              f"continue it with `belamy distill {teacher} --out {root} --resume`")
+        if run.get("format") != "belamy-run" or not isinstance(run.get("options"), dict):
+            raise BelamyError(f"{root / 'run.json'} does not describe a training run", "restore it or start a new run")
+
+    def take_stored(self, stored: TrainOptions, root: Path) -> None:
+        if stored.arch == "style" and stored.loss in (None, "nonsat"):
+            stored.loss = "stylegan2"  # runs from before losses had names: the style model always trained so
+        asked = TrainOptions(**{**vars(self)})
+        super().take_stored(stored, root)
+        asked.arch, asked.loss = self.arch, self.loss
+        asked.check_options_used()
+        self._fill_defaults()  # runs from before a setting existed get its default
+
+    def _fill(self, defaults) -> None:
         for name, value in defaults.items():
-            if getattr(self, name) is None:
+            if getattr(self, name, None) is None:
                 setattr(self, name, value)
-        if self.arch == "style":
-            res = self.res or 64
-            if self.r1_gamma is None:
-                self.r1_gamma = round(0.0002 * res * res / self.batch, 6)
-            if self.ema_kimg is None:
-                self.ema_kimg = self.batch * 10 / 32
 
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["corpus"] = str(self.corpus)
-        data["out"] = str(self.out)
-        return data
+    def _arch_and_loss(self):
+        from belamy.models.registry import get_architecture
+        from belamy.train.losses import get_loss
 
-    @classmethod
-    def from_json(cls, data: dict) -> TrainOptions:
-        known = {f.name for f in fields(cls)}
-        opts = cls(**{k: v for k, v in data.items() if k in known})
-        opts.corpus, opts.out = Path(opts.corpus), Path(opts.out)
-        return opts
+        arch = get_architecture(self.arch)
+        if arch.task is None or arch.task == "sr":
+            raise BelamyError(f"--arch {self.arch} is not trained by `belamy train`",
+                              "train it with `belamy sr train`" if arch.task == "sr" else "choose another --arch")
+        loss = get_loss(self.loss or arch.default_loss)
+        allowed = (loss.archs is None or arch.name in loss.archs) and (arch.losses is None or loss.name in arch.losses)
+        if not allowed:
+            from belamy.train.losses import loss_names
+
+            fits = [n for n in loss_names() if (get_loss(n).archs is None or arch.name in get_loss(n).archs)
+                    and (arch.losses is None or n in arch.losses)]
+            raise BelamyError(f"--loss {loss.name} does not train --arch {arch.name}",
+                              f"losses for {arch.name}: {', '.join(fits)}")
+        return arch, loss
+
+    def check_options_used(self) -> None:
+        """An option the chosen architecture and loss do not read is an error naming it."""
+        arch, loss = self._arch_and_loss()
+        for name in ARCH_OR_LOSS_OPTIONS:
+            if getattr(self, name) is not None and name not in arch.uses | loss.uses:
+                from belamy.models.registry import architecture_names
+
+                takers = [a for a in architecture_names("gan") if name in _arch_uses(a)]
+                hint = f"drop --{_flag(name)}" + (f", or train --arch {' / '.join(takers)}" if takers else "")
+                raise BelamyError(f"--{_flag(name)} is not used by --arch {arch.name} with --loss {loss.name}", hint)
+
+    # ------------------------------------------------------------------ validation
 
     def validate(self) -> None:
-        def bad(flag: str, value, hint: str) -> BelamyError:
-            return BelamyError(f"--{flag} {value} is not valid", hint)
-
-        if not (math.isfinite(self.kimg) and self.kimg > 0):
-            raise bad("kimg", self.kimg, "give a positive number of thousands of images, e.g. --kimg 50")
-        if self.batch is None or not 1 <= self.batch <= 65536:
-            raise bad("batch", self.batch, "use a batch size from 1 to 65536 (64 is the DCGAN default)")
+        super().validate()
+        self._arch_and_loss()
+        if self.batch is None or not (isinstance(self.batch, int) and 1 <= self.batch <= MAX_BATCH):
+            raise invalid("batch", self.batch, f"use a batch size from 1 to {MAX_BATCH} (64 is the DCGAN default)")
         if self.precision not in PRECISIONS:
-            raise bad("precision", self.precision, f"use one of {', '.join(PRECISIONS)}")
+            raise invalid("precision", self.precision, f"use one of {', '.join(PRECISIONS)}")
         if self.aspect is not None and self.aspect not in ASPECT_CHOICES:
-            raise bad("aspect", self.aspect, f"use one of {', '.join(ASPECT_CHOICES)}")
-        if self.augment is not None and self.augment not in ("ada", "diffaugment", "none"):
-            raise bad("augment", self.augment, "use ada, diffaugment or none")
-        if self.arch == "dcgan" and (self.augment not in (None, "none") or self.labels):
-            raise BelamyError("--augment and --labels need --arch style", "add --arch style, or drop them")
-        if not 0 <= self.ada_target <= 1:
-            raise bad("ada-target", self.ada_target, "use a value in [0, 1], e.g. 0.6")
-        if not 0 <= self.augment_p <= 1:
-            raise bad("augment-p", self.augment_p, "use a probability in [0, 1]")
-        if not (math.isfinite(self.ada_kimg) and self.ada_kimg > 0):
-            raise bad("ada-kimg", self.ada_kimg, "use a positive number, e.g. 500")
-        if self.r1_gamma is not None and not (math.isfinite(self.r1_gamma) and self.r1_gamma >= 0):
-            raise bad("r1-gamma", self.r1_gamma, "use 0 or a positive number")
-        if self.r1_interval < 0:
-            raise bad("r1-interval", self.r1_interval, "use 0 (never) or a positive number of steps, e.g. 16")
-        if not 0 <= self.style_mixing <= 1:
-            raise bad("style-mixing", self.style_mixing, "use a probability in [0, 1]")
-        if not (math.isfinite(self.metric_kimg) and self.metric_kimg >= 0):
-            raise bad("metric-kimg", self.metric_kimg, "use 0 (off) or a positive number")
+            raise invalid("aspect", self.aspect, f"use one of {', '.join(ASPECT_CHOICES)}")
+        if self.augment is not None and self.augment not in AUGMENTS:
+            raise invalid("augment", self.augment, "use ada, diffaugment or none")
+        checks = (
+            ("ada-target", self.ada_target, lambda v: 0 <= v <= 1, "use a value in [0, 1], e.g. 0.6"),
+            ("augment-p", self.augment_p, lambda v: 0 <= v <= 1, "use a probability in [0, 1]"),
+            ("ada-kimg", self.ada_kimg, lambda v: v > 0, "use a positive number, e.g. 500"),
+            ("r1-gamma", self.r1_gamma, lambda v: v >= 0, "use 0 or a positive number"),
+            ("r1-interval", self.r1_interval, lambda v: v >= 0 and v == int(v), "use 0 (never) or a number of steps, e.g. 16"),
+            ("style-mixing", self.style_mixing, lambda v: 0 <= v <= 1, "use a probability in [0, 1]"),
+            ("ema-kimg", self.ema_kimg, lambda v: v >= 0, "use 0 (no average) or a positive half-life in kimg"),
+            ("ema-rampup", self.ema_rampup, lambda v: v >= 0, "use 0 or a fraction such as 0.05"),
+            ("metric-kimg", self.metric_kimg, lambda v: v >= 0, "use 0 (off) or a positive number"),
+            ("lr", self.lr, lambda v: 0 < v < 1, "use a learning rate between 0 and 1, e.g. 2e-4"),
+            ("beta1", self.beta1, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),
+            ("beta2", self.beta2, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),
+        )
+        for flag, value, ok, hint in checks:
+            if value is None and flag in ("lr", "beta1", "beta2"):
+                raise invalid(flag, value, hint)
+            if value is not None and not (_number(value) and ok(value)):
+                raise invalid(flag, value, hint)
         if not 8 <= self.metric_n <= 100_000:
-            raise bad("metric-n", self.metric_n, "use 8 to 100000 images")
-        if self.loss not in ("minimax", "nonsat"):
-            raise bad("loss", self.loss, "use minimax or nonsat")
-        if self.lr is None or not (0 < self.lr < 1):
-            raise bad("lr", self.lr, "use a learning rate between 0 and 1, e.g. 2e-4")
-        if self.beta1 is None or self.beta2 is None or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise bad("beta1", self.beta1, "Adam betas lie in [0, 1)")
-        if not (math.isfinite(self.tick_kimg) and self.tick_kimg > 0):
-            raise bad("tick-kimg", self.tick_kimg, "use a positive number, e.g. 4")
-        if self.snapshot_ticks < 1:
-            raise bad("snapshot-ticks", self.snapshot_ticks, "use 1 or more")
-        if self.keep < 1:
-            raise bad("keep", self.keep, "keep at least 1 checkpoint")
+            raise invalid("metric-n", self.metric_n, "use 8 to 100000 images")
         if not 1 <= self.grid_size <= 256:
-            raise bad("grid-size", self.grid_size, "use 1 to 256 images per sample grid")
+            raise invalid("grid-size", self.grid_size, "use 1 to 256 images per sample grid")
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _arch_uses(name: str) -> frozenset[str]:
+    from belamy.models.registry import get_architecture
+    from belamy.train.losses import get_loss
+
+    arch = get_architecture(name)
+    return arch.uses | get_loss(arch.default_loss).uses

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from belamy.errors import BelamyError
+from belamy.runs.checkpoint import check_finite
 
 # Every name spandrel imports from torchvision (module -> names).
 TORCHVISION_NAMES = {"torchvision.transforms.functional": ("InterpolationMode", "rotate", "normalize")}
@@ -133,6 +134,7 @@ class SpandrelNet:
 def load_spandrel_weights(path: Path, device: torch.device) -> SpandrelNet:
     spandrel = import_spandrel()
     state = spandrel.canonicalize_state_dict(read_state_dict(path))
+    check_finite(state, f"the weights file {path.name}")
     try:
         descriptor = spandrel.ModelLoader(device="cpu").load_from_state_dict(state)
     except spandrel.UnsupportedModelError:

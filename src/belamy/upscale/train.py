@@ -13,49 +13,47 @@ from __future__ import annotations
 
 import copy
 import math
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from rich.progress import TextColumn
 
-from belamy import __version__
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
+from belamy.models.rrdb import PatchDiscriminator, RRDBNet, SRConfig
 from belamy.runs import checkpoint as ck
 from belamy.runs.data import RealBatches
+from belamy.runs.ema import update_ema, warmup_beta
+from belamy.runs.loop import RunResult, run_task
+from belamy.runs.options import RunOptions, invalid, resolve_run_options
 from belamy.runs.paths import RunPaths, prepare_writable
-from belamy.runs.stats import StatsCollector, tick_record
+from belamy.runs.stats import StatsCollector
 from belamy.runs.stop import StopRequest
+from belamy.runs.task import Task
 from belamy.upscale.degrade import degrade
-from belamy.upscale.rrdb import PatchDiscriminator, RRDBNet, SRConfig
 from belamy.upscale.upscaler import SR_FORMAT
-from belamy.utils.atomic import append_jsonl, write_json
 from belamy.utils.device import resolve_device
 from belamy.utils.imageio import save_png
-from belamy.utils.progress import console, make_progress
 
-FIXED_ON_RESUME = ("scale", "nf", "nb", "gc", "ndf", "patch", "batch", "lr", "seed", "l1_weight", "adv_weight",
-                   "fm_weight", "warmup_kimg")
 SAMPLE_COUNT = 4
+RUN_FORMAT = "belamy-sr-run"
+SRTrainResult = RunResult
 
 
-@dataclass
-class SRTrainOptions:
+@dataclass(kw_only=True)
+class SRTrainOptions(RunOptions):
     corpus: Path
-    out: Path
     scale: int = 4
     nf: int = 32
     nb: int = 6
     gc: int = 16
     ndf: int = 32
-    patch: int = 96  # high-resolution crop side; the network sees patch/scale
+    patch: int | None = None  # high-resolution crop side (None: 96, or the largest that fits the corpus)
     batch: int = 8
-    kimg: float = 20.0
     warmup_kimg: float = 2.0  # L1 only, before the adversarial losses join
     lr: float = 2e-4
     l1_weight: float = 1.0
@@ -63,51 +61,35 @@ class SRTrainOptions:
     fm_weight: float = 0.05
     tick_kimg: float = 0.5
     snapshot_ticks: int = 4
-    keep: int = 3
-    seed: int = 0
-    resume: bool = False
-    device: str = "auto"
 
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["corpus"], data["out"] = str(self.corpus), str(self.out)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> SRTrainOptions:
-        known = {f.name for f in fields(cls)}
-        opts = cls(**{k: v for k, v in data.items() if k in known})
-        opts.corpus, opts.out = Path(opts.corpus), Path(opts.out)
-        return opts
+    DEFAULT_KIMG: ClassVar[float] = 20.0
+    DEFAULT_PATCH: ClassVar[int] = 96
+    KIND: ClassVar[str] = "an SR run"
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
+        "scale", "nf", "nb", "gc", "ndf", "patch", "batch", "lr", "seed", "l1_weight", "adv_weight", "fm_weight",
+        "warmup_kimg")
 
     def model_config(self) -> SRConfig:
         return SRConfig(scale=self.scale, nf=self.nf, nb=self.nb, gc=self.gc, ndf=self.ndf)
 
+    def check_stored_run(self, run: dict, root: Path) -> None:
+        if run.get("format") != RUN_FORMAT:
+            raise BelamyError(f"{root} is not an SR run", "give a folder made by `belamy sr train`")
+
     def validate(self) -> None:
+        super().validate()
         self.model_config().validate()
-        if self.patch < 32 or self.patch % 16:
-            raise BelamyError(f"--patch {self.patch} is not valid", "use a multiple of 16 from 32 up, e.g. 96")
+        if self.patch is not None and (self.patch < 32 or self.patch % 16):
+            raise invalid("patch", self.patch, "use a multiple of 16 from 32 up, e.g. 96")
         checks = (
             ("batch", 1 <= self.batch <= 1024, "use 1 to 1024"),
-            ("kimg", math.isfinite(self.kimg) and self.kimg > 0, "give a positive number, e.g. --kimg 20"),
             ("warmup-kimg", math.isfinite(self.warmup_kimg) and self.warmup_kimg >= 0, "use 0 or more"),
             ("lr", 0 < self.lr < 1, "use e.g. 2e-4"),
-            ("tick-kimg", math.isfinite(self.tick_kimg) and self.tick_kimg > 0, "use a positive number, e.g. 0.5"),
-            ("snapshot-ticks", self.snapshot_ticks >= 1, "use 1 or more"),
-            ("keep", self.keep >= 1, "keep at least 1 checkpoint"),
             ("l1-weight", self.l1_weight >= 0 and self.adv_weight >= 0 and self.fm_weight >= 0, "loss weights are >= 0"),
         )
         for flag, ok, hint in checks:
             if not ok:
-                raise BelamyError(f"--{flag} {getattr(self, flag.replace('-', '_'), '')} is not valid", hint)
-
-
-@dataclass
-class SRTrainResult:
-    run_dir: Path
-    nimg: int
-    interrupted: bool
-    last_checkpoint: Path | None
+                raise invalid(flag, getattr(self, flag.replace("-", "_"), ""), hint)
 
 
 class PairBatches:
@@ -173,32 +155,6 @@ def compare_image(G: torch.nn.Module, lr: np.ndarray, hr: np.ndarray, device: to
     return np.concatenate(rows, axis=0), psnr
 
 
-def _resolve(opts: SRTrainOptions) -> SRTrainOptions:
-    paths = RunPaths(Path(opts.out))
-    if not opts.resume:
-        if paths.has_checkpoints():
-            raise BelamyError(f"{paths.root} already holds an SR run", "pass --resume to continue it, or choose another --out")
-        return opts
-    if not paths.root.exists():
-        raise BelamyError(f"nothing to resume: {paths.root} does not exist", "drop --resume to start a new run")
-    run = paths.read_run_json()
-    if run.get("format") != "belamy-sr-run":
-        raise BelamyError(f"{paths.root} is not an SR run", "give a folder made by `belamy sr train`")
-    stored = SRTrainOptions.from_json(run["options"])
-    for name in FIXED_ON_RESUME:
-        setattr(opts, name, getattr(stored, name))
-    return opts
-
-
-@torch.no_grad()
-def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, beta: float = 0.999) -> None:
-    """ema <- beta·ema + (1 - beta)·model, with beta ramped up over the first steps so early runs are not
-    dominated by the random initial weights."""
-    b = min(beta, (1.0 + step) / (10.0 + step))
-    for e, m in zip(ema.parameters(), model.parameters(), strict=True):
-        e.lerp_(m, 1.0 - b)
-
-
 def relativistic_losses(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """ESRGAN's relativistic-average GAN: is the real image more realistic than the average fake (and v.v.)?
 
@@ -212,156 +168,131 @@ def relativistic_losses(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[tor
     return loss_d, loss_g
 
 
-def train_sr(opts: SRTrainOptions, stop: StopRequest | None = None) -> SRTrainResult:
-    opts.validate()
-    opts = _resolve(opts)
-    paths = RunPaths(Path(opts.out))
-    corpus = open_corpus(opts.corpus)
-    short = min(corpus.height, corpus.width)
-    if short < opts.patch:
-        raise BelamyError(f"the corpus is {corpus.width}×{corpus.height} but --patch is {opts.patch}",
-                          f"use --patch {short // 16 * 16} or less")
-    device = resolve_device(opts.device)
-    prepare_writable(paths.root)
-    cfg = opts.model_config()
+class SRTask(Task):
+    """Super-resolution training: L1 first (ESRGAN's PSNR-oriented start), then a relativistic GAN with
+    discriminator feature matching; the EMA of G's weights is the network that gets used."""
 
-    torch.manual_seed(opts.seed)
-    G = RRDBNet(cfg).to(device)
-    # An exponential moving average of G's weights is what gets used (as in Real-ESRGAN): it smooths
-    # out the step-to-step wobble of adversarial training, which otherwise shows as speckle.
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    D = PatchDiscriminator(cfg.ndf).to(device)
-    opt_G = torch.optim.Adam(G.parameters(), lr=opts.lr, betas=(0.9, 0.99))
-    opt_D = torch.optim.Adam(D.parameters(), lr=opts.lr, betas=(0.9, 0.99))
-    rng = torch.Generator().manual_seed(opts.seed)
-    data = PairBatches(corpus.images, opts, device)
+    run_format = RUN_FORMAT
+    command = "belamy sr train"
 
-    nimg, tick, train_seconds = 0, 0, 0.0
-    if opts.resume:
-        latest, tensors, meta = ck.load_for_resume(paths.root, paths.checkpoints)
+    def __init__(self, opts: SRTrainOptions):
+        self.options = opts
+        self.paths = RunPaths(Path(opts.out))
+        corpus = open_corpus(opts.corpus)
+        self.corpus_info = {"path": str(opts.corpus), "count": len(corpus), "size": corpus.size}
+        short = min(corpus.height, corpus.width)
+        if opts.patch is None:  # the default crop, or the largest the corpus's pictures hold
+            opts.patch = min(opts.DEFAULT_PATCH, short // 16 * 16)
+            if opts.patch < 32:
+                raise BelamyError(f"the corpus's pictures ({corpus.width}×{corpus.height}) are too small to train on",
+                                  "build the corpus with --size 64 or more")
+        if short < opts.patch:
+            raise BelamyError(f"the corpus is {corpus.width}×{corpus.height} but --patch is {opts.patch}",
+                              f"use --patch {short // 16 * 16} or less")
+        self.device = resolve_device(opts.device)
+        prepare_writable(self.paths.root)
+        self.cfg = opts.model_config()
+        torch.manual_seed(opts.seed)
+        self.G = RRDBNet(self.cfg).to(self.device)
+        # An exponential moving average of G's weights is what gets used (as in Real-ESRGAN): it smooths
+        # out the step-to-step wobble of adversarial training, which otherwise shows as speckle.
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.D = PatchDiscriminator(self.cfg.ndf).to(self.device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=opts.lr, betas=(0.9, 0.99))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=opts.lr, betas=(0.9, 0.99))
+        self.rng = torch.Generator().manual_seed(opts.seed)
+        self.data = PairBatches(corpus.images, opts, self.device)
+        self.sample_lr, self.sample_hr = fixed_samples(corpus.images, opts)
+        self.corpus_count = len(corpus)
+
+    def describe(self) -> str:
+        return (f"training SR ×{self.cfg.scale} (nf {self.cfg.nf}, {self.cfg.nb} blocks) on {self.corpus_count} "
+                f"paintings, {self.device}")
+
+    def run_info(self) -> dict:
+        return {"kind": SR_FORMAT, "model": self.cfg.to_dict(), "corpus": self.corpus_info}
+
+    def checkpoint_meta(self) -> dict:
+        return {"kind": SR_FORMAT, "arch": "rrdb", "model": self.cfg.to_dict()}
+
+    def resume_command(self) -> str:
+        return f"belamy sr train {self.options.corpus} --out {self.paths.root} --resume"
+
+    def modules(self) -> dict:
+        return {"G": self.G, "G_ema": self.G_ema, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    def data_state(self) -> dict:
+        return self.data.state()
+
+    def restore_data(self, state: dict) -> None:
+        self.data.restore(state)
+
+    def check_checkpoint(self, meta: dict, name: str) -> None:
         if meta.get("kind") != SR_FORMAT:
-            raise BelamyError(f"{latest.name} is not an SR checkpoint", "give a folder made by `belamy sr train`")
-        ck.load_module_tensors("G", G, tensors, latest.name)
-        ck.load_module_tensors("G_ema", G_ema, tensors, latest.name)
-        ck.load_module_tensors("D", D, tensors, latest.name)
-        ck.load_optimizer_tensors("opt_G", opt_G, tensors, meta["optimizers"]["opt_G"])
-        ck.load_optimizer_tensors("opt_D", opt_D, tensors, meta["optimizers"]["opt_D"])
-        ck.restore_rng({"main": rng}, tensors)
-        data.restore(meta["data"])
-        nimg, tick, train_seconds = meta["nimg"], meta["tick"], meta.get("train_seconds", 0.0)
-        paths.truncate_metrics(nimg)
-        console.print(f"resuming {paths.root} at {nimg / 1000:g} kimg from {latest.name}")
-    write_json(paths.run_json, {
-        "format": "belamy-sr-run", "version": 1, "belamy": __version__, "kind": SR_FORMAT, "model": cfg.to_dict(),
-        "options": opts.to_json(), "corpus": {"path": str(opts.corpus), "count": len(corpus), "size": corpus.size},
-    })
-    sample_lr, sample_hr = fixed_samples(corpus.images, opts)
+            raise BelamyError(f"{name} is not an SR checkpoint", "give a folder made by `belamy sr train`")
 
-    def snapshot() -> float:
-        picture, psnr = compare_image(G_ema, sample_lr, sample_hr, device)
-        save_png(picture, paths.samples / f"compare-{nimg:09d}.png",
-                 {"run": str(paths.root), "kimg": nimg / 1000, "columns": "input | lanczos | sr | original", "psnr": psnr})
-        return psnr
+    def step(self, stats: StatsCollector, nimg: int) -> int:
+        opts, G, D = self.options, self.G, self.D
+        lr_img, hr_img = self.data.next(self.rng)
+        adversarial = nimg >= round(opts.warmup_kimg * 1000)
+        # D phase: is each real patch more realistic than the average SR output?
+        if adversarial:
+            with torch.no_grad():
+                fake = G(lr_img)
+            d_real, _ = D(hr_img)
+            d_fake, _ = D(fake)
+            loss_d, _ = relativistic_losses(d_real, d_fake)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_D.step()
+            stats.add("loss_D", loss_d)
+        # G phase.
+        sr = G(lr_img)
+        l1 = F.l1_loss(sr, hr_img)
+        loss_g = opts.l1_weight * l1
+        if adversarial:
+            D.requires_grad_(False)
+            d_fake, feats_fake = D(sr)
+            with torch.no_grad():
+                d_real, feats_real = D(hr_img)
+            _, adv = relativistic_losses(d_real, d_fake)
+            fm = sum(F.l1_loss(a, b) for a, b in zip(feats_fake, feats_real, strict=True)) / len(feats_fake)
+            loss_g = loss_g + opts.adv_weight * adv + opts.fm_weight * fm
+            D.requires_grad_(True)
+            stats.add("adv", adv)
+            stats.add("fm", fm)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_G.step()
+        update_ema(self.G_ema, G, warmup_beta(nimg // opts.batch))
+        stats.add("l1", l1)
+        stats.add("loss_G", loss_g)
+        return opts.batch
 
-    def save(psnr: float) -> Path:
-        tensors = {**ck.module_tensors("G", G), **ck.module_tensors("G_ema", G_ema), **ck.module_tensors("D", D),
-                   **ck.rng_tensors({"main": rng})}
-        optim_meta = {}
-        for name, opt in (("opt_G", opt_G), ("opt_D", opt_D)):
-            t, m = ck.optimizer_tensors(name, opt)
-            tensors.update(t)
-            optim_meta[name] = m
-        meta = {"kind": SR_FORMAT, "arch": "rrdb", "model": cfg.to_dict(), "tick": tick, "kimg": nimg / 1000,
-                "data": data.state(), "optimizers": optim_meta, "train_seconds": train_seconds,
-                "options": opts.to_json(), "psnr": psnr, "belamy": __version__}
-        return ck.save_checkpoint(paths.checkpoints, nimg, tensors, meta, keep=opts.keep)
+    def snapshot(self, nimg: int) -> dict:
+        picture, psnr = compare_image(self.G_ema, self.sample_lr, self.sample_hr, self.device)
+        save_png(picture, self.paths.samples / f"compare-{nimg:09d}.png",
+                 {"run": str(self.paths.root), "kimg": nimg / 1000, "columns": "input | lanczos | sr | original",
+                  "psnr": psnr})
+        return {"psnr": round(psnr, 3)}
 
-    total = round(opts.kimg * 1000)
-    warmup = round(opts.warmup_kimg * 1000)
-    tick_nimg = max(1, round(opts.tick_kimg * 1000))
-    next_tick = (nimg // tick_nimg + 1) * tick_nimg
-    last_ckpt = ck.latest_checkpoint(paths.checkpoints)
-    if nimg == 0:
-        snapshot()
-    if nimg >= total:
-        console.print(f"{paths.root} has already reached {nimg / 1000:g} kimg: nothing to do (raise --kimg to go on)")
-        return SRTrainResult(paths.root, nimg, False, last_ckpt)
+    def log_fields(self, means: dict, record: dict) -> str:
+        text = f"L1 {means.get('l1', 0):.4f}  loss_G {means.get('loss_G', 0):.4f}"
+        text += f"  loss_D {means['loss_D']:.3f}" if "loss_D" in means else "  (L1 warm-up)"
+        return text + (f"  PSNR {record['psnr']:.2f} dB" if "psnr" in record else "")
 
-    stats = StatsCollector()
-    stop = stop or StopRequest()
-    progress = make_progress("img", TextColumn("[magenta]L1 {task.fields[l1]} G {task.fields[g]} D {task.fields[d]}"))
-    console.print(f"training SR ×{cfg.scale} (nf {cfg.nf}, {cfg.nb} blocks) on {len(corpus)} paintings, {device}, "
-                  f"to {opts.kimg:g} kimg -> {paths.root}")
-    with stop.installed(), progress:
-        task = progress.add_task("kimg", total=total, completed=nimg, l1="  -  ", g="  -  ", d="  -  ")
-        tick_start_nimg, tick_start_time = nimg, time.perf_counter()
-        while nimg < total:
-            lr_img, hr_img = data.next(rng)
-            adversarial = nimg >= warmup
-            # D phase: is each real patch more realistic than the average SR output?
-            if adversarial:
-                with torch.no_grad():
-                    fake = G(lr_img)
-                d_real, _ = D(hr_img)
-                d_fake, _ = D(fake)
-                loss_d, _ = relativistic_losses(d_real, d_fake)
-                opt_D.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_D.step()
-                stats.add("loss_D", loss_d)
-            # G phase.
-            sr = G(lr_img)
-            l1 = F.l1_loss(sr, hr_img)
-            loss_g = opts.l1_weight * l1
-            if adversarial:
-                D.requires_grad_(False)
-                d_fake, feats_fake = D(sr)
-                with torch.no_grad():
-                    d_real, feats_real = D(hr_img)
-                _, adv = relativistic_losses(d_real, d_fake)
-                fm = sum(F.l1_loss(a, b) for a, b in zip(feats_fake, feats_real, strict=True)) / len(feats_fake)
-                loss_g = loss_g + opts.adv_weight * adv + opts.fm_weight * fm
-                D.requires_grad_(True)
-                stats.add("adv", adv)
-                stats.add("fm", fm)
-            opt_G.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_G.step()
-            update_ema(G_ema, G, step=nimg // opts.batch)
-            stats.add("l1", l1)
-            stats.add("loss_G", loss_g)
-            nimg += opts.batch
-            progress.update(task, completed=min(nimg, total))
+    def progress_text(self, means: dict) -> str:
+        return f"L1 {means.get('l1', 0):.4f}"
 
-            if nimg >= next_tick or nimg >= total or stop.requested:
-                seconds = time.perf_counter() - tick_start_time
-                train_seconds += seconds
-                tick += 1
-                means = stats.means()
-                stats.reset()
-                shown = nimg - tick_start_nimg
-                done = nimg >= total
-                snap = tick % opts.snapshot_ticks == 0 or done or stop.requested
-                psnr = snapshot() if snap else None
-                record = tick_record(tick, nimg, train_seconds, shown, seconds, means)
-                if psnr is not None:
-                    record["psnr"] = round(psnr, 3)
-                append_jsonl(paths.metrics, record)
-                progress.update(task, l1=f"{means.get('l1', 0):.4f}", g=f"{means.get('loss_G', 0):.4f}",
-                                d=f"{means.get('loss_D', 0):.3f}" if "loss_D" in means else "  -  ")
-                console.print(
-                    f"tick {tick:<4d} kimg {nimg / 1000:8.2f}  {record['img_per_s']:7.1f} img/s  "
-                    f"L1 {means.get('l1', 0):.4f}  loss_G {means.get('loss_G', 0):.4f}"
-                    + (f"  loss_D {means['loss_D']:.3f}" if "loss_D" in means else "  (L1 warm-up)")
-                    + (f"  PSNR {psnr:.2f} dB" if psnr is not None else "")
-                )
-                if snap:
-                    last_ckpt = save(psnr)
-                next_tick = (nimg // tick_nimg + 1) * tick_nimg
-                tick_start_nimg, tick_start_time = nimg, time.perf_counter()
-                if stop.requested:
-                    console.print(f"stopped at {nimg / 1000:g} kimg; checkpoint saved. Resume with: "
-                                  f"belamy sr train {opts.corpus} --out {paths.root} --resume")
-                    return SRTrainResult(paths.root, nimg, True, last_ckpt)
-    console.print(f"done: {nimg / 1000:g} kimg; comparisons in {paths.samples}, checkpoints in {paths.checkpoints}")
-    return SRTrainResult(paths.root, nimg, False, last_ckpt)
+    def finished(self, nimg: int) -> str:
+        return f"done: {nimg / 1000:g} kimg; comparisons in {self.paths.samples}, checkpoints in {self.paths.checkpoints}"
+
+
+def train_sr(opts: SRTrainOptions, stop: StopRequest | None = None) -> RunResult:
+    """Train (or, with ``opts.resume``, continue) an SR run in ``opts.out``."""
+    opts = resolve_run_options(opts)
+    opts.validate()
+    return run_task(SRTask(opts), stop)

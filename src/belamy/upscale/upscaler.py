@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from belamy.errors import BelamyError
-from belamy.upscale.rrdb import RRDBNet, SRConfig, passes_needed
+from belamy.models.rrdb import passes_needed
 from belamy.upscale.tiled import Network, join_alpha, split_alpha, upscale_tiled
 from belamy.utils.device import resolve_device
 from belamy.utils.progress import console
@@ -45,23 +45,21 @@ def lanczos() -> Upscaler:
 def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.device = "auto") -> Upscaler:
     """A belamy SR run (or one of its checkpoints) as an upscaler."""
     from belamy.runs import checkpoint as ck
-    from belamy.utils.imageio import file_sha256
+    from belamy.runs.modules import load_module
 
+    if not Path(run).exists():
+        raise BelamyError(f"no SR model at {run}", "give a run folder made by `belamy sr train`, "
+                          "or --weights FILE for third-party weights")
     json_path = ck.resolve_checkpoint(Path(run), checkpoint)
     tensors, meta = ck.load_checkpoint(json_path)
     if meta.get("kind") != SR_FORMAT:
         raise BelamyError(f"{json_path.name} is not an SR model", "give a run made by `belamy sr train` (or use --weights)")
-    cfg = SRConfig.from_dict(meta["model"])
-    net = RRDBNet(cfg)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    ck.load_module_tensors(prefix, net, tensors, json_path.name)
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
-    net = net.to(dev).eval().requires_grad_(False)
-    weights = json_path.with_suffix(".safetensors")
+    loaded = load_module(json_path, "generator", device=device, tensors_and_meta=(tensors, meta), json_path=json_path)
+    net, cfg, dev, prefix = loaded.module, loaded.cfg, loaded.device, loaded.prefix
     return Upscaler(
         name=f"belamy RRDB ×{cfg.scale}", scale=cfg.scale, net=net, device=dev,
-        provenance={"upscaler": "belamy-sr", "sr_run": str(run), "sr_checkpoint": weights.name,
-                    "sr_checkpoint_sha256": file_sha256(weights), "sr_model": cfg.to_dict(),
+        provenance={"upscaler": "belamy-sr", "sr_run": str(run), "sr_checkpoint": loaded.weights_path.name,
+                    "sr_checkpoint_sha256": loaded.weights_sha256(), "sr_model": cfg.to_dict(),
                     "sr_weights": prefix},
     )
 
@@ -103,19 +101,48 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img.resize(size, Image.Resampling.LANCZOS))
 
 
+def network_passes(upscaler: Upscaler, ratio: float) -> int:
+    """How many times the network runs for an enlargement of ``ratio`` (0 for Lanczos)."""
+    return passes_needed(ratio, upscaler.scale) if upscaler.net is not None else 0
+
+
+def detail_scale(upscaler: Upscaler, ratio: float) -> int:
+    """The part of an enlargement of ``ratio`` that the method draws detail for: the network's scale per
+    pass; the rest is Lanczos, which only interpolates (1 for Lanczos alone)."""
+    return upscaler.scale ** network_passes(upscaler, ratio)
+
+
+def _px(size: tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}"
+
+
+def upscale_plan(source: tuple[int, int], size: tuple[int, int], upscaler: Upscaler) -> list[str]:
+    """Each step from ``source`` (W, H) to ``size`` as it will happen: network passes, then the Lanczos resize."""
+    ratio = max(size[0] / source[0], size[1] / source[1])
+    steps, (w, h) = [], source
+    passes = network_passes(upscaler, ratio)
+    for i in range(passes):
+        after = (w * upscaler.scale, h * upscaler.scale)
+        steps.append(f"pass {i + 1} of {passes}: {_px((w, h))} -> {_px(after)} with {upscaler.name}")
+        w, h = after
+    if (w, h) != tuple(size):
+        steps.append(f"{'then ' if passes else ''}Lanczos: {_px((w, h))} -> {_px(size)}")
+    return steps
+
+
 def upscale_rgb(rgb: np.ndarray, size: tuple[int, int], upscaler: Upscaler, tile: int = 256, overlap: int = 16,
                 progress: bool = True) -> np.ndarray:
-    """An RGB uint8 array enlarged to exactly ``size`` (W, H) with ``upscaler``."""
+    """An RGB uint8 array enlarged to exactly ``size`` (W, H) with ``upscaler``; each step is reported as it starts."""
     W, H = size
     ratio = max(W / rgb.shape[1], H / rgb.shape[0])
-    if upscaler.net is not None:
-        passes = passes_needed(ratio, upscaler.scale)
-        for i in range(passes):
-            h, w = rgb.shape[:2]
-            console.print(f"upscaling {w}×{h} -> {w * upscaler.scale}×{h * upscaler.scale} with {upscaler.name}"
-                          f" (pass {i + 1} of {passes})")
-            rgb = upscale_tiled(upscaler.net, rgb, upscaler.scale, tile=tile, overlap=overlap, device=upscaler.device,
-                                progress=progress, description=f"pass {i + 1}/{passes}")
+    steps = upscale_plan((rgb.shape[1], rgb.shape[0]), (W, H), upscaler)
+    passes = network_passes(upscaler, ratio)
+    for i in range(passes):
+        console.print(f"upscale {steps[i]}")
+        rgb = upscale_tiled(upscaler.net, rgb, upscaler.scale, tile=tile, overlap=overlap, device=upscaler.device,
+                            progress=progress, description=f"pass {i + 1}/{passes}")
+    if len(steps) > passes:
+        console.print(f"upscale, {steps[-1]}" if passes else f"upscale with {steps[-1]}")
     return _resize(rgb, (W, H))
 
 

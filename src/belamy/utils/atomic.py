@@ -7,8 +7,10 @@ old file or the new one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,9 +36,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         _fsync_file(tmp)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if is_disk_full(exc):
+            raise disk_full(target) from None
         raise
 
 
@@ -67,10 +71,15 @@ def append_jsonl(target: str | os.PathLike, record: dict) -> None:
     """Append one JSON line. A single small ``write`` + fsync: a crash leaves at most a torn last line,
     which :func:`read_jsonl` skips."""
     line = json.dumps(record, sort_keys=True) + "\n"
-    with open(target, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(Path(target)) from None
+        raise
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -88,6 +97,14 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def fresh_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` with the permissions ``mkdir`` would give (0777 minus
+    umask): ``tempfile.mkdtemp`` makes it owner-only, which a folder renamed into place must not keep."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
 
 
 def _umask() -> int:
@@ -112,3 +129,27 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC or a quota, however the writing library reports it (safetensors wraps the OS error in text)."""
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text
+
+
+def disk_full(target: Path):
+    """One clear line: what could not be written, where the space ran out, and what to do."""
+    from belamy.errors import BelamyError
+
+    mount = Path(target).resolve().parent
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    try:
+        free = f"{shutil.disk_usage(mount).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return BelamyError(f"the disk is full: could not write {target} ({free} on {mount})",
+                       "free space there, or choose another --out, then run it again (nothing already written was lost)")

@@ -17,7 +17,7 @@ import numpy as np
 
 from belamy.errors import BelamyError
 from belamy.exhibit.frames import resize_frame
-from belamy.exhibit.path import circle_point, slerp, smoothstep
+from belamy.generate.latent_paths import circle_point, slerp, smoothstep
 from belamy.utils.atomic import atomic_path
 from belamy.utils.progress import make_progress
 

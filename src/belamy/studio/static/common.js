@@ -14,6 +14,9 @@ const CLIENT = (() => {
   return id;
 })();
 
+// What the server said no to, or a server out of reach: shown to the user, not a bug in the page.
+class ApiError extends Error {}
+
 async function api(method, path, body) {
   const headers = { "X-Belamy-Client": CLIENT };
   const init = { method, headers, credentials: "same-origin" };
@@ -22,15 +25,23 @@ async function api(method, path, body) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body || {});
   }
-  const response = await fetch(path, init);
+  let response;
+  try { response = await fetch(path, init); } catch (err) { throw new ApiError(`server unreachable (${err.message})`); }
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   if (!response.ok) {
     const detail = data && data.detail;
     const message = typeof detail === "string" ? detail : `${response.status} ${response.statusText}`;
-    throw new Error(message);
+    throw new ApiError(message);
   }
   return data;
+}
+
+// A caught error is shown; one that is not the server's answer is a bug in the page, and is logged as one
+// (the browser tests fail on any console error).
+function failed(err) {
+  if (!(err instanceof ApiError)) console.error(err);
+  return err.message;
 }
 
 function el(tag, attrs, ...children) {
@@ -62,4 +73,22 @@ function fmt(value, digits = 1) {
 
 function pct(value) {
   return value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`;
+}
+
+// Show ``img`` inside ``box`` at a whole-number zoom of its real size (at most ``maxZoom``), smoothly
+// filtered; one larger than the box is fitted down. Returns the zoom, or 0 before the image has loaded.
+function fitWhole(img, box, maxZoom = 4) {
+  const w = img.naturalWidth, h = img.naturalHeight;
+  if (!w || !h || !box.clientWidth || !box.clientHeight) return 0;
+  const room = Math.min(box.clientWidth / w, box.clientHeight / h);
+  const zoom = room >= 1 ? Math.max(1, Math.min(maxZoom, Math.floor(room))) : room;
+  img.style.width = `${Math.round(w * zoom)}px`;
+  img.style.height = `${Math.round(h * zoom)}px`;
+  img.dataset.zoom = String(zoom);
+  return zoom;
+}
+
+function sizeNote(img, zoom) {
+  const shown = zoom >= 1 ? `${zoom}×` : `${Math.round(zoom * 100)}%`;
+  return `${img.naturalWidth} × ${img.naturalHeight} px, shown at ${shown}`;
 }

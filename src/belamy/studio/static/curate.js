@@ -7,10 +7,13 @@ const S = {
   queue: [], current: null, decided: new Set(), gen: 0, fetchingGen: -1, chain: Promise.resolve(), fetching: null, exhausted: false,
 };
 const $ = (id) => document.getElementById(id);
+const MAX_ZOOM = 4;
+$("card-img").addEventListener("load", fitCard);
+window.addEventListener("resize", fitCard);
 
 // Every POST goes through one chain, so an undo never overtakes the decision it takes back.
 function enqueue(work) {
-  S.chain = S.chain.then(work).catch((err) => toast(err.message));
+  S.chain = S.chain.then(work).catch((err) => toast(failed(err)));
   return S.chain;
 }
 
@@ -18,6 +21,7 @@ function setQuery() { return S.set ? `&set=${encodeURIComponent(S.set)}` : ""; }
 
 function showStats(stats) {
   if (!stats) return;
+  S.stats = stats;
   $("count-left").textContent = stats.left;
   $("count-kept").textContent = stats.kept;
   $("count-rate").textContent = fmt(stats.rate_per_min, stats.rate_per_min >= 10 ? 0 : 1);
@@ -49,7 +53,7 @@ async function fetchMore() {
       S.exhausted = data.candidates.length === 0;
       showStats(data.stats);
     } catch (err) {
-      toast(err.message);
+      toast(failed(err));
     } finally { S.fetching = null; }
   })();
   return S.fetching;
@@ -62,18 +66,33 @@ function show(candidate) {
   card.style.transform = "";
   card.style.opacity = "1";
   document.querySelectorAll(".stamp").forEach((s) => (s.style.opacity = 0));
-  $("done").classList.toggle("hidden", !!candidate || !S.exhausted);
+  // "All decided" only where something was: a root with no candidates says how to get some instead.
+  const empty = !candidate && S.exhausted && S.stats && S.stats.total === 0;
+  $("done").classList.toggle("hidden", !!candidate || !S.exhausted || empty);
+  $("nothing").classList.toggle("hidden", !empty);
   card.classList.toggle("hidden", !candidate);
+  $("btn-keep").disabled = $("btn-reject").disabled = !candidate;
   if (!candidate) { card.removeAttribute("data-hash"); card.removeAttribute("data-name"); return; }
-  $("card-img").src = `/api/image/${candidate.hash}`;
-  $("card-img").alt = `candidate ${candidate.name}`;
+  const img = $("card-img");
+  img.src = `/api/image/${candidate.hash}`;
+  img.alt = `candidate ${candidate.name}`;
   card.dataset.hash = candidate.hash;
   card.dataset.name = candidate.name;
   const prov = candidate.provenance || {};
-  $("card-caption").textContent = [candidate.set, prov.seed !== undefined ? `seed ${prov.seed}` : candidate.name].join(" · ");
+  S.caption = [candidate.set, prov.seed !== undefined ? `seed ${prov.seed}` : candidate.name].join(" · ");
+  $("card-caption").textContent = S.caption;
+  if (img.complete && img.naturalWidth) fitCard();
   const p = $("card-p");
   p.classList.toggle("hidden", candidate.p_keep === null || candidate.p_keep === undefined);
   if (candidate.p_keep !== null && candidate.p_keep !== undefined) p.textContent = `model: ${Math.round(candidate.p_keep * 100)}% keep`;
+}
+
+// A 64² candidate is shown at a whole-number zoom (at most MAX_ZOOM), smoothly filtered, and the caption
+// says its real size: stretched to fill the card, its texture would look worse than it is.
+function fitCard() {
+  const img = $("card-img");
+  const zoom = fitWhole(img, $("card"), MAX_ZOOM);
+  if (zoom && S.current) $("card-caption").textContent = `${S.caption} · ${sizeNote(img, zoom)}`;
 }
 
 async function advance() {
@@ -91,6 +110,7 @@ function flyOut(decision, fromTransform) {
   const card = $("card");
   const ghost = card.cloneNode(true);
   ghost.removeAttribute("id");
+  ghost.querySelectorAll("[id]").forEach((n) => n.removeAttribute("id"));  // ids stay the real card's alone
   ghost.removeAttribute("data-hash");
   ghost.removeAttribute("data-name");
   ghost.setAttribute("aria-hidden", "true");
@@ -215,7 +235,7 @@ $("set-select").addEventListener("change", async (e) => {
 });
 
 async function pollStats() {
-  try { showStats(await api("GET", `/api/stats?${setQuery().slice(1)}`)); } catch (_) { /* offline: try again later */ }
+  try { showStats(await api("GET", `/api/stats?${setQuery().slice(1)}`)); } catch (err) { failed(err); /* offline: try again later */ }
 }
 
 (async () => {
@@ -225,6 +245,6 @@ async function pollStats() {
     await fetchMore();
     show(S.queue.shift() || null);
     document.body.dataset.ready = "1";
-  } catch (err) { toast(err.message); }
+  } catch (err) { toast(failed(err)); }
   setInterval(pollStats, 4000);
 })();

@@ -27,23 +27,31 @@ function renderMap() {
   });
 }
 
-// t-SNE puts look-alikes on top of each other: nudge thumbnails apart until none hides another,
-// keeping the layout's neighbourhoods. Thumbnails shrink as the collection grows.
+// t-SNE puts look-alikes on top of each other: nudge thumbnails apart until no square covers another
+// (squares, not circles: two thumbnails a diagonal apart can still overlap at the corners), keeping
+// the layout's neighbourhoods. Thumbnails shrink as the collection grows. The margin leaves room for
+// the 1.6× zoom of a thumbnail under the pointer or the keyboard, so none is cut by the map's edge.
+const HOVER_ZOOM = 1.6, GAP = 1.08;
 function spread(works, width, height) {
-  const size = Math.max(36, Math.min(96, Math.sqrt((width * height) / Math.max(1, works.length)) * 0.55));
-  const m = size / 2 + 6;
+  const size = Math.max(36, Math.min(96, Math.sqrt((width * height) / Math.max(1, works.length)) * 0.5));
+  const m = (size * HOVER_ZOOM) / 2 + 4;
   const pos = works.map((w) => [m + w.x * (width - 2 * m), m + w.y * (height - 2 * m)]);
-  for (let iter = 0; iter < 60; iter++) {
+  const need = size * GAP;
+  for (let iter = 0; iter < 200; iter++) {
     let moved = false;
     for (let i = 0; i < pos.length; i++) {
       for (let j = i + 1; j < pos.length; j++) {
-        let dx = pos[j][0] - pos[i][0], dy = pos[j][1] - pos[i][1];
-        let d = Math.hypot(dx, dy);
-        if (d >= size * 1.05) continue;
-        if (d < 1e-3) { dx = Math.cos(i + j); dy = Math.sin(i + j); d = 1; }
-        const push = (size * 1.05 - d) / 2;
-        pos[i][0] -= (dx / d) * push; pos[i][1] -= (dy / d) * push;
-        pos[j][0] += (dx / d) * push; pos[j][1] += (dy / d) * push;
+        const dx = pos[j][0] - pos[i][0], dy = pos[j][1] - pos[i][1];
+        const ox = need - Math.abs(dx), oy = need - Math.abs(dy);
+        if (ox <= 0 || oy <= 0) continue;
+        // Push apart along the axis that needs the smaller move; a tie on the same spot splits by index.
+        if (ox < oy) {
+          const s = (dx === 0 ? ((i + j) % 2 ? 1 : -1) : Math.sign(dx)) * ox / 2;
+          pos[i][0] -= s; pos[j][0] += s;
+        } else {
+          const s = (dy === 0 ? ((i + j) % 2 ? 1 : -1) : Math.sign(dy)) * oy / 2;
+          pos[i][1] -= s; pos[j][1] += s;
+        }
         moved = true;
       }
     }
@@ -54,21 +62,56 @@ function spread(works, width, height) {
   return pos;
 }
 
+// Provenance as a person reads it: named fields, short hashes (the whole one on hover), no JSON.
+const PROV_NAMES = {
+  generator: "made with", arch: "architecture", res: "resolution", run: "run", checkpoint: "checkpoint",
+  checkpoint_sha256: "checkpoint hash", kimg: "trained", seed: "seed", seeds: "seeds", truncation: "truncation ψ",
+  corpus: "corpus", label: "class", distilled_from: "distilled from", signed: "signed",
+};
+
+function provenanceValue(key, value) {
+  if (value === null || value === undefined || value === "") return "–";
+  if (typeof value === "string" && /^[0-9a-f]{64}$/.test(value)) {
+    return el("code", { title: value, text: `${value.slice(0, 12)}…` });
+  }
+  if (key === "res" && typeof value === "number") return `${value} × ${value} px`;
+  if (key === "kimg" && typeof value === "number") return `${fmt(value, value < 10 ? 2 : 1)} kimg (${Math.round(value * 1000).toLocaleString("en")} images)`;
+  if ((key === "run" || key === "distilled_from") && typeof value === "string") return el("span", { title: value, text: value.split("/").filter(Boolean).slice(-2).join("/") });
+  if (key === "corpus" && typeof value === "object" && !Array.isArray(value)) {
+    const name = value.path ? String(value.path).split("/").filter(Boolean).pop() : "corpus";
+    return el("span", { title: value.path || "", text: value.count ? `${name} · ${value.count} images` : name });
+  }
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${k.replace(/_/g, " ")}: ${typeof v === "object" && v !== null ? "…" : v}`).join(" · ");
+  }
+  return String(value);
+}
+
 function provenanceRows(prov) {
   const rows = [];
   for (const [key, value] of Object.entries(prov || {})) {
-    rows.push(el("tr", {}, el("td", { text: key }), el("td", { text: typeof value === "object" ? JSON.stringify(value) : String(value) })));
+    const name = PROV_NAMES[key] || key.replace(/_/g, " ");
+    rows.push(el("tr", {}, el("th", { scope: "row", text: name }), el("td", {}, provenanceValue(key, value))));
   }
-  return rows.length ? rows : [el("tr", {}, el("td", { text: "provenance" }), el("td", { text: "none recorded" }))];
+  return rows.length ? rows : [el("tr", {}, el("th", { scope: "row", text: "provenance" }), el("td", { text: "none recorded" }))];
 }
 
 function openWork(w) {
   G.open = w;
+  const img = el("img", { class: "large", src: `/api/image/${w.hash}`, alt: w.name });
+  const note = el("p", { class: "muted size-note" });
+  const frame = el("div", { class: "large-frame" }, img);
+  const fit = () => { const zoom = fitWhole(img, frame, 6); if (zoom) note.textContent = sizeNote(img, zoom); };
+  img.addEventListener("load", fit);
   byId("detail").replaceChildren(
-    el("img", { class: "large", src: `/api/image/${w.hash}`, alt: w.name }),
+    frame, note,
     el("h3", { text: w.name }),
     el("button", { class: "btn", id: "pick-btn", onclick: () => pick(w), text: G.picks.some((p) => p.hash === w.hash) ? "Picked" : "Pick for travel" }),
-    el("table", { class: "prov" }, el("tbody", {}, el("tr", {}, el("td", { text: "sha256" }), el("td", { text: w.hash })), ...provenanceRows(w.provenance))));
+    el("table", { class: "prov" }, el("tbody", {},
+      el("tr", {}, el("th", { scope: "row", text: "image hash" }), el("td", {}, provenanceValue("sha256", w.hash))),
+      ...provenanceRows(w.provenance))));
   renderMap();
 }
 
@@ -106,7 +149,7 @@ async function travel() {
     }, 1000 / 12);
     view.replaceChildren(img, el("div", { class: "scrubber" }, play, range), el("p", { class: "muted", text: `${frames.length} frames, slerp between seeds ${a.seed} and ${b.seed}` }));
   } catch (err) {
-    view.replaceChildren(el("p", { class: "muted", text: err.message }));
+    view.replaceChildren(el("p", { class: "muted", text: failed(err) }));
   }
 }
 
@@ -120,5 +163,5 @@ window.addEventListener("resize", () => { clearTimeout(G.resize); G.resize = set
     byId("status").textContent = `${G.works.length} kept work${G.works.length === 1 ? "" : "s"}`;
     renderMap();
     document.body.dataset.ready = "1";
-  } catch (err) { byId("status").textContent = err.message; }
+  } catch (err) { byId("status").textContent = failed(err); }
 })();

@@ -139,13 +139,13 @@ async function startGeneration() {
     state.job = await api("POST", "/api/generate", body);
     renderJob();
     pollJob(state.job.id);
-  } catch (err) { toast(err.message); }
+  } catch (err) { toast(failed(err)); }
 }
 
 async function pollJob(id) {
   while (state.job && state.job.id === id && (state.job.status === "queued" || state.job.status === "running")) {
     await new Promise((r) => setTimeout(r, 1000));
-    try { state.job = await api("GET", `/api/jobs/${id}`); } catch (err) { toast(err.message); return; }
+    try { state.job = await api("GET", `/api/jobs/${id}`); } catch (err) { toast(failed(err)); return; }
     renderJob();
   }
 }
@@ -187,7 +187,7 @@ async function tick() {
     await refreshAll();
     if (!editing) await refreshRun(state.metrics.length === 0);
   } catch (err) {
-    document.getElementById("status").textContent = `offline: ${err.message}`;
+    document.getElementById("status").textContent = `offline: ${failed(err)}`;
   }
 }
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models.registry import Architecture, register
 
 
 @dataclass
@@ -165,3 +166,14 @@ def passes_needed(ratio: float, model_scale: int, overshoot: float = 1.25) -> in
         return 1 if model_scale <= 1 and ratio > 1.0 else 0
     passes = max(1, int(math.floor(math.log(ratio * overshoot) / math.log(model_scale) + 1e-9)))
     return passes
+
+
+register(Architecture(
+    name="rrdb",
+    config_from_dict=SRConfig.from_dict,
+    make_generator=RRDBNet,
+    make_discriminator=lambda cfg: PatchDiscriminator(cfg.ndf),
+    task="sr",  # trained by `belamy sr train`
+    summary="ESRGAN's RRDB super-resolution network",
+    design="ESRGAN / Real-ESRGAN RRDBNet (Wang et al. 2018, 2021)",
+))

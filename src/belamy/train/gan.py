@@ -1,0 +1,307 @@
+"""GAN training as a task of the run loop: any registered architecture, any loss that trains it.
+
+Per step: a real batch, latents (and classes for a class-conditional G) from the run's one random
+stream, then the loss's phases in order (see :mod:`belamy.train.losses.base`), then the G_ema
+average and ADA's probability. The sample grid draws fixed latents (seeds 0..N-1, the faces
+``belamy generate --seed 0`` draws); SWD against the corpus every ``metric_kimg`` keeps the best
+checkpoint. Under torchrun each rank trains on its shard; gradients are averaged per phase.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from belamy.corpus.store import open_corpus
+from belamy.errors import BelamyError
+from belamy.models.contract import check_generator
+from belamy.models.latents import latents_for_seeds
+from belamy.models.registry import get_architecture
+from belamy.runs import checkpoint as ck
+from belamy.runs import distributed as dd
+from belamy.runs.data import RealBatches, corpus_labels, fit_shape
+from belamy.runs.ema import ema_beta, make_ema, update_ema
+from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.stats import StatsCollector
+from belamy.runs.task import Task
+from belamy.train.augment import AdaptiveAugment, make_augment
+from belamy.train.losses import GANLoss, StepBatch, get_loss
+from belamy.train.options import TrainOptions
+from belamy.utils.device import autocast_context, resolve_device, resolve_precision
+from belamy.utils.grid import make_grid, to_uint8
+from belamy.utils.imageio import save_png
+from belamy.utils.progress import console
+
+
+def model_config(options: TrainOptions, arch, label_names: list[str]):
+    return arch.make_config(
+        res=options.res, nz=options.nz, ngf=options.ngf, ndf=options.ndf, w_dim=options.w_dim,
+        map_layers=options.map_layers, channel_base=options.channel_base, channel_max=options.channel_max,
+        label_names=label_names, aspect=options.aspect,
+        conv_clamp=256.0 if options.precision == "fp16" else None,
+    )
+
+
+def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    # Fused Adam: one kernel over all parameters instead of a Python loop of small ops.
+    return torch.optim.Adam(params, lr=float(lr), betas=(float(betas[0]), float(betas[1])), fused=True)
+
+
+def run_phases(loss: GANLoss, nets: dict[str, nn.Module], opts: dict[str, torch.optim.Optimizer], batch: StepBatch,
+               stats: StatsCollector, autocast: torch.dtype | None, info: dd.DistInfo = dd.DistInfo()) -> None:
+    """One iteration: the loss's phases in order, each followed by its network's optimizer step."""
+    device = batch.real.device
+    for phase in loss.phases:
+        if phase.interval > 1 and batch.step % phase.interval:
+            continue
+        module = nets[phase.trains]
+        module.requires_grad_(True)
+        if phase.freeze_others:  # their weight gradients would be thrown away: never compute them
+            for name, other in nets.items():
+                if name != phase.trains:
+                    other.requires_grad_(False)
+        opt = opts[phase.trains]
+        opt.zero_grad(set_to_none=True)
+        with autocast_context(device, None if phase.full_precision else autocast):
+            loss.accumulate_gradients(phase.name, batch, stats)
+        dd.average_gradients(info, module)
+        opt.step()
+    for module in nets.values():
+        module.requires_grad_(True)
+
+
+class GANTask(Task):
+    run_format = "belamy-run"
+    command = "belamy train"
+    best_metric = ("swd", "min")
+
+    def __init__(self, options: TrainOptions, info: dd.DistInfo):
+        self.options, self.info = options, info
+        self.paths = RunPaths(Path(options.out))
+        self.arch = get_architecture(options.arch)
+        corpus = open_corpus(options.corpus)
+        self.corpus_count = len(corpus)
+        if options.aspect is None:  # the model takes the corpus's shape
+            options.aspect = corpus.aspect
+        loss_cls = get_loss(options.loss)
+        self.label_names, label_index = [], None
+        if options.labels:
+            self.label_names, label_index = corpus_labels(corpus.manifest, options.labels)
+        loss_cls.check(options, self.label_names)
+        # Class-conditional networks, unless the loss uses the classes otherwise (e.g. CAN's style head).
+        self.model_labels = self.label_names if loss_cls.conditions_model else []
+        self.cfg = model_config(options, self.arch, self.model_labels)
+        height, width = output_shape_of(self.cfg)
+        self.images = fit_shape(corpus.images, height, width)
+        self.device = resolve_device(dd.device_for(info, options.device))
+        if options.batch % info.world:
+            raise BelamyError(f"--batch {options.batch} does not split over {info.world} processes",
+                              f"use a multiple of {info.world}")
+        if info.is_main:
+            prepare_writable(self.paths.root)
+        dd.barrier(info)
+
+        torch.manual_seed(options.seed)
+        memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+        self.G = self.arch.make_generator(self.cfg).to(self.device, memory_format=memory_format)
+        self.D = self.arch.make_discriminator(self.cfg).to(self.device, memory_format=memory_format)
+        check_generator(self.G, self.arch.name)
+        self.G_ema = make_ema(self.G) if options.ema_kimg else None
+        for module in self._nets_and_average():
+            dd.broadcast_module(info, module)
+        augment = make_augment(options.augment or "none", options.ada_target, options.ada_kimg, options.augment_p)
+        self.augment = augment.to(self.device) if augment is not None else None
+        self.loss = loss_cls(self.G, self.D, options, self.augment)
+        self.extra = self.loss.extra_modules()
+        betas = (options.beta1, options.beta2)
+        self.opt_G = adam(self._params("G"), *self.loss.optimizer_settings("G", options.lr, betas))
+        self.opt_D = adam(self._params("D"), *self.loss.optimizer_settings("D", options.lr, betas))
+        self.autocast = resolve_precision(options.precision, self.device)
+        if options.compile:
+            if self.device.type == "cpu":
+                console.print("--compile on a CPU: the first steps will be slow while it compiles")
+            # In place, so parameter names (and checkpoints) do not change.
+            getattr(self.G, "synthesis", self.G).compile()
+            self.D.compile()
+        self.label_pool = (torch.from_numpy(label_index).to(self.device)
+                           if label_index is not None and self.model_labels else None)
+        # Each rank draws its own latents and augmentations; rank 0's stream is the single-process one.
+        rng_seed = options.seed if info.rank == 0 else options.seed + 1_000_003 * info.rank
+        self.rng = torch.Generator(device=self.device).manual_seed(rng_seed)
+        self.data = RealBatches(self.images, options.batch // info.world, options.seed, options.mirror, self.device,
+                                options.channels_last, shard=(info.rank, info.world), labels=label_index)
+        self.z_dim = self.G.z_dim
+        self.grid_z = latents_for_seeds(range(options.grid_size), self.z_dim).to(self.device)
+        self.grid_labels = ((torch.arange(options.grid_size, device=self.device) % len(self.model_labels))
+                            if self.model_labels else None)
+        self.next_metric: int | None = None
+        self.metric_reals = None
+
+    def _nets_and_average(self) -> list[nn.Module]:
+        return [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
+
+    def _params(self, trains: str) -> list[nn.Parameter]:
+        own = list((self.G if trains == "G" else self.D).parameters())
+        return own + [p for module, owner in self.extra.values() if owner == trains for p in module.parameters()]
+
+    # ------------------------------------------------------------------ what the run is
+
+    def describe(self) -> str:
+        height, width = output_shape_of(self.cfg)
+        shape = f"{height}²" if height == width else f"{height}×{width}"
+        ranks = f" × {self.info.world} processes" if self.info.enabled else ""
+        return f"training {self.options.arch} {shape} ({self.options.loss}) on {self.corpus_count} images, {self.device}{ranks}"
+
+    def run_info(self) -> dict:
+        return {"arch": self.options.arch, "model": self.cfg.to_dict(), "design": self.arch.design,
+                "corpus": {"path": str(self.options.corpus), "count": self.corpus_count},
+                "label_names": self.label_names, "world_size": self.info.world}
+
+    def checkpoint_meta(self) -> dict:
+        meta = {"arch": self.options.arch, "model": self.cfg.to_dict()}
+        if self.label_names:
+            meta["label_names"] = self.label_names
+        if isinstance(self.augment, AdaptiveAugment):
+            meta["augment_p"] = float(self.augment.p)
+        return meta
+
+    def resume_command(self) -> str:
+        return f"belamy train {self.options.corpus} --out {self.paths.root} --resume"
+
+    # ------------------------------------------------------------------ state
+
+    def modules(self) -> dict[str, nn.Module]:
+        nets = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            nets["G_ema"] = self.G_ema
+        nets.update({name: module for name, (module, _) in self.extra.items()})
+        return nets
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        return ck.module_tensors("augment", self.augment) if isinstance(self.augment, AdaptiveAugment) else {}
+
+    def load_extra(self, tensors: dict[str, torch.Tensor], source: str) -> None:
+        if isinstance(self.augment, AdaptiveAugment) and any(k.startswith("augment.") for k in tensors):
+            ck.load_module_tensors("augment", self.augment, tensors, source)
+
+    def data_state(self) -> dict:
+        return self.data.state()
+
+    def restore_data(self, state: dict) -> None:
+        self.data.restore(state)
+
+    def check_checkpoint(self, meta: dict, name: str) -> None:
+        if meta.get("arch") != self.options.arch:
+            raise BelamyError(f"checkpoint {name} is a {meta.get('arch')} model, not {self.options.arch}", "check --arch")
+
+    def begin(self, nimg: int, resumed: bool) -> None:
+        if not resumed and self.options.init:
+            self._load_init(self.options.init)
+        metric_nimg = round(self.options.metric_kimg * 1000)
+        self.next_metric = (nimg // metric_nimg + 1) * metric_nimg if metric_nimg else None
+
+    def _load_init(self, source: str) -> None:
+        """--init RUN: start from another run's weights (G, D, G_ema), with fresh optimizers."""
+        json_path = ck.resolve_checkpoint(Path(source), "latest")
+        tensors, meta = ck.load_checkpoint(json_path)
+        if meta.get("arch") != self.options.arch:
+            raise BelamyError(f"--init {source} is a {meta.get('arch')} model, not {self.options.arch}",
+                              "start from a run of the same --arch")
+        for prefix, module in self.modules().items():
+            if any(k.startswith(prefix + ".") for k in tensors):
+                ck.load_module_tensors(prefix, module, tensors, f"{json_path.name} (--init)")
+            elif prefix == "G_ema":  # a source without an EMA generator: start the average at its G
+                module.load_state_dict(self.G.state_dict())
+        console.print(f"starting from the weights of {json_path} (fresh optimizers)")
+
+    # ------------------------------------------------------------------ work
+
+    def step(self, stats: StatsCollector, nimg: int) -> int:
+        options, rng = self.options, self.rng
+        real = self.data.next(rng)
+        n = real.shape[0]
+        step = nimg // options.batch
+        z = torch.randn(n, self.z_dim, generator=rng, device=self.device)
+        gen_labels = None
+        if self.label_pool is not None:
+            # Fake classes follow the corpus's class frequencies, as StyleGAN2-ADA samples them.
+            gen_labels = self.label_pool[torch.randint(len(self.label_pool), (n,), generator=rng, device=self.device)]
+        batch = StepBatch(real, self.data.last_labels, z, gen_labels, rng, step)
+        run_phases(self.loss, {"G": self.G, "D": self.D}, {"G": self.opt_G, "D": self.opt_D}, batch, stats,
+                   self.autocast, self.info)
+        if self.info.enabled:  # running averages in G (e.g. w_avg) moved by each rank's own latents
+            dd.average_buffers(self.info, self.G)
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, ema_beta(options.batch, nimg + options.batch, options.ema_kimg,
+                                                    options.ema_rampup))
+        if isinstance(self.augment, AdaptiveAugment):
+            self.augment.update(options.batch, step, reduce=dd.all_reduce_sum(self.info))
+            stats.add("augment_p", self.augment.p)
+        return options.batch
+
+    def sync(self) -> None:
+        """Before a snapshot: every rank takes the mean BatchNorm statistics (what rank 0 saves)."""
+        for module in (self.G, self.D):
+            dd.average_buffers(self.info, module)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        net = self.G_ema if self.G_ema is not None else self.G
+        was_training = net.training
+        net.eval()
+        try:
+            return net.synthesize(z, labels)
+        finally:
+            net.train(was_training)
+
+    def snapshot(self, nimg: int) -> dict:
+        pictures = to_uint8(self.sample(self.grid_z, self.grid_labels))
+        save_png(make_grid(pictures), self.paths.grid(nimg),
+                 {"run": str(self.paths.root), "kimg": nimg / 1000, "seeds": f"0-{self.options.grid_size - 1}"})
+        return {}
+
+    def evaluate(self, nimg: int, done: bool, means: dict) -> dict:
+        if self.next_metric is None or not (nimg >= self.next_metric or done):
+            return {}
+        metric_nimg = round(self.options.metric_kimg * 1000)
+        self.next_metric = (nimg // metric_nimg + 1) * metric_nimg
+        return self.measure_swd()
+
+    def measure_swd(self) -> dict:
+        """SWD of G_ema (G without one) against a fixed sample of the corpus."""
+        from belamy.metrics.swd import images_to_uint8_nchw, swd
+
+        n = min(self.options.metric_n, len(self.images))
+        if self.metric_reals is None:
+            pick = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(12345))[:n].sort().values.numpy()
+            self.metric_reals = self.images[pick]
+        fakes = []
+        seeds = list(range(1_000_000, 1_000_000 + n))
+        for start in range(0, n, 64):
+            z = latents_for_seeds(seeds[start : start + 64], self.z_dim).to(self.device)
+            labels = (torch.arange(start, start + len(z), device=self.device) % len(self.model_labels)
+                      if self.model_labels else None)
+            fakes.append(images_to_uint8_nchw(self.sample(z, labels)))
+        return {k: round(v, 4) for k, v in swd(self.metric_reals, torch.cat(fakes)).items()}
+
+    def log_fields(self, means: dict[str, float], record: dict) -> str:
+        text = (f"loss_G {means.get('loss_G', 0):6.3f}  loss_D {means.get('loss_D', 0):6.3f}  "
+                f"D(x) {means.get('D_real', 0):.2f}  D(G(z)) {means.get('D_fake', 0):.2f}")
+        if "augment_p" in means:
+            text += f"  p {means['augment_p']:.3f}"
+        if "swd" in record:
+            text += f"  SWD {record['swd']:.2f}"
+        return text
+
+    def progress_text(self, means: dict[str, float]) -> str:
+        return f"G {means.get('loss_G', 0):6.3f} D {means.get('loss_D', 0):6.3f}"
+
+
+def output_shape_of(cfg) -> tuple[int, int]:
+    return tuple(cfg.shape) if hasattr(cfg, "shape") else (cfg.res, cfg.res)
+
