@@ -29,10 +29,11 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from belamy.errors import BelamyError
+from belamy.models.registry import Architecture, register
 from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
 
 # Widths per resolution (ngf, ndf): narrow enough that a CPU sees tens of thousands of images an hour.
-DEFAULT_WIDTHS = {64: (32, 32), 128: (24, 24), 256: (16, 16)}
+DEFAULT_WIDTHS = {64: (16, 16), 128: (16, 16), 256: (8, 8)}
 MAX_CHANNELS = 512
 
 
@@ -83,7 +84,7 @@ def fastgan_config(res: int = 64, nz: int | None = None, ngf: int | None = None,
     if res < 1 or res & (res - 1) or not 32 <= res <= 1024:
         raise BelamyError(f"resolution {res} is not valid for fastgan", "use a power of two from 32 to 1024")
     aspect = check_aspect(aspect or "1:1")
-    default_ngf, default_ndf = DEFAULT_WIDTHS.get(res, (16, 16))
+    default_ngf, default_ndf = DEFAULT_WIDTHS.get(res, (8, 8))
     ngf = default_ngf if ngf is None else ngf
     ndf = default_ndf if ndf is None else ndf
     nz = 128 if nz is None else nz
@@ -141,6 +142,7 @@ class FastGANGenerator(nn.Module):
         self.z_dim = cfg.nz
         self.res = cfg.res
         self.num_classes = 0
+        self.label_names: list[str] = []
         width = cfg.g_width(0)
         self.init = nn.Sequential(spectral_norm(nn.ConvTranspose2d(cfg.nz, width * 2, cfg.start, 1, 0, bias=False)),
                                   nn.BatchNorm2d(width * 2), GLU())
@@ -162,6 +164,14 @@ class FastGANGenerator(nn.Module):
                 x = sle(maps[source], x)
             maps.append(x)
         return torch.tanh(self.to_rgb(x))
+
+    condition_channels = 0  # drawn from a latent, not from an image
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                   batch_invariant: bool = True) -> torch.Tensor:
+        """Images for generation (call in eval mode: BatchNorm then uses its running statistics, so
+        each picture depends on its own z only): ψ scales z toward the origin, the latent mean."""
+        return self(z * truncation if truncation != 1.0 else z, labels)
 
 
 class DownBlock(nn.Module):
@@ -230,7 +240,8 @@ class FastGANDiscriminator(nn.Module):
         """[N]: the mean patch logit, one score per picture."""
         return self.patch_logits(x).mean(dim=1)
 
-    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+    def penultimate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's 8×8 feature map, flattened: a learned image embedding."""
         return self._features(x).flatten(1)
 
     def logits_and_reconstructions(self, x: torch.Tensor, quadrant: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -249,3 +260,20 @@ def reconstruction_targets(real: torch.Tensor, quadrant: int, size: tuple[int, i
     top, left = (quadrant // 2) * (h // 2), (quadrant % 2) * (w // 2)
     part = F.interpolate(real[:, :, top : top + h // 2, left : left + w // 2], size=size, mode="area")
     return whole, part
+
+
+register(Architecture(
+    name="fastgan",
+    config_from_dict=FastGANConfig.from_dict,
+    make_generator=FastGANGenerator,
+    make_discriminator=FastGANDiscriminator,
+    make_config=fastgan_config,
+    default_loss="fastgan",
+    losses=("fastgan",),
+    # The reference's Adam settings (lr 2e-4, betas (0.5, 0.999)); DiffAugment and a G average, as there.
+    defaults={"batch": 32, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "diffaugment", "ema_kimg": 10.0,
+              "ema_rampup": 0.05},
+    uses=frozenset({"ema_kimg", "ema_rampup"}),
+    summary="light FastGAN: skip-layer excitation, a D that redraws the real picture (32² to 1024²)",
+    design="FastGAN (Liu, Zhu, Song and Elgammal 2021), narrowed for a CPU, without the perceptual loss",
+))
