@@ -134,6 +134,9 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
     for i, budget_s in enumerate(budgets_s):
         nimg = train_until(spec, split_dir / "train", run, res, budget_s, spent, resume=i > 0)
         train_spent, scoring_from = spent(), base()
+        if train_spent < budget_s:  # stopped from outside (Ctrl-C, SIGTERM): a row would be mislabelled
+            print(f"{spec}: stopped after {train_spent / 60:.1f} of {budget_s / 60:g} minutes; no row for this budget")
+            break
         gen = load_generator(run, device="auto")
         with torch.inference_mode():
             fakes = generate_for_eval(gen, split.fakes_needed)

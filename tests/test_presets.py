@@ -53,9 +53,10 @@ def test_no_recipe_on_a_cpu_trains_the_cpu_fast_preset_prints_and_stores_it(tiny
 def test_a_preset_run_resumes_with_its_recipe_and_continues_exactly(tiny_corpus, tmp_path, one_torch_thread):
     whole = train(tiny_train_options(tiny_corpus, tmp_path / "whole", kimg=0.064, **TINY))
     part = train(tiny_train_options(tiny_corpus, tmp_path / "part", kimg=0.032, **TINY))
-    # resumed with nothing but a longer target: arch, widths, augmentation, average and precision come back
+    # resumed as `make demo` does (--preset auto, and no recipe): arch, widths, augmentation, average and
+    # precision come back from the run
     resumed = train(tiny_train_options(tiny_corpus, tmp_path / "part", kimg=0.064, resume=True, arch=None,
-                                       res=None, ngf=None, ndf=None, nz=None, batch=None))
+                                       preset="auto", res=None, ngf=None, ndf=None, nz=None, batch=None))
     assert resumed.nimg == whole.nimg == 64
     assert run_json(part.run_dir)["options"] == {**run_json(whole.run_dir)["options"], "out": str(tmp_path / "part"),
                                                  "resume": True}

@@ -113,7 +113,7 @@ class TrainOptions(RunOptions):
     def take_stored(self, stored: TrainOptions, root: Path) -> None:
         if stored.arch == "style" and stored.loss in (None, "nonsat"):
             stored.loss = "stylegan2"  # runs from before losses had names: the style model always trained so
-        if self.preset is not None and self.preset != stored.preset:
+        if self.preset not in (None, "auto") and self.preset != stored.preset:  # auto: whatever the run has
             kept = f"--preset {stored.preset}" if stored.preset else "no preset"
             raise BelamyError(f"the run in {root} was made with {kept}, not --preset {self.preset}",
                               "drop --preset to resume it, or start a new run in another folder")
