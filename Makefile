@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORTRAITS ?= ../shared/corpora/portraits
 DEMO   := demo-output
-DEMO_KIMG ?= 30
+DEMO_MINUTES ?= 6
 # The browser tests (tests/browser) drive this Chromium through Playwright.
 export BELAMY_CHROMIUM ?= /usr/bin/chromium
 
@@ -24,11 +24,12 @@ $(BIN)/belamy: pyproject.toml
 
 setup: $(BIN)/belamy
 
-## make demo: corpus from a folder of portraits -> short DCGAN training -> new portraits -> one enlarged and signed
+## make demo: corpus from a folder of portraits -> a few minutes of training with the preset for this machine
+##            -> new portraits -> one enlarged and signed
 demo: setup
 	$(BIN)/belamy corpus build $(PORTRAITS) --out $(DEMO)/corpus --size 64
-	$(BIN)/belamy train $(DEMO)/corpus --out $(DEMO)/run --res 64 --kimg $(DEMO_KIMG) --tick-kimg 2 --snapshot-ticks 2 \
-		$$(test -d $(DEMO)/run/checkpoints && echo --resume)
+	$(BIN)/belamy train $(DEMO)/corpus --out $(DEMO)/run --preset auto --res 64 --minutes $(DEMO_MINUTES) \
+		--tick-kimg 2 --snapshot-ticks 2 $$(test -d $(DEMO)/run/checkpoints && echo --resume)
 	$(BIN)/belamy generate $(DEMO)/run --n 16 --seed 1 --grid --out $(DEMO)/candidates/portraits
 	$(BIN)/belamy upscale $(DEMO)/candidates/portraits/seed-000001.png --scale 8 --method lanczos --out $(DEMO)/portrait-512.png
 	$(BIN)/belamy sign $(DEMO)/portrait-512.png --out $(DEMO)/signed-portrait.png

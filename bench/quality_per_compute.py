@@ -1,17 +1,21 @@
-"""Quality per unit of compute: DCGAN and the style-based GAN, each trained for the same compute
-budget on the same corpus, then measured with SWD against it (and the memorisation score).
+"""Quality per unit of compute, measured on paintings no model trained on.
 
-    python bench/quality_per_compute.py [--cpu-minutes 30] [--res 64] [--corpus ../shared/corpora/portraits]
-                                        [--out bench/out/quality] [--n 512] [--threads 1]
+    python bench/quality_per_compute.py [--cpu-minutes 10 30] [--res 64] [--corpus ../shared/corpora/portraits]
+                                        [--out bench/out/quality] [--arch dcgan style ...] [--threads 1]
     python bench/quality_per_compute.py --gpu-minutes 20 --res 128     # on a GPU: wall-clock budget
 
-The corpus folder of paintings is built once (training images at --res) into OUT/corpus. On CPU,
-each architecture trains in its own process with ``--threads`` threads, all architectures at once,
-until the process has used ``--cpu-minutes`` of CPU time (process time, all its threads counted):
-a budget that other work on the machine cannot shrink, only stretch in wall time. On a GPU the
-budget is wall-clock minutes and the architectures train one after the other. A stop request ends
-the loop, which saves a checkpoint; then --n images from its final generator (G_ema for style) are
-compared with --n corpus images. Contact sheets land in OUT/<arch>-<stamp>-contact.png.
+The corpus folder of paintings is built once (at --res) into OUT/corpus and split by content hash
+into OUT/split/train (four fifths: what every candidate trains on) and OUT/split/heldout (one
+fifth: what it is measured against), see bench/heldout.py. Each candidate is an architecture with
+optional changed options (``dcgan+augment=diffaugment+ema_kimg=10``) or a preset (``preset=cpu-fast``).
+
+On CPU each candidate trains in its own process with ``--threads`` threads, all candidates side by
+side, until the process has used the first budget of CPU time (process time, all its threads
+counted: a budget that other work on the machine cannot shrink, only stretch in wall time), is
+scored, then resumes (``--resume``) to the next budget, and so on; scoring time is not counted. On
+a GPU the budgets are wall-clock minutes and the candidates train one after the other. At each
+budget: held-out SWD×10³ (mean and spread over sets), SWD against the training part, the
+memorisation ratio, and a contact sheet OUT/<candidate>-<stamp>-<budget>min.png of seeds 0-63.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from heldout import HeldOutSplit, split_corpus
 
 from belamy.generate.loader import load_generator
-from belamy.metrics.evaluate import evaluate_run
+from belamy.metrics.evaluate import generate_for_eval
 from belamy.runs.stop import StopRequest
 from belamy.train import train
 from belamy.train.options import TrainOptions
@@ -41,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 def device_name(threads: int) -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''} per architecture)"
+    return f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''} per candidate)"
 
 
 def build(corpus_src: Path, out: Path, res: int) -> Path:
@@ -54,15 +58,21 @@ def build(corpus_src: Path, out: Path, res: int) -> Path:
 
 
 def _watch(stop: StopRequest, spent, budget_s: float, done: threading.Event) -> None:
-    while not done.wait(1.0):
+    while not done.wait(0.5):
         if spent() >= budget_s:
             stop.requested = True
             return
 
 
-def parse_variant(spec: str) -> tuple[str, dict]:
-    """``style`` or ``style+batch=16+precision=bf16``: an architecture and training options to change."""
-    arch, *settings = spec.split("+")
+def parse_variant(spec: str) -> tuple[str | None, dict]:
+    """``style``, ``style+batch=16+precision=bf16`` or ``preset=cpu-fast``: an architecture (or none,
+    for a preset) and the training options to change."""
+    first, *settings = spec.split("+")
+    arch = None
+    if "=" in first:
+        settings.insert(0, first)
+    else:
+        arch = first
     overrides = {}
     for item in settings:
         key, _, value = item.partition("=")
@@ -77,81 +87,106 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     return arch, overrides
 
 
-def train_for(spec: str, corpus: Path, run: Path, res: int, budget_s: float, cpu_clock: bool) -> dict:
-    """Train ``spec`` until ``budget_s`` seconds of process CPU time (or wall time) are spent."""
+def train_until(spec: str, corpus: Path, run: Path, res: int, budget_s: float, clock, resume: bool) -> int:
+    """Train ``spec`` (resuming ``run`` if asked) until ``clock()`` reaches ``budget_s``; returns images seen."""
     stop = StopRequest()
     arch, overrides = parse_variant(spec)
-    options = TrainOptions(corpus=corpus, out=run, arch=arch, res=res, kimg=100_000, tick_kimg=1.0,
-                           snapshot_ticks=1000, grid_size=16, device="auto", **overrides)
-    clock = time.process_time if cpu_clock else time.perf_counter
-    start_clock, started = clock(), time.perf_counter()
+    options = TrainOptions(corpus=corpus, out=run, arch=arch if not resume else None, res=res if not resume else None,
+                           kimg=100_000, tick_kimg=1.0, snapshot_ticks=1000, grid_size=16, device="auto",
+                           resume=resume, **({} if resume else overrides))
     done = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(stop, lambda: clock() - start_clock, budget_s, done), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(stop, clock, budget_s, done), daemon=True)
     watcher.start()
     try:
         result = train(options, stop=stop)
     finally:
         done.set()
-    return {"kimg": round(result.nimg / 1000, 2), "wall_s": round(time.perf_counter() - started, 1),
-            "cpu_s": round(time.process_time() - start_clock, 1) if cpu_clock else None}
+    return result.nimg
 
 
-def contact_sheet(run: Path, path: Path, n: int = 64) -> None:
-    gen = load_generator(run, device="auto")
+def contact_sheet(gen, path: Path, n: int = 64) -> None:
     with torch.inference_mode():
         pictures = to_uint8(gen.synthesize(gen.latents(list(range(n)))))
     save_png(make_grid(pictures, cols=8), path, gen.provenance(seeds=f"0-{n - 1}"))
 
 
-def measure(arch: str, corpus: Path, out: Path, stamp: str, res: int, budget_s: float, cpu_clock: bool,
-            n: int, threads: int) -> dict:
-    """One architecture: train on the budget, evaluate, write the contact sheet; the row is returned
-    and written to OUT/<arch>-<stamp>.json (the child process's answer)."""
+def file_stem(spec: str) -> str:
+    return spec.replace("=", "-").replace("+", "_")
+
+
+def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets_s: list[float], cpu_clock: bool,
+            threads: int) -> list[dict]:
+    """One candidate through every budget: train, score, contact sheet. The rows are returned and
+    written to OUT/<candidate>-<stamp>.json (the child process's answer)."""
     if threads:
         torch.set_num_threads(threads)
-    run = out / f"{arch}-{stamp}"
-    info = train_for(arch, corpus, run, res, budget_s, cpu_clock)
-    record = evaluate_run(run, corpus, n=n)
-    contact_sheet(run, out / f"{arch}-{stamp}-contact.png")
-    row = {"arch": arch, **info, "swd": record["swd"],
-           **{k: v for k, v in record.items() if k.startswith("swd_")},
-           "memorization_median": record["memorization_median"]}
-    (out / f"{arch}-{stamp}.json").write_text(json.dumps(row))
-    return row
+    split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
+    run = out / f"{file_stem(spec)}-{stamp}"
+    base = time.process_time if cpu_clock else time.perf_counter
+    excluded = 0.0  # time spent scoring: not training budget
+    start = base()
+
+    def spent() -> float:
+        return base() - start - excluded
+
+    rows = []
+    started = time.perf_counter()
+    for i, budget_s in enumerate(budgets_s):
+        nimg = train_until(spec, split_dir / "train", run, res, budget_s, spent, resume=i > 0)
+        train_spent, scoring_from = spent(), base()
+        if train_spent < budget_s:  # stopped from outside (Ctrl-C, SIGTERM): a row would be mislabelled
+            print(f"{spec}: stopped after {train_spent / 60:.1f} of {budget_s / 60:g} minutes; no row for this budget")
+            break
+        gen = load_generator(run, device="auto")
+        with torch.inference_mode():
+            fakes = generate_for_eval(gen, split.fakes_needed)
+        minutes = budget_s / 60
+        contact_sheet(gen, out / f"{file_stem(spec)}-{stamp}-{minutes:g}min.png")
+        row = {"candidate": spec, "budget_min": minutes, "kimg": round(nimg / 1000, 2),
+               "train_s": round(train_spent, 1), "wall_s": round(time.perf_counter() - started, 1),
+               **{k: round(v, 3) for k, v in split.score(fakes).items()}}
+        rows.append(row)
+        excluded += base() - scoring_from
+        (out / f"{file_stem(spec)}-{stamp}.json").write_text(json.dumps(rows))
+    return rows
 
 
-def corpus_floor(corpus: Path, n: int) -> tuple[float, int]:
-    """SWD between two disjoint halves of the corpus: the floor a perfect model would reach."""
-    from belamy.corpus.store import open_corpus
-    from belamy.metrics.swd import swd
-
-    images = np.asarray(open_corpus(corpus).images)
-    half = min(n, len(images) // 2)
-    perm = np.random.default_rng(0).permutation(len(images))
-    return swd(images[np.sort(perm[:half])], images[np.sort(perm[half : 2 * half])])["swd"], half
+def print_table(rows: list[dict], floor: dict, header: str) -> None:
+    print(f"\n{header}")
+    print(f"{'candidate':<44}{'budget':>7}{'kimg':>8}{'SWD held-out':>15}{'SWD train':>11}{'mem. median':>13}")
+    for row in rows:
+        print(f"{row['candidate']:<44}{row['budget_min']:7g}{row['kimg']:8.1f}"
+              f"{row['swd_heldout']:9.1f} ±{row['swd_heldout_sd']:4.1f}{row['swd_train']:11.1f}"
+              f"{row['memorization_median']:13.3f}")
+    print(f"{'real vs real (train fifths vs held-out)':<44}{'':>7}{'':>8}{floor['swd_heldout']:9.1f} "
+          f"±{floor['swd_heldout_sd']:4.1f}{'':>11}{floor['memorization_median']:13.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpu-minutes", type=float, default=30.0, help="CPU-time budget per architecture (CPU)")
-    parser.add_argument("--gpu-minutes", type=float, default=20.0, help="wall-clock budget per architecture (GPU)")
+    parser.add_argument("--cpu-minutes", type=float, nargs="+", default=[10.0, 30.0],
+                        help="CPU-time budgets per candidate, in increasing order (CPU)")
+    parser.add_argument("--gpu-minutes", type=float, nargs="+", default=[20.0], help="wall-clock budgets (GPU)")
     parser.add_argument("--res", type=int, default=64)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "portraits")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "quality")
-    parser.add_argument("--n", type=int, default=512, help="images per SWD set")
     parser.add_argument("--arch", nargs="+", default=["dcgan", "style"],
-                        help="architectures, each optionally with changed options: style+batch=16+precision=bf16")
+                        help="candidates: an architecture with changed options (style+batch=16+precision=bf16), "
+                             "or preset=NAME")
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads per architecture (they train side by side, one process each)")
+                        help="CPU threads per candidate (they train side by side, one process each)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = build(args.corpus, args.out, args.res)
+    train_dir, _ = split_corpus(corpus, args.out / "split")
+    split_dir = train_dir.parent
     stamp = time.strftime("%Y%m%d-%H%M%S")
     on_gpu = torch.cuda.is_available()
-    budget_s = (args.gpu_minutes if on_gpu else args.cpu_minutes) * 60
-    jobs = [(arch, corpus, args.out, stamp, args.res, budget_s, not on_gpu, args.n, args.threads) for arch in args.arch]
+    minutes = sorted(args.gpu_minutes if on_gpu else args.cpu_minutes)
+    budgets_s = [m * 60 for m in minutes]
+    jobs = [(spec, split_dir, args.out, stamp, args.res, budgets_s, not on_gpu, args.threads) for spec in args.arch]
     if on_gpu:
-        rows = [measure(*job) for job in jobs]
+        rows = [row for job in jobs for row in measure(*job)]
     else:
         ctx = mp.get_context("spawn")
         procs = [ctx.Process(target=measure, args=job) for job in jobs]
@@ -159,19 +194,22 @@ def main() -> None:
             p.start()
         for p in procs:
             p.join()
-        rows = [json.loads((args.out / f"{arch}-{stamp}.json").read_text()) for arch in args.arch]
-    floor, half = corpus_floor(corpus, args.n)
-    budget = f"{args.gpu_minutes:g} wall minutes" if on_gpu else f"{args.cpu_minutes:g} CPU minutes"
-    print(f"\ndevice: {device_name(args.threads)}; budget {budget} per architecture at {args.res}²; "
-          f"corpus {args.corpus}; SWD×1e3 on {args.n} images (lower is better)")
-    print(f"{'arch':<24}{'kimg':>8}{'wall s':>9}{'cpu s':>9}{'SWD avg':>10}{'mem. median':>13}")
-    for row in rows:
-        cpu = f"{row['cpu_s']:9.0f}" if row.get("cpu_s") else f"{'-':>9}"
-        print(f"{row['arch']:<24}{row['kimg']:8.2f}{row['wall_s']:9.0f}{cpu}{row['swd']:10.2f}"
-              f"{row['memorization_median']:13.3f}")
-    print(f"{'corpus':<24}{'':>8}{'':>9}{'':>9}{floor:10.2f}   (half vs half of the corpus, n={half})")
+        rows = []
+        for spec in args.arch:
+            answer = args.out / f"{file_stem(spec)}-{stamp}.json"
+            rows += json.loads(answer.read_text()) if answer.exists() else []
+    rows.sort(key=lambda r: (r["budget_min"], r["swd_heldout"]))
+    split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
+    floor = split.real_vs_real()
+    unit = "wall minutes" if on_gpu else "CPU minutes"
+    header = (f"device: {device_name(args.threads)}; budgets {', '.join(f'{m:g}' for m in minutes)} {unit} per candidate "
+              f"at {args.res}²; trained on {len(split.train)} paintings of {args.corpus}, SWD×10³ against the "
+              f"{len(split.heldout)} held out (mean ± sd over {split.fakes_needed // split.set_size} sets of "
+              f"{split.set_size}; lower is better); memorisation: nearest training painting, relative (~1: no copying)")
+    print_table(rows, floor, header)
     (args.out / f"results-{stamp}.json").write_text(json.dumps(
-        {"rows": rows, "corpus_floor": floor, "budget": budget, "res": args.res, "device": device_name(args.threads)},
+        {"rows": rows, "real_vs_real": floor, "budgets": minutes, "unit": unit, "res": args.res,
+         "device": device_name(args.threads), "train_count": len(split.train), "heldout_count": len(split.heldout)},
         indent=2))
 
 

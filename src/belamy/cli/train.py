@@ -36,7 +36,13 @@ def _arch_help() -> str:
 
     names = architecture_names("gan") + [n for n in architecture_names() if get_architecture(n).task not in ("gan", "sr")]
     return ("Network architecture: " + "; ".join(f"{n} ({get_architecture(n).summary})" for n in names)
-            + " (default: dcgan; on --resume, the run's).")
+            + " (default: the one --preset picks; on --resume, the run's).")
+
+
+def _preset_help() -> str:
+    from belamy.train.presets import preset_help
+
+    return "A recipe by name. " + preset_help()
 
 
 def _loss_help() -> str:
@@ -61,6 +67,7 @@ def train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, sample grids, metrics.")],
     arch: Annotated[str | None, typer.Option(help=_arch_help())] = None,
+    preset: Annotated[str | None, typer.Option(help=_preset_help())] = None,
     res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for style (default: 64; on --resume, the run's).")] = None,
     kimg: Annotated[float | None, typer.Option(help=DURATION_HELP)] = None,
     minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
@@ -84,7 +91,7 @@ def train_cmd(
     init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights, e.g. one made by `belamy import`: its arch, res and widths; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
     metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,
-    precision: Annotated[Precision, typer.Option(help="fp32 (default), bf16, fp16 (GPU) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
+    precision: Annotated[Precision | None, typer.Option(help="fp32 (the default without a preset), bf16, fp16 (GPU) or auto (bf16 where the hardware does it fast; the cpu-fast preset's).")] = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (style; worth it on a GPU).", metavar="")] = False,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines (one metrics.jsonl line each).")] = 4.0,
     snapshot_ticks: Annotated[int, typer.Option(help="Ticks between sample grids and checkpoints.")] = 1,
@@ -112,7 +119,8 @@ def train_cmd(
         mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
         ema_kimg=ema_kimg, map_layers=map_layers, mbstd_group=mbstd_group, aspect=aspect, labels=labels, can_weight=can_weight,
         label_noise=label_noise, init=str(init) if init else None,
-        metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value, compile=compile,
+        metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value if precision else None, compile=compile,
+        preset=preset,
         extra={k: v for k, v in (("l1_weight", l1_weight), ("fm_weight", fm_weight), ("holdout", holdout),
                                  ("upsample", upsample)) if v is not None},
     )

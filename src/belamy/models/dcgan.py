@@ -222,8 +222,10 @@ register(Architecture(
     make_discriminator=DCGANDiscriminator,
     make_config=lambda res=64, nz=None, ngf=None, ndf=None, aspect="1:1", **_: dcgan_config(
         res, nz or 100, ngf, ndf, aspect or "1:1"),
-    defaults={"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
+    defaults={"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none", "ema_rampup": 0.05},
     default_loss="nonsat",
+    # A G average (--ema-kimg, off by default as in art-DCGAN) draws the samples when it is on.
+    uses=frozenset({"ema_kimg", "ema_rampup"}),
     summary="Belamy's DCGAN, configured as art-DCGAN (64² or 128²)",
     design="DCGAN (Radford, Metz and Chintala 2015), configured as in art-DCGAN by Robbie Barrat",
 ))

@@ -21,6 +21,7 @@ from belamy.errors import BelamyError
 # One line per built-in model file (each registers its architectures when imported).
 BUILTIN_MODULES = (
     "belamy.models.dcgan",
+    "belamy.models.fastgan",
     "belamy.models.style",
     "belamy.models.rrdb",
     "belamy.models.pix2pix",

@@ -174,12 +174,28 @@ class GANTask(Task):
         height, width = output_shape_of(self.cfg)
         shape = f"{height}²" if height == width else f"{height}×{width}"
         ranks = f" × {self.info.world} processes" if self.info.enabled else ""
-        return f"training {self.options.arch} {shape} ({self.options.loss}) on {self.corpus_count} images, {self.device}{ranks}"
+        line = f"training {self.options.arch} {shape} ({self.options.loss}) on {self.corpus_count} images, {self.device}{ranks}"
+        if self.options.preset_record:
+            from belamy.train.presets import describe
+
+            line = describe(self.options.preset_record, self.precision_note()) + "\n" + line
+        return line
+
+    def precision_note(self) -> str:
+        """What --precision auto became here, and why."""
+        if self.options.precision != "auto":
+            return ""
+        if self.autocast is None:
+            why = "this CPU has no native bf16 (it would be emulated, slower than fp32)" \
+                if self.device.type == "cpu" else "this GPU has no fast bf16"
+            return f"; precision auto -> fp32: {why}"
+        return f"; precision auto -> {'bf16' if self.autocast == torch.bfloat16 else 'fp16'}"
 
     def run_info(self) -> dict:
         return {"arch": self.options.arch, "model": self.cfg.to_dict(), "design": self.arch.design,
                 "corpus": {"path": str(self.options.corpus), "count": self.corpus_count},
-                "label_names": self.label_names, "world_size": self.info.world}
+                "label_names": self.label_names, "world_size": self.info.world,
+                **({"preset": self.options.preset_record} if self.options.preset_record else {})}
 
     def checkpoint_meta(self) -> dict:
         meta = {"arch": self.options.arch, "model": self.cfg.to_dict()}

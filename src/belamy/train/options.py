@@ -31,7 +31,7 @@ ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "l
 @dataclass(kw_only=True)
 class TrainOptions(RunOptions):
     corpus: Path
-    arch: str | None = None  # None: "dcgan" for a new run, the stored one on resume
+    arch: str | None = None  # None: the preset's (auto) for a new run, the stored one on resume
     res: int | None = None  # None: 64 for a new run, the stored one on resume
     batch: int | None = None  # None: the architecture's default
     loss: str | None = None  # None: the architecture's default loss
@@ -44,7 +44,7 @@ class TrainOptions(RunOptions):
     mirror: bool = True
     grid_size: int = 36
     channels_last: bool = True
-    precision: str = "fp32"
+    precision: str | None = None  # None: the preset's, else fp32 (on resume: the run's)
     compile: bool = False
     augment: str | None = None  # ada | diffaugment | none
     ada_target: float | None = None
@@ -68,13 +68,15 @@ class TrainOptions(RunOptions):
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
     extra: dict = field(default_factory=dict)  # settings of architectures and losses registered from outside
+    preset: str | None = None  # a recipe by name (belamy.train.presets); None: auto unless --arch is given
+    preset_record: dict = field(default_factory=dict)  # what the preset filled, for run.json
 
     KIND: ClassVar[str] = "a training run"
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
         "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
         "style_mixing", "aspect", "labels", "can_weight", "label_noise", "w_dim", "map_layers", "channel_base",
-        "channel_max", "init", "extra", "mbstd_group",
+        "channel_max", "init", "extra", "mbstd_group", "preset", "preset_record",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
 
@@ -88,6 +90,10 @@ class TrainOptions(RunOptions):
             meta = read_init(self.init)[1]
             self.arch = self.arch or meta["arch"]
             self.res = self.res or meta["model"].get("res")
+        from belamy.train.presets import apply_preset
+        from belamy.utils.device import resolve_device
+
+        self.preset_record = apply_preset(self, resolve_device(self.device).type) or {}
         self.arch = self.arch or "dcgan"
         self.res = self.res or 64
         self.check_options_used()
@@ -99,6 +105,8 @@ class TrainOptions(RunOptions):
         self.loss = self.loss or arch.default_loss
         self._fill(loss.defaults)
         self._fill(COMMON_DEFAULTS)
+        if self.precision is None:
+            self.precision = "fp32"
         if arch.derive_defaults is not None:
             arch.derive_defaults(self)
         loss.derive_defaults(self)
@@ -114,6 +122,12 @@ class TrainOptions(RunOptions):
     def take_stored(self, stored: TrainOptions, root: Path) -> None:
         if stored.arch == "style" and stored.loss in (None, "nonsat"):
             stored.loss = "stylegan2"  # runs from before losses had names: the style model always trained so
+        if self.preset not in (None, "auto") and self.preset != stored.preset:  # auto: whatever the run has
+            kept = f"--preset {stored.preset}" if stored.preset else "no preset"
+            raise BelamyError(f"the run in {root} was made with {kept}, not --preset {self.preset}",
+                              "drop --preset to resume it, or start a new run in another folder")
+        if self.precision is None:  # precision may change on resume; unless asked, the run keeps its own
+            self.precision = stored.precision
         asked = TrainOptions(**{**vars(self)})
         super().take_stored(stored, root)
         asked.arch, asked.loss = self.arch, self.loss

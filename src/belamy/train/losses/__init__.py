@@ -10,6 +10,7 @@ from belamy.train.losses.base import GANLoss, Phase, StepBatch
 
 BUILTIN_MODULES = (
     "belamy.train.losses.dcgan",
+    "belamy.train.losses.fastgan",
     "belamy.train.losses.stylegan2",
     "belamy.train.losses.pix2pix",
     "belamy.train.losses.can",

@@ -1,0 +1,57 @@
+"""FastGAN's loss: hinge on patch logits, plus D's self-supervised reconstruction of real pictures.
+
+``Dmain``: ``relu(1 − D(x)) + relu(1 + D(G(z)))`` averaged over D's patch logits, plus the L1
+distance between what D's two decoders redraw from its features of the (augmented) real picture
+and that picture: the whole at the decoders' size, and one quadrant drawn at random from the run's
+stream. FastGAN adds a perceptual distance from a downloaded network; belamy keeps to pixels.
+``Gmain``: ``−D(G(z))``, the hinge generator loss. One fake batch serves both phases, as for the
+DCGAN; real and fake batches go through D separately, so BatchNorm sees each alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from belamy.models.fastgan import reconstruction_targets
+from belamy.runs.stats import StatsCollector
+from belamy.train.losses import register_loss
+from belamy.train.losses.base import GANLoss, Phase, StepBatch
+
+RECONSTRUCTION_WEIGHT = 1.0  # the reference's weight for its reconstruction term
+
+
+@register_loss
+class FastGANLoss(GANLoss):
+    name = "fastgan"
+    summary = "FastGAN: hinge on patch logits + L1 reconstruction by D's decoders (the default for fastgan)"
+    archs = frozenset({"fastgan"})
+    phases = (Phase("Dmain", trains="D", freeze_others=False), Phase("Gmain", trains="G"))
+
+    def fake(self, batch: StepBatch) -> torch.Tensor:
+        if "fake" not in batch.cache:
+            batch.cache["fake"] = self.G(batch.z, batch.gen_labels)
+        return batch.cache["fake"]
+
+    def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
+        fake = self.fake(batch)
+        if phase == "Dmain":
+            real = self.augment_images(batch.real, batch.rng)
+            quadrant = int(torch.randint(4, (1,), generator=batch.rng, device=batch.rng.device))
+            logits_real, whole, part = self.D.logits_and_reconstructions(real, quadrant)
+            target_whole, target_part = reconstruction_targets(real, quadrant, tuple(whole.shape[2:]))
+            recon = F.l1_loss(whole.float(), target_whole.float()) + F.l1_loss(part.float(), target_part.float())
+            logits_fake = self.D.patch_logits(self.augment_images(fake.detach(), batch.rng))
+            hinge = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean()
+            (hinge + RECONSTRUCTION_WEIGHT * recon).backward()
+            self.observe_real_logits(logits_real)
+            stats.add("loss_D", hinge)
+            stats.add("recon", recon)
+            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
+            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
+        elif phase == "Gmain":
+            loss = -self.D.patch_logits(self.augment_images(fake, batch.rng)).float().mean()
+            loss.backward()
+            stats.add("loss_G", loss)
+        else:
+            raise ValueError(f"unknown phase {phase!r}")

@@ -1,0 +1,101 @@
+"""Recipes by name: whole sets of training settings, chosen by measurement for the compute at hand.
+
+``belamy train`` with neither ``--arch`` nor ``--preset`` uses ``auto``: the best measured recipe
+for the device it trains on. Settings given on the command line win over the preset's; the
+preset's name, the device it was chosen for and the settings it filled are printed when the run
+starts and stored in run.json (``preset``), and a resumed run keeps them.
+
+The figures behind ``cpu-fast`` are in the README (bench/quality_per_compute.py: held-out SWD per
+CPU budget at 64²).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from belamy.errors import BelamyError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    settings: Mapping[str, Any] = field(default_factory=dict)  # TrainOptions fields
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "cpu-fast",
+            "the best pictures per CPU hour at 64² (measured): a light FastGAN (skip-layer excitation, "
+            "a self-supervised D), DiffAugment, a G average, bf16 where the CPU does it natively",
+            {"arch": "fastgan", "ngf": 16, "ndf": 16, "batch": 32, "augment": "diffaugment", "ema_kimg": 10.0,
+             "ema_rampup": 0.05, "precision": "auto"},
+        ),
+        Preset(
+            "classic",
+            "the DCGAN as art-DCGAN publishes it (widths 64, batch 64, no augmentation, no average)",
+            {"arch": "dcgan"},
+        ),
+    )
+}
+AUTO = "auto"
+PRESET_CHOICES = (AUTO, *PRESETS)
+
+
+def preset_help() -> str:
+    lines = [f"{AUTO}: the best measured recipe for this device (cpu-fast on a CPU, classic on a GPU); "
+             "the default when neither --arch nor --preset is given"]
+    lines += [f"{p.name}: {p.summary}" for p in PRESETS.values()]
+    return "; ".join(lines) + ". Options you give win over the preset's."
+
+
+def choose(name: str, device_type: str) -> tuple[Preset, str]:
+    """The preset ``name`` stands for on a ``device_type`` ('cpu' or 'cuda'), and why."""
+    if name == AUTO:
+        if device_type == "cpu":
+            return PRESETS["cpu-fast"], "auto on a CPU"
+        # No recipe has been measured on a GPU yet (the GPU budgets of the quality bench will say).
+        return PRESETS["classic"], "auto on a GPU: no GPU recipe measured yet"
+    if name not in PRESETS:
+        raise BelamyError(f"--preset {name} is not valid", f"use one of {', '.join(PRESET_CHOICES)}")
+    return PRESETS[name], "asked for"
+
+
+def apply_preset(options, device_type: str) -> dict | None:
+    """Fill the settings ``options`` leaves unset from its preset (``auto`` when it names neither an
+    architecture nor a preset); returns what run.json records, or None when no preset applies."""
+    asked = options.preset
+    if asked is None:
+        if options.arch is not None:
+            return None  # an architecture chosen by hand trains with its own defaults
+        asked = AUTO
+    preset, reason = choose(asked, device_type)
+    wanted_arch = preset.settings.get("arch")
+    if options.arch is not None and wanted_arch is not None and options.arch != wanted_arch:
+        raise BelamyError(f"--preset {preset.name} trains --arch {wanted_arch}, not {options.arch}",
+                          f"drop --arch to use the preset, or drop --preset to train {options.arch} with its defaults")
+    filled, kept = {}, {}
+    for name, value in preset.settings.items():
+        mine = getattr(options, name)
+        if mine is None:
+            setattr(options, name, value)
+            filled[name] = value
+        else:
+            kept[name] = mine
+    options.preset = preset.name
+    return {"name": preset.name, "asked": asked, "why": reason, "settings": dict(preset.settings), "filled": filled,
+            "yours": kept}
+
+
+def describe(record: dict, precision_note: str = "") -> str:
+    """The line printed when a run starts with a preset."""
+    settings = ", ".join(f"{k} {v}" for k, v in record["filled"].items())
+    yours = ", ".join(f"{k} {v}" for k, v in record["yours"].items())
+    text = f"preset {record['name']} ({record['why']}): {settings or 'nothing left to fill'}"
+    if yours:
+        text += f"; yours: {yours}"
+    return text + precision_note

@@ -1,0 +1,98 @@
+"""The light FastGAN: shapes for square and portrait pictures, skip-layer excitation, and a
+discriminator whose decoders learn to redraw the real picture."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from belamy.errors import BelamyError
+from belamy.models.fastgan import (
+    FastGANConfig,
+    FastGANDiscriminator,
+    FastGANGenerator,
+    SkipExcitation,
+    fastgan_config,
+    reconstruction_targets,
+)
+
+
+@pytest.mark.parametrize(("res", "aspect", "shape"), [(32, "1:1", (32, 32)), (64, "1:1", (64, 64)),
+                                                      (64, "4:5", (80, 64)), (64, "3:4", (64, 48))])
+def test_generator_and_discriminator_shapes(res, aspect, shape, one_torch_thread):
+    cfg = fastgan_config(res, nz=16, ngf=4, ndf=4, aspect=aspect)
+    G, D = FastGANGenerator(cfg), FastGANDiscriminator(cfg)
+    images = G(torch.randn(3, 16))
+    assert images.shape == (3, 3, *shape)
+    assert images.abs().max() <= 1
+    assert D(images).shape == (3,)
+    logits, whole, part = D.logits_and_reconstructions(images, quadrant=3)
+    assert logits.shape[0] == 3 and logits.shape[1] >= 1
+    # the decoders draw pictures of the corpus's shape, 32 pixels wide for a square one
+    assert whole.shape == part.shape
+    assert tuple(whole.shape[2:]) == (shape[0] * 32 // res, shape[1] * 32 // res)
+    targets = reconstruction_targets(images, 3, tuple(whole.shape[2:]))
+    assert all(t.shape == whole.shape for t in targets)
+
+
+def test_skip_excitation_scales_each_channel_of_the_high_resolution_map():
+    sle = SkipExcitation(8, 6)
+    low, high = torch.randn(2, 8, 4, 4), torch.ones(2, 6, 16, 16)
+    out = sle(low, high)
+    assert out.shape == high.shape
+    # one gate in (0, 1) per channel, constant over the picture, and it depends on the low map
+    assert torch.allclose(out, out[:, :, :1, :1].expand_as(out))
+    assert 0 < out.min() and out.max() < 1
+    assert not torch.allclose(out, sle(low * 3, high))
+
+
+def test_reconstruction_targets_pick_the_quadrant_asked_for():
+    # four flat quadrants: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
+    real = torch.zeros(1, 3, 64, 64)
+    for q, value in enumerate((-0.75, -0.25, 0.25, 0.75)):
+        top, left = (q // 2) * 32, (q % 2) * 32
+        real[:, :, top : top + 32, left : left + 32] = value
+    for q, value in enumerate((-0.75, -0.25, 0.25, 0.75)):
+        whole, part = reconstruction_targets(real, q, (32, 32))
+        assert torch.allclose(part, torch.full_like(part, value))
+        assert torch.allclose(whole, F.interpolate(real, size=(32, 32), mode="area"))
+
+
+def test_discriminator_learns_to_redraw_real_pictures(one_torch_thread):
+    torch.manual_seed(0)
+    cfg = fastgan_config(32, nz=16, ngf=4, ndf=8)
+    D = FastGANDiscriminator(cfg)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    real = torch.stack([torch.stack([yy * s, xx * s, (yy * xx) * s]) for s in (0.9, -0.6, 0.3, -0.8)])
+    opt = torch.optim.Adam(D.parameters(), lr=2e-3)
+
+    def recon_loss(quadrant: int) -> torch.Tensor:
+        _, whole, part = D.logits_and_reconstructions(real, quadrant)
+        tw, tp = reconstruction_targets(real, quadrant, tuple(whole.shape[2:]))
+        return F.l1_loss(whole, tw) + F.l1_loss(part, tp)
+
+    with torch.no_grad():
+        D.eval()
+        before = sum(float(recon_loss(q)) for q in range(4))
+        D.train()
+    for step in range(60):
+        opt.zero_grad()
+        recon_loss(step % 4).backward()
+        opt.step()
+    with torch.no_grad():
+        D.eval()
+        after = sum(float(recon_loss(q)) for q in range(4))
+    assert after < 0.6 * before
+
+
+def test_config_round_trip_and_bad_settings():
+    cfg = fastgan_config(64, aspect="4:5")
+    assert FastGANConfig.from_dict(cfg.to_dict()) == cfg
+    assert "aspect" not in fastgan_config(64).to_dict()
+    with pytest.raises(BelamyError, match="resolution 48"):
+        fastgan_config(48)
+    with pytest.raises(BelamyError, match="--ngf 0"):
+        fastgan_config(64, ngf=0)
+    with pytest.raises(BelamyError, match="aspect"):
+        fastgan_config(64, aspect="2:1")
