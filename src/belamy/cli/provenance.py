@@ -18,7 +18,7 @@ app.add_typer(keys_app, name="keys")
 def keys_init_cmd(
     folder: Annotated[Path | None, typer.Option("--dir", help="Where to keep the keys (default: $BELAMY_KEYS or ~/.config/belamy/keys).")] = None,
     name: Annotated[str, typer.Option(help="The signer's name, as credentials will show it.")] = "belamy artist",
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing identity (files it signed stay valid, but no longer trusted here).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing identity (files it signed stay valid, but no longer trusted here).", metavar="")] = False,
 ) -> None:
     """Make a local signing identity (a small CA and a leaf certificate, files 0600); nothing is uploaded."""
     from belamy.utils.identity import init_identity

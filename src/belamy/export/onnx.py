@@ -168,7 +168,8 @@ def _checked_export_meta(path: Path, text: str) -> dict:
         meta = limits.config_dict(json.loads(text), what)
     except ValueError:
         raise BelamyError(f"{path} carries damaged belamy metadata", "export it again") from None
-    limits.whole("z_dim", meta.get("z_dim"), 1, 4096, what)
+    if meta.get("arch") != "pix2pix":  # drawn from a latent (pix2pix is drawn from a condition image instead)
+        limits.whole("z_dim", meta.get("z_dim"), 1, 4096, what)
     limits.whole("num_classes", meta.get("num_classes", 0), 0, limits.MAX_CLASSES, what)
     limits.power_of_two("res", meta.get("res"), 8, 2048, what)
     limits.names("label_names", meta.get("label_names") or [], what=what)

@@ -29,7 +29,9 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # The largest request body each route takes (belamy.utils.asgi refuses more with 413, unread): every
 # POST is a small JSON object; any other route gets the default.
 BODY_LIMITS = {"/api/generate": 4096, "/api/decide": 1024, "/api/undo": 1024, "/api/retrain": 1024,
-               "/api/travel": 1024}
+               "/api/travel": 1024,
+               # the draw page sends its drawing (a PNG data URL) with every stroke, and the painting to keep
+               "/api/draw/paint": 8 << 20, "/api/draw/keep": 16 << 20}
 DEFAULT_BODY_LIMIT = 64 * 1024
 
 
