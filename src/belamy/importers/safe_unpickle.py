@@ -237,8 +237,10 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise RefusedPickle(f"the pickle asks for {module}.{name}, which belamy does not load",
-                                "only StyleGAN2-ADA network pickles (data, no code) are imported") from None
+            hint = "only StyleGAN2-ADA network pickles (data, no code) are imported"
+            if module.startswith("dnnlib.tflib"):
+                hint = "this is a TensorFlow StyleGAN pickle: convert it with stylegan2-ada-pytorch's legacy.py first"
+            raise RefusedPickle(f"the pickle asks for {module}.{name}, which belamy does not load", hint) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise RefusedPickle("the pickle refers to data outside itself", "this is not a StyleGAN2-ADA network pickle")
