@@ -111,8 +111,11 @@ def test_the_script_style_is_the_default_and_typeset_stays(tmp_path: Path):
     a, b = signature.signature_mask(300, "script") > 0.5, signature.signature_mask(300, "typeset") > 0.5
     assert a.shape != b.shape or (a != b).mean() > 0.05
     src = save_png(np.asarray(img), tmp_path / "in.png", {"seed": 3})
-    assert read_provenance(sign_image(src, tmp_path / "out.png"))["signature_style"] == "script"
-    assert read_provenance(sign_image(src, tmp_path / "t.png", style="typeset"))["signature_style"] == "typeset"
+    def style_of(path: Path) -> str:
+        return Record.from_dict(read_provenance(path)).steps[-1]["style"]
+
+    assert style_of(sign_image(src, tmp_path / "out.png")) == "script"
+    assert style_of(sign_image(src, tmp_path / "t.png", style="typeset")) == "typeset"
     with pytest.raises(BelamyError, match="unknown signature style 'gothic'"):
         sign_pil(img, style="gothic")
 
