@@ -42,7 +42,7 @@ class LoadedGenerator:
             "checkpoint": self.checkpoint_path.with_suffix(".safetensors").name,
             "checkpoint_sha256": self.checkpoint_sha256, "kimg": self.kimg,
         }
-        corpus = self.meta.get("corpus") or self._run_corpus()
+        corpus = self.meta.get("corpus") or self.run_corpus()
         if corpus:
             record["corpus"] = corpus
         teacher = self.meta.get("distilled_from")
@@ -54,7 +54,7 @@ class LoadedGenerator:
         return record
 
 
-    def _run_corpus(self) -> dict | None:
+    def run_corpus(self) -> dict | None:
         """The training corpus named in run.json: where the work's paintings came from."""
         try:
             return json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")
