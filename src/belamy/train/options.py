@@ -72,7 +72,8 @@ class TrainOptions(RunOptions):
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
         "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
-        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "w_dim", "map_layers", "channel_base", "channel_max", "init", "extra",
+        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "w_dim", "map_layers", "channel_base",
+        "channel_max", "init", "extra",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
 
@@ -153,7 +154,7 @@ class TrainOptions(RunOptions):
         super().validate()
         _, loss = self._arch_and_loss()
         if loss.needs_labels and not self.labels:
-            raise BelamyError(f"--loss {loss.name} needs the corpus's styles",
+            raise BelamyError(f"--loss {loss.name} needs the corpus's classes (its styles)",
                               "add --labels folder (one sub-folder per style) or --labels FIELD (a manifest field)")
         if self.batch is None or not (isinstance(self.batch, int) and 1 <= self.batch <= MAX_BATCH):
             raise invalid("batch", self.batch, f"use a batch size from 1 to {MAX_BATCH} (64 is the DCGAN default)")
