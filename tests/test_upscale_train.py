@@ -98,5 +98,5 @@ def test_a_trained_sr_run_upscales(sr_corpus: Path, tmp_path: Path):
     img = Image.fromarray(synthetic_portraits(1, 20)[0])
     out = upscale_image(img, up, scale=8, tile=16, overlap=4, progress=False)
     assert out.size == (160, 160)
-    with pytest.raises(BelamyError, match="not an SR model|no run or checkpoint|no checkpoints"):
+    with pytest.raises(BelamyError, match="not an SR model|no SR model at|no checkpoints"):
         load_sr_run(tmp_path / "corpus-not-a-run")

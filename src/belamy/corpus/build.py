@@ -334,7 +334,7 @@ def build_corpus(
     if total is not None:
         workers = max(1, min(workers, (total + 3) // 4))
 
-    lock = RunLock(out.parent, what="corpus build", name=f".{out.name}.lock")
+    lock = RunLock(out.parent, what="corpus build", name=f".{out.name}.lock", remove_on_release=True)
     with _parent_made(out), lock:
         _recover_after_a_killed_build(out)
         return _build_locked(out, size, opts, items, total, workers, dedupe_distance, on_result, source_names,

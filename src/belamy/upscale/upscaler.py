@@ -54,6 +54,7 @@ def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.devic
     tensors, meta = ck.load_checkpoint(json_path)
     if meta.get("kind") != SR_FORMAT:
         raise BelamyError(f"{json_path.name} is not an SR model", "give a run made by `belamy sr train` (or use --weights)")
+    meta.setdefault("arch", "rrdb")  # SR checkpoints from before the registry knew the SR network by name
     loaded = load_module(json_path, "generator", device=device, tensors_and_meta=(tensors, meta), json_path=json_path)
     net, cfg, dev, prefix = loaded.module, loaded.cfg, loaded.device, loaded.prefix
     return Upscaler(

@@ -20,8 +20,9 @@ LOCK_NAME = ".lock"
 class RunLock:
     """An exclusive lock on ``root/name`` (the run folder's own ``.lock`` by default)."""
 
-    def __init__(self, root: Path, what: str = "run", name: str = LOCK_NAME):
+    def __init__(self, root: Path, what: str = "run", name: str = LOCK_NAME, remove_on_release: bool = False):
         self.root, self.what, self.name = Path(root), what, name
+        self.remove_on_release = remove_on_release  # for a lock file beside the user's folders, not inside a run
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -45,6 +46,9 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            if self.remove_on_release:
+                with contextlib.suppress(OSError):
+                    (self.root / self.name).unlink()
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)
