@@ -150,7 +150,7 @@ def belamy(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("extra, message", [
-    ([], "--loss can needs the corpus's styles"),
+    ([], "--loss can needs the corpus's classes"),
     (["--labels", "label", "--r1-gamma", "1"], "--r1-gamma is not used by --arch dcgan with --loss can"),
     (["--labels", "painter"], "no 'painter' label"),
 ])

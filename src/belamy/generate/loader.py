@@ -80,7 +80,7 @@ class LoadedGenerator:
             self._corpus = corpus_section(corpus, credits) if corpus else {}
         return dict(self._corpus)
 
-    def _run_corpus(self) -> dict | None:
+    def run_corpus(self) -> dict | None:
         """The training corpus named in run.json: where the work's paintings came from."""
         try:
             return json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")

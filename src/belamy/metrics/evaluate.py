@@ -50,10 +50,15 @@ def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoin
     gen = load_generator(Path(run), checkpoint, device)
     clf = load_classifier(classifier, gen.device) if classifier is not None else None
     if corpus is None:
-        corpus = (gen.meta.get("corpus") or gen._run_corpus() or {}).get("path")
+        corpus = (gen.meta.get("corpus") or gen.run_corpus() or {}).get("path")
         if not corpus:
             raise BelamyError(f"{run} does not say which corpus it was trained on", "pass --corpus CORPUS")
-    data = open_corpus(corpus)
+        try:
+            data = open_corpus(corpus)
+        except BelamyError as err:
+            raise BelamyError(f"the run's training corpus cannot be opened: {err.message}", "pass --corpus CORPUS") from None
+    else:
+        data = open_corpus(corpus)
     started = time.perf_counter()
     with torch.inference_mode():
         fakes = generate_for_eval(gen, n)

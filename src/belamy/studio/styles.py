@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS style_posteriors (
 );
 """
 BATCH = 64
+RUN_SOURCES_KEPT = 3
 
 
 class _Source:
@@ -38,7 +40,7 @@ class StylePosteriors:
     def __init__(self, root: Path, db: DecisionDB, classifier: Path | None = None, device: str = "cpu"):
         self.root, self.db, self.device = Path(root).resolve(), db, device
         self._lock = threading.Lock()  # one computation at a time (the models are not re-entrant)
-        self._run_sources: dict[str, _Source | None] = {}
+        self._run_sources: OrderedDict[str, _Source | None] = OrderedDict()  # by checkpoint, most recent last
         self._classifier: _Source | None = None
         if classifier is not None:
             from belamy.classify.store import WEIGHTS, load_classifier
@@ -54,11 +56,15 @@ class StylePosteriors:
             return self._classifier
         if not c.checkpoint_sha256:
             return None
-        if c.checkpoint_sha256 not in self._run_sources:
+        sha = c.checkpoint_sha256
+        if sha not in self._run_sources:
             ckpt = find_checkpoint(c.provenance, [self.root], confine=self.root)
-            key = "run:" + c.checkpoint_sha256[:16]
-            self._run_sources[c.checkpoint_sha256] = _run_source(ckpt, key, self.device) if ckpt else None
-        return self._run_sources[c.checkpoint_sha256]
+            self._run_sources[sha] = _run_source(ckpt, "run:" + sha[:16], self.device) if ckpt else None
+            loaded = [k for k, v in self._run_sources.items() if v is not None]
+            for old in loaded[:-RUN_SOURCES_KEPT]:  # a discriminator each: keep a few in memory
+                del self._run_sources[old]
+        self._run_sources.move_to_end(sha)
+        return self._run_sources[sha]
 
     def _stored(self, hashes: list[str]) -> dict[str, dict]:
         if not hashes:

@@ -179,7 +179,7 @@ class TrainOptions(RunOptions):
         super().validate()
         _, loss = self._arch_and_loss()
         if loss.needs_labels and not self.labels:
-            raise BelamyError(f"--loss {loss.name} needs the corpus's styles",
+            raise BelamyError(f"--loss {loss.name} needs the corpus's classes (its styles)",
                               "add --labels folder (one sub-folder per style) or --labels FIELD (a manifest field)")
         if self.batch is None or not (isinstance(self.batch, int) and 1 <= self.batch <= MAX_BATCH):
             raise invalid("batch", self.batch, f"use a batch size from 1 to {MAX_BATCH} (64 is the DCGAN default)")
