@@ -69,7 +69,7 @@ class LoadedGenerator:
     def _corpus_section(self) -> dict:
         """The training corpus (from the checkpoint or run.json), with its credits when the corpus is here."""
         if self._corpus is None:
-            corpus = self.meta.get("corpus") or self._run_corpus() or {}
+            corpus = self.meta.get("corpus") or self.run_corpus() or {}
             credits = None
             path = Path(corpus["path"]) if corpus.get("path") else None
             if path is not None and not credits_path(path).is_file() and (path / "manifest.jsonl").is_file():
