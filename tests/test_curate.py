@@ -335,7 +335,7 @@ def test_generate_curate_keeps_the_k_best_by_taste(run_root: Path, tmp_path: Pat
                    "--truncation", "0.5", "--grid", "--device", "cpu", "--db", str(root / "belamy-studio.sqlite"))
     assert proc.returncode == 0, proc.stderr
     pool = sorted((root / "picked2" / "pool").glob("seed-*.png"))
-    assert len(pool) == 5 and all(read_provenance(p)["truncation"] == 0.5 for p in pool)
+    assert len(pool) == 5 and all(Record.from_dict(read_provenance(p)).truncation == 0.5 for p in pool)
     assert (root / "picked2" / "grid.png").is_file()
     with pytest.raises(BelamyError, match="--n 1 candidates cannot give --curate 2"):
         generate_curated(root / "run", root / "x", 2, pool_size=1, db=root / "belamy-studio.sqlite")

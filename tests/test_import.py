@@ -26,6 +26,7 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.importers import import_model
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
+from belamy.provenance.record import Record
 from belamy.runs import checkpoint as ck
 
 REPO = Path(__file__).resolve().parents[1]
@@ -248,12 +249,12 @@ def test_import_cli_prints_the_licence_and_generate_reads_the_run(armed, tmp_pat
 
     generate(tmp_path / "run", tmp_path / "imgs", n=2, device="cpu")
     generate(tmp_path / "run", tmp_path / "cut", n=2, device="cpu", truncation=0.5, truncation_cutoff=2)
-    assert read_provenance(tmp_path / "cut" / "seed-000001.png")["truncation_cutoff"] == 2
+    assert Record.from_dict(read_provenance(tmp_path / "cut" / "seed-000001.png")).generation["truncation_cutoff"] == 2
     with pytest.raises(BelamyError, match="truncation-cutoff"):
         generate(tmp_path / "run", tmp_path / "bad", n=1, device="cpu", truncation_cutoff=-1)
 
-    record = read_provenance(tmp_path / "imgs" / "seed-000001.png")
-    assert record["imported_from"]["file"] == "model.pkl" and "non-commercial" in record["imported_from"]["licence"]
+    source = Record.from_dict(read_provenance(tmp_path / "imgs" / "seed-000001.png")).model["parents"]["imported_from"]
+    assert source["file"] == "model.pkl" and "non-commercial" in source["licence"]
     # importing again into the same folder is refused, and the run is untouched
     before = (tmp_path / "run" / "run.json").read_bytes()
     proc = run_cli("import", str(pkl), "--out", str(tmp_path / "run"))

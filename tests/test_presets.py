@@ -111,3 +111,17 @@ def test_train_help_names_the_presets():
     assert "--preset" in text
     for name in ("auto", *PRESETS):
         assert f"{name}:" in text
+
+
+def test_no_recipe_with_a_loss_the_recipe_cannot_train_uses_an_architecture_that_can(tiny_corpus, tmp_path,
+                                                                                     one_torch_thread):
+    # `belamy train CORPUS --loss minimax` (the formula on the painting): the CPU recipe's fastgan has its
+    # own loss, so the run is the DCGAN with its own defaults, not a refusal
+    result = train(tiny_train_options(tiny_corpus, tmp_path / "run", kimg=0.016, **{**TINY, "loss": "minimax"}))
+    info = run_json(result.run_dir)
+    assert info["arch"] == "dcgan" and info["options"]["loss"] == "minimax"
+    assert info["options"]["preset"] is None and not info.get("preset")
+    # asked for by name, the same recipe refuses the loss in one line
+    with pytest.raises(BelamyError, match="minimax"):
+        train(tiny_train_options(tiny_corpus, tmp_path / "named", kimg=0.016,
+                                 **{**TINY, "loss": "minimax", "preset": "cpu-fast"}))

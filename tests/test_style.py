@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from belamy.errors import BelamyError
 from belamy.models.registry import get_architecture
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
+from belamy.provenance.record import Record
 from belamy.runs.checkpoint import latest_checkpoint
 from belamy.train import train
 from belamy.utils.atomic import read_jsonl
@@ -181,7 +182,7 @@ def test_generation_from_a_style_run_is_reproducible_and_labelled(style_run: Pat
     pa = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(a.images[1]))
     pb = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(b.images[0]))
     assert np.array_equal(pa, pb) and pa.shape == (16, 16, 3)
-    assert read_provenance(a.images[0])["truncation"] == 0.7
+    assert Record.from_dict(read_provenance(a.images[0])).truncation == 0.7
     with pytest.raises(BelamyError, match="not class-conditional"):
         generate(style_run, tmp_path / "c", n=1, label="warm", device="cpu")
 
@@ -193,7 +194,7 @@ def test_conditional_training_and_generate_label(style_corpus: Path, tmp_path: P
     run = train(style_options(style_corpus, tmp_path / "run", labels="label", kimg=0.032, augment="diffaugment")).run_dir
     assert json.loads((run / "run.json").read_text())["label_names"] == ["cool", "warm"]
     result = generate(run, tmp_path / "out", n=2, label="warm", device="cpu")
-    assert read_provenance(result.images[0])["label"] == "warm"
+    assert Record.from_dict(read_provenance(result.images[0])).label == "warm"
     with pytest.raises(BelamyError, match="knows: cool, warm"):
         generate(run, tmp_path / "x", n=1, label="purple", device="cpu")
 
@@ -256,7 +257,7 @@ def test_init_starts_from_another_run_and_refuses_a_mismatch(style_run: Path, st
 
 @pytest.mark.parametrize(("overrides", "named"), [
     ({"labels": "label"}, "--labels"), ({"w_dim": 16}, "--w-dim"), ({"r1_gamma": 1.0}, "--r1-gamma"),
-    ({"style_mixing": 0.5}, "--style-mixing"), ({"ema_kimg": 1.0}, "--ema-kimg"),
+    ({"style_mixing": 0.5}, "--style-mixing"), ({"map_layers": 2}, "--map-layers"),
 ])
 def test_options_the_architecture_does_not_read_are_refused_by_name(style_corpus: Path, tmp_path: Path, overrides,
                                                                     named):

@@ -71,7 +71,8 @@ def downsample(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 
 def load_teacher(run: Path, checkpoint: str, truncation: float, device: str) -> Teacher:
     gen = load_generator(Path(run), checkpoint, device)
-    names = list(gen.meta.get("label_names") or gen.meta.get("model", {}).get("label_names") or [])
+    # The generator's classes only: a CAN run stores its corpus's styles, but its G takes no class.
+    names = list(gen.meta.get("label_names") or gen.meta.get("model", {}).get("label_names") or []) if gen.num_classes else []
     if gen.num_classes and len(names) != gen.num_classes:
         names = [str(i) for i in range(gen.num_classes)]
     return Teacher(gen=gen, D=_load_discriminator(gen), truncation=truncation, label_names=names)

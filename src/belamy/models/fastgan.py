@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from belamy.errors import BelamyError
+from belamy.models.dcgan import check_resolution
 from belamy.models.registry import Architecture, register
 from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
 
@@ -81,8 +82,7 @@ class FastGANConfig:
 def fastgan_config(res: int = 64, nz: int | None = None, ngf: int | None = None, ndf: int | None = None,
                    aspect: str | None = "1:1", **_ignored) -> FastGANConfig:
     """A validated config; widths default to DEFAULT_WIDTHS for the resolution."""
-    if res < 1 or res & (res - 1) or not 32 <= res <= 1024:
-        raise BelamyError(f"resolution {res} is not valid for fastgan", "use a power of two from 32 to 1024")
+    check_resolution(res, low=32, high=1024)
     aspect = check_aspect(aspect or "1:1")
     default_ngf, default_ndf = DEFAULT_WIDTHS.get(res, (8, 8))
     ngf = default_ngf if ngf is None else ngf

@@ -116,6 +116,8 @@ class StyleConfig:
             here, below = self.d_channels(2**k), self.d_channels(2 ** (k - 1))
             total += here * here * 9 + here * below * 10
         c4 = self.d_channels(4)
+        if self.num_classes and self.exact:  # the reference D maps labels through d_map_layers FC layers
+            total += self.num_classes * self.d_cmap_dim + self.d_map_layers * self.d_cmap_dim**2
         return total + c * self.d_channels(self.res) + c4 * c4 * (9 + h0 * w0)
 
     def g_channels(self, r: int) -> int:

@@ -48,7 +48,8 @@ PRESET_CHOICES = (AUTO, *PRESETS)
 
 def preset_help() -> str:
     lines = [f"{AUTO}: the best measured recipe for this device (cpu-fast on a CPU, classic on a GPU); "
-             "the default when neither --arch nor --preset is given"]
+             "the default when neither --arch nor --preset is given, unless --loss or an option you give "
+             "needs another architecture"]
     lines += [f"{p.name}: {p.summary}" for p in PRESETS.values()]
     return "; ".join(lines) + ". Options you give win over the preset's."
 
@@ -75,6 +76,8 @@ def apply_preset(options, device_type: str) -> dict | None:
         asked = AUTO
     preset, reason = choose(asked, device_type)
     wanted_arch = preset.settings.get("arch")
+    if options.preset is None and wanted_arch is not None and _cannot_train(wanted_arch, options):
+        return None  # auto by default only: what the user asked for needs another architecture's defaults
     if options.arch is not None and wanted_arch is not None and options.arch != wanted_arch:
         raise BelamyError(f"--preset {preset.name} trains --arch {wanted_arch}, not {options.arch}",
                           f"drop --arch to use the preset, or drop --preset to train {options.arch} with its defaults")
@@ -89,6 +92,20 @@ def apply_preset(options, device_type: str) -> dict | None:
     options.preset = preset.name
     return {"name": preset.name, "asked": asked, "why": reason, "settings": dict(preset.settings), "filled": filled,
             "yours": kept}
+
+
+def _cannot_train(arch_name: str, options) -> bool:
+    """Whether ``arch_name`` cannot train what ``options`` asks for by hand (a loss, or an option it never reads)."""
+    from belamy.models.registry import get_architecture
+    from belamy.train.losses import get_loss
+    from belamy.train.options import ARCH_OR_LOSS_OPTIONS
+
+    arch = get_architecture(arch_name)
+    loss = get_loss(options.loss or arch.default_loss)
+    if (arch.losses is not None and loss.name not in arch.losses) or (loss.archs is not None and arch_name not in loss.archs):
+        return True
+    asked = {name for name in ARCH_OR_LOSS_OPTIONS if getattr(options, name) is not None} | set(options.extra)
+    return not asked <= (arch.uses | loss.uses)
 
 
 def describe(record: dict, precision_note: str = "") -> str:

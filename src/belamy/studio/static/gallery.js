@@ -66,7 +66,8 @@ function spread(works, width, height) {
 const PROV_NAMES = {
   generator: "made with", arch: "architecture", res: "resolution", run: "run", checkpoint: "checkpoint",
   checkpoint_sha256: "checkpoint hash", kimg: "trained", seed: "seed", seeds: "seeds", truncation: "truncation ψ",
-  corpus: "corpus", label: "class", distilled_from: "distilled from", signed: "signed",
+  corpus: "corpus", label: "class", distilled_from: "distilled from", signed: "signed", latent_sha256: "latent hash",
+  imported_from: "imported from", init: "fine-tuned from", config_sha256: "config hash", design: "network design",
 };
 
 function provenanceValue(key, value) {
@@ -89,9 +90,28 @@ function provenanceValue(key, value) {
   return String(value);
 }
 
+// A provenance record (belamy-provenance, version 2: model, corpus, code, generation, steps) as the
+// flat fields a person reads; older flat records pass through.
+function provenanceFields(prov) {
+  if (!prov || prov.schema !== "belamy-provenance") return prov || {};
+  const model = { ...(prov.model || {}) };
+  const parents = model.parents || {};
+  delete model.parents;
+  delete model.run_name;
+  const flat = { ...model, ...(prov.generation || {}) };
+  for (const [kind, parent] of Object.entries(parents)) {
+    flat[kind] = typeof parent === "object" && parent !== null ? (parent.run || parent.file || parent.path || parent) : parent;
+  }
+  if (prov.corpus && Object.keys(prov.corpus).length) flat.corpus = prov.corpus;
+  if (prov.code && prov.code.design) flat.design = prov.code.design;
+  if (Array.isArray(prov.steps) && prov.steps.length) flat.steps = prov.steps.map((step) => step.stage).join(" → ");
+  Object.assign(flat, prov.work || {});
+  return flat;
+}
+
 function provenanceRows(prov) {
   const rows = [];
-  for (const [key, value] of Object.entries(prov || {})) {
+  for (const [key, value] of Object.entries(provenanceFields(prov))) {
     const name = PROV_NAMES[key] || key.replace(/_/g, " ");
     rows.push(el("tr", {}, el("th", { scope: "row", text: name }), el("td", {}, provenanceValue(key, value))));
   }
