@@ -113,6 +113,27 @@ def test_keypoint_files_become_figures(pose_run: Path, tmp_path: Path):
         keypoints_condition(tmp_path / "pose.json", "edges", 32, 32)
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "cannot read keypoints"),
+    ('{"points": []}', 'has no "keypoints"'),
+    ('{"keypoints": []}', "keypoints must be"),
+    ('{"keypoints": [[1, "a"]]}', "keypoints must be"),
+    ('{"keypoints": [[0.5, 0.5]], "width": "wide"}', '"width" is'),
+    ('{"keypoints": [[0.5, 0.5]], "height": 0}', '"height" is'),
+    ('{"keypoints": [[0.5, 0.5]], "threshold": -1}', '"threshold" is'),
+])
+def test_a_bad_keypoints_file_is_one_clear_error_for_translate_and_exhibit(pose_run: Path, tmp_path: Path, content,
+                                                                           message):
+    from belamy.exhibit.poses import ConditionSequence
+
+    (tmp_path / "poses").mkdir()
+    (tmp_path / "poses" / "bad.json").write_text(content)
+    with pytest.raises(BelamyError, match=message):
+        translate(pose_run, [tmp_path / "poses" / "bad.json"], tmp_path / "out", device="cpu")
+    with pytest.raises(BelamyError, match=message):
+        ConditionSequence(tmp_path / "poses", load_translator(pose_run, device="cpu"))
+
+
 def test_derive_makes_a_line_drawing_first(run: Path, tmp_path: Path):
     from conftest import synthetic_portraits
 

@@ -17,6 +17,11 @@ confidence below ``threshold`` (or NaN) is not drawn, nor is any limb that touch
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from belamy.errors import BelamyError
@@ -180,3 +185,47 @@ def _face68_template() -> list[list[float]]:
         a = np.pi - k * np.pi / 4
         pts.append([0.5 + 0.07 * np.cos(a), 0.71 - 0.015 * np.sin(a)])
     return [[round(float(x), 4), round(float(y), 4)] for x, y in pts]
+
+
+KEYPOINTS_HINT = 'write {"keypoints": [[x, y], ...], "width": W, "height": H}'
+
+
+@dataclass(frozen=True)
+class KeypointsFile:
+    """A keypoints JSON file: ``{"keypoints": [[x, y(, c)], ...], "width": W, "height": H}`` (pixels of a
+    W×H picture), or a bare list of points in [0, 1] coordinates (width and height 1)."""
+
+    points: np.ndarray  # float32 [K, 3]: x, y, confidence (1 where the file gives none)
+    width: float
+    height: float
+    threshold: float
+
+
+def read_keypoints_file(path: Path) -> KeypointsFile:
+    """The keypoints in ``path``, every value checked: a bad file is one line saying what is wrong."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BelamyError(f"cannot read keypoints from {path}: {exc}", KEYPOINTS_HINT) from None
+    if isinstance(data, list):
+        data = {"keypoints": data}
+    if not isinstance(data, dict) or "keypoints" not in data:
+        raise BelamyError(f"{path} has no \"keypoints\"", KEYPOINTS_HINT)
+    rows = data["keypoints"]
+    if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, list) and len(r) in (2, 3) and all(_is_number(v) for v in r) for r in rows):
+        raise BelamyError(f"{path}: keypoints must be [x, y] or [x, y, confidence] lists of numbers", "fix the file")
+    points = np.array([[*r, 1.0] if len(r) == 2 else r for r in rows], dtype=np.float32)
+    sizes = {}
+    for name, default in (("width", 1.0), ("height", 1.0), ("threshold", 0.3)):
+        value = data.get(name, default)
+        if value is None and name != "threshold":
+            value = default
+        if not _is_number(value) or not math.isfinite(value) or value < 0 or (name != "threshold" and value == 0):
+            raise BelamyError(f"{path}: \"{name}\" is {value!r}", "give a positive number (or leave it out)")
+        sizes[name] = float(value)
+    return KeypointsFile(points=points, **sizes)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -10,12 +10,12 @@ needed, so a long video does not fill the memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from belamy.corpus.skeleton import read_keypoints_file
 from belamy.errors import BelamyError
 from belamy.exhibit.frames import FORMATS, ScreenSpec, encode_frame, resize_frame
 from belamy.utils.imageio import open_rgb
@@ -29,21 +29,8 @@ def _ease(t: float) -> float:
 
 
 def _read_points(path: Path) -> tuple[np.ndarray, float, float]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BelamyError(f"cannot read keypoints from {path}: {exc}", 'write {"keypoints": [[x, y], ...]}') from None
-    if isinstance(data, list):
-        data = {"keypoints": data}
-    try:
-        points = np.array(data["keypoints"], dtype=np.float32)
-    except (KeyError, TypeError, ValueError):
-        raise BelamyError(f"{path} has no readable \"keypoints\"", 'write {"keypoints": [[x, y], ...]}') from None
-    if points.ndim != 2 or points.shape[1] not in (2, 3):
-        raise BelamyError(f"{path}: keypoints must be [x, y] or [x, y, confidence] lists", "fix the file")
-    if points.shape[1] == 2:
-        points = np.concatenate([points, np.ones((len(points), 1), np.float32)], axis=1)
-    return points, float(data.get("width") or 1.0), float(data.get("height") or 1.0)
+    keypoints = read_keypoints_file(path)
+    return keypoints.points, keypoints.width, keypoints.height
 
 
 class ConditionSequence:

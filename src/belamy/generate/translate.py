@@ -132,32 +132,18 @@ def load_translator(run_or_ckpt: str | os.PathLike, checkpoint: str = "latest", 
 def keypoints_condition(path: Path, kind: str, height: int, width: int) -> np.ndarray:
     """A figure drawn from a keypoints JSON file: ``{"keypoints": [[x, y(, c)], ...], "width": W, "height": H}``
     (pixels of a W×H picture, scaled to the run's shape), or coordinates in [0, 1] without width/height."""
-    from belamy.corpus.skeleton import draw_skeleton
+    from belamy.corpus.skeleton import draw_skeleton, read_keypoints_file
 
     if kind not in ("pose", "landmarks"):
         raise BelamyError(f"{path.name} holds keypoints, but this run translates {kind}",
                           "give keypoint files to a run trained on pose or landmarks pairs")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BelamyError(f"cannot read keypoints from {path}: {exc}", 'write {"keypoints": [[x, y], ...]}') from None
-    if isinstance(data, list):
-        data = {"keypoints": data}
-    if not isinstance(data, dict) or "keypoints" not in data:
-        raise BelamyError(f"{path} has no \"keypoints\"", 'write {"keypoints": [[x, y], ...], "width": W, "height": H}')
-    points = np.array(data["keypoints"], dtype=np.float32) if _rectangular(data["keypoints"]) else None
-    if points is None or points.ndim != 2 or points.shape[1] not in (2, 3):
-        raise BelamyError(f"{path}: keypoints must be [x, y] or [x, y, confidence] lists", "fix the file")
-    src_w, src_h = float(data.get("width") or 1.0), float(data.get("height") or 1.0)
+    keypoints = read_keypoints_file(path)
+    points, src_w, src_h = keypoints.points.copy(), keypoints.width, keypoints.height
     # Fit the source frame inside the run's shape (as pad does for pictures).
     scale = min(width / src_w, height / src_h)
     points[:, 0] = points[:, 0] * scale + (width - src_w * scale) / 2
     points[:, 1] = points[:, 1] * scale + (height - src_h * scale) / 2
-    return draw_skeleton(kind, points, height, width, threshold=float(data.get("threshold", 0.3)))
-
-
-def _rectangular(rows) -> bool:
-    return isinstance(rows, list) and all(isinstance(r, list) and len(r) in (2, 3) for r in rows)
+    return draw_skeleton(kind, points, height, width, threshold=keypoints.threshold)
 
 
 def expand_inputs(inputs: list[str | os.PathLike]) -> list[Path]:

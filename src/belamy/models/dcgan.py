@@ -11,7 +11,6 @@ function as art-DCGAN's Sigmoid + BCE but numerically stable.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -20,14 +19,14 @@ from torch import nn
 from belamy.errors import BelamyError
 from belamy.models import limits
 from belamy.models.registry import Architecture, register
-from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
+from belamy.utils.aspect import ASPECTS, AspectShaped, check_aspect
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
 DEFAULT_WIDTHS = {64: (64, 64), 128: (160, 40)}
 
 
 @dataclass(frozen=True)
-class DCGANConfig:
+class DCGANConfig(AspectShaped):
     res: int = 64
     nz: int = 100
     ngf: int = 64
@@ -53,20 +52,6 @@ class DCGANConfig:
                                      "classes", limits.HINT)
         limits.choice("aspect", self.aspect, ASPECTS)
         limits.check_parameters("DCGAN", self.weight_count())
-
-    @property
-    def start(self) -> tuple[int, int]:
-        return ASPECTS[self.aspect]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Output (height, width)."""
-        return shape_for(self.res, self.aspect)
-
-    @property
-    def doublings(self) -> int:
-        """Number of stride-2 layers between 4×4 and the output resolution."""
-        return int(math.log2(self.res)) - 2
 
     def weight_count(self) -> int:
         """Convolution and embedding weights of G and D together (BatchNorm's few are left out)."""

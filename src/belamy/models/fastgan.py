@@ -20,7 +20,6 @@ shape (halving as resolution doubles) at a fraction of its channels.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -31,7 +30,7 @@ from torch.nn.utils import spectral_norm
 from belamy.errors import BelamyError
 from belamy.models.dcgan import check_resolution
 from belamy.models.registry import Architecture, register
-from belamy.utils.aspect import ASPECTS, check_aspect, shape_for
+from belamy.utils.aspect import AspectShaped, check_aspect
 
 # Widths per resolution (ngf, ndf): narrow enough that a CPU sees tens of thousands of images an hour.
 DEFAULT_WIDTHS = {64: (16, 16), 128: (16, 16), 256: (8, 8)}
@@ -39,26 +38,13 @@ MAX_CHANNELS = 512
 
 
 @dataclass(frozen=True)
-class FastGANConfig:
+class FastGANConfig(AspectShaped):
     res: int = 64
     nz: int = 128
     ngf: int = 32
     ndf: int = 32
     channels: int = 3
     aspect: str = "1:1"
-
-    @property
-    def start(self) -> tuple[int, int]:
-        return ASPECTS[self.aspect]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Output (height, width)."""
-        return shape_for(self.res, self.aspect)
-
-    @property
-    def doublings(self) -> int:
-        return int(math.log2(self.res)) - 2
 
     def g_width(self, level: int) -> int:
         """Channels of G's map after ``level`` doublings (0: the 4×4 start): ngf·2^(doublings−level), capped."""

@@ -17,10 +17,26 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from belamy.errors import BelamyError
+from belamy.runs import distributed as dd
 from belamy.runs.distributed import DistInfo
 from belamy.runs.options import RunOptions
-from belamy.runs.paths import RunPaths
+from belamy.runs.paths import RunPaths, prepare_writable
 from belamy.runs.stats import StatsCollector
+
+
+def start_ranks(info: DistInfo, device: str, batch: int, root) -> torch.device:
+    """This process's device, once the global batch is known to split over the ranks and the run
+    folder is writable (made by rank 0, the others waiting for it)."""
+    from belamy.utils.device import resolve_device
+
+    resolved = resolve_device(dd.device_for(info, device))
+    if batch % info.world:
+        raise BelamyError(f"--batch {batch} does not split over {info.world} processes", f"use a multiple of {info.world}")
+    if info.is_main:
+        prepare_writable(root)
+    dd.barrier(info)
+    return resolved
 
 
 class Task(ABC):

@@ -23,14 +23,14 @@ from belamy.runs import checkpoint as ck
 from belamy.runs import distributed as dd
 from belamy.runs.data import RealBatches, corpus_labels, fit_shape
 from belamy.runs.ema import ema_beta, make_ema, update_ema
-from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.paths import RunPaths
 from belamy.runs.stats import StatsCollector
-from belamy.runs.task import Task
+from belamy.runs.task import Task, start_ranks
 from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.losses import GANLoss, StepBatch, get_loss
 from belamy.train.options import TrainOptions
 from belamy.train.transfer import init_model_config, load_init, read_init
-from belamy.utils.device import autocast_context, resolve_device, resolve_precision
+from belamy.utils.device import autocast_context, resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import console
@@ -97,13 +97,7 @@ class GANTask(Task):
         self.cfg = self._model_config(options)
         height, width = output_shape_of(self.cfg)
         self.images = fit_shape(corpus.images, height, width)
-        self.device = resolve_device(dd.device_for(info, options.device))
-        if options.batch % info.world:
-            raise BelamyError(f"--batch {options.batch} does not split over {info.world} processes",
-                              f"use a multiple of {info.world}")
-        if info.is_main:
-            prepare_writable(self.paths.root)
-        dd.barrier(info)
+        self.device = start_ranks(info, options.device, options.batch, self.paths.root)
 
         torch.manual_seed(options.seed)
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format

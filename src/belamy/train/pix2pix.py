@@ -21,13 +21,13 @@ from belamy.models.pix2pix import init_weights
 from belamy.models.registry import get_architecture
 from belamy.runs import distributed as dd
 from belamy.runs.data import RealBatches, fit_shape
-from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.runs.paths import RunPaths
 from belamy.runs.stats import StatsCollector
-from belamy.runs.task import Task
+from belamy.runs.task import Task, start_ranks
 from belamy.train.gan import adam, run_phases
 from belamy.train.losses import StepBatch, get_loss
 from belamy.train.options import TrainOptions
-from belamy.utils.device import resolve_device, resolve_precision
+from belamy.utils.device import resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import console
@@ -85,13 +85,7 @@ class Pix2PixTask(Task):
         self.holdout_pairs = both[self.holdout_index]
         if len(self.train_pairs) == 0:
             raise BelamyError("no pairs are left to train on", "lower --holdout")
-        self.device = resolve_device(dd.device_for(info, options.device))
-        if options.batch % info.world:
-            raise BelamyError(f"--batch {options.batch} does not split over {info.world} processes",
-                              f"use a multiple of {info.world}")
-        if info.is_main:
-            prepare_writable(self.paths.root)
-        dd.barrier(info)
+        self.device = start_ranks(info, options.device, options.batch, self.paths.root)
         torch.manual_seed(options.seed)
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         self.G = self.arch.make_generator(self.cfg)

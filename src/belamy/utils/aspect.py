@@ -9,6 +9,8 @@ makes, so training reads it without resampling.
 
 from __future__ import annotations
 
+import math
+
 from belamy.errors import BelamyError
 
 # width:height → the start grid (rows, cols) that replaces 4×4
@@ -27,6 +29,28 @@ def shape_for(size: int, aspect: str = "1:1") -> tuple[int, int]:
     if aspect != "1:1" and size % 4:
         raise BelamyError(f"--size {size} does not divide into a {aspect} picture", "use a multiple of 4, e.g. 128")
     return size * rows // 4, size * cols // 4
+
+
+class AspectShaped:
+    """What a model config with ``res`` and ``aspect`` fields derives from them (a mixin for its dataclass)."""
+
+    res: int
+    aspect: str
+
+    @property
+    def start(self) -> tuple[int, int]:
+        """The start grid (rows, cols) that replaces 4×4."""
+        return ASPECTS[self.aspect]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Output (height, width)."""
+        return shape_for(self.res, self.aspect)
+
+    @property
+    def doublings(self) -> int:
+        """Number of stride-2 layers between the start grid and the output resolution."""
+        return int(math.log2(self.res)) - 2
 
 
 def aspect_of(height: int, width: int) -> str | None:

@@ -85,6 +85,16 @@ class GANLoss(ABC):
         if self.augment is not None and hasattr(self.augment, "accumulate"):
             self.augment.accumulate(logits)
 
+    def record_discrimination(self, stats: StatsCollector, loss: torch.Tensor, logits_real: torch.Tensor,
+                              logits_fake: torch.Tensor, sign_real: bool = False) -> None:
+        """After D's main phase: feed ADA, and log D's loss and how real it finds real and fake images."""
+        self.observe_real_logits(logits_real)
+        stats.add("loss_D", loss)
+        stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
+        stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
+        if sign_real:
+            stats.add("sign_real", logits_real.detach().float().sign().mean())
+
     @abstractmethod
     def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
         """Compute the phase's loss and back-propagate it (the task zeroes and steps the optimizer)."""

@@ -187,11 +187,7 @@ class CANLoss(GANLoss):
             style_loss = F.cross_entropy(style_logits, batch.real_labels)
             loss = self._bce(logits_real, 1, rng) + self._bce(logits_fake, 0, rng) + style_loss
             loss.backward()
-            self.observe_real_logits(logits_real)
-            stats.add("loss_D", loss)
-            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
-            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
-            stats.add("sign_real", logits_real.detach().float().sign().mean())
+            self.record_discrimination(stats, loss, logits_real, logits_fake, sign_real=True)
             stats.add("style_loss_D", style_loss.detach())
             stats.add("style_acc_real", (style_logits.detach().argmax(dim=1) == batch.real_labels).float().mean())
         elif phase == "Gmain":

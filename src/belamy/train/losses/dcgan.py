@@ -38,10 +38,7 @@ class _DCGANLoss(GANLoss):
             # D ascends log D(x) + log(1 − D(G(z))), i.e. descends softplus(−l_real) + softplus(l_fake).
             loss = F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
             loss.backward()
-            self.observe_real_logits(logits_real)
-            stats.add("loss_D", loss)
-            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
-            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
+            self.record_discrimination(stats, loss, logits_real, logits_fake)
         elif phase == "Gmain":
             loss = self.generator_loss(self.D(self.augment_images(fake, batch.rng), batch.gen_labels))
             loss.backward()

@@ -44,11 +44,8 @@ class FastGANLoss(GANLoss):
             logits_fake = self.D.patch_logits(self.augment_images(fake.detach(), batch.rng))
             hinge = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean()
             (hinge + RECONSTRUCTION_WEIGHT * recon).backward()
-            self.observe_real_logits(logits_real)
-            stats.add("loss_D", hinge)
+            self.record_discrimination(stats, hinge, logits_real, logits_fake)
             stats.add("recon", recon)
-            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
-            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
         elif phase == "Gmain":
             loss = -self.D.patch_logits(self.augment_images(fake, batch.rng)).float().mean()
             loss.backward()

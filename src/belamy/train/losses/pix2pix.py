@@ -47,9 +47,7 @@ class Pix2PixLoss(GANLoss):
             logits_fake = self.D(condition, fake.detach())
             loss = 0.5 * (F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean())
             loss.backward()
-            stats.add("loss_D", loss)
-            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
-            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
+            self.record_discrimination(stats, loss, logits_real, logits_fake)
         elif phase == "Gmain":
             want_features = self.fm_weight > 0
             out = self.D(condition, fake, features=want_features)

@@ -79,11 +79,7 @@ class StyleGAN2Loss(GANLoss):
             logits_real = self.D(self.augment_images(batch.real, rng), batch.real_labels)
             loss = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
             loss.backward()
-            self.observe_real_logits(logits_real)
-            stats.add("loss_D", loss)
-            stats.add("D_real", torch.sigmoid(logits_real.detach().float()).mean())
-            stats.add("D_fake", torch.sigmoid(logits_fake.detach().float()).mean())
-            stats.add("sign_real", logits_real.detach().float().sign().mean())
+            self.record_discrimination(stats, loss, logits_real, logits_fake, sign_real=True)
         elif phase == "Dreg":
             # R1 on the real images before augmentation, as ADA does: grid_sample's double backward
             # carries the penalty through the augmentation.
