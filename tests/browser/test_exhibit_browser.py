@@ -92,11 +92,11 @@ def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(
         for n, page in enumerate(pages, start=1):
             page.goto(f"http://127.0.0.1:{port}/screen/{n}")
         for page in pages:
-            page.wait_for_function("window.belamyFrames >= 3", timeout=30_000)
+            page.wait_for_function("() => window.belamyFrames >= 3", timeout=30_000)
         # The portraits move: a later frame differs from an earlier one, and the screens differ.
         before = [picture(p) for p in pages]
         for page, count in zip(pages, [frames(p) for p in pages], strict=True):
-            page.wait_for_function(f"window.belamyFrames >= {count + 4}", timeout=30_000)
+            page.wait_for_function(f"() => window.belamyFrames >= {count + 4}", timeout=30_000)
         after = [picture(p) for p in pages]
         assert before[0] != after[0] and before[1] != after[1]
         assert after[0] != after[1]
@@ -115,7 +115,7 @@ def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(
         with page_errors.server_down():
             stop_server(server)
             for page in pages:
-                page.wait_for_function("document.body.dataset.state === 'disconnected'", timeout=30_000)
+                page.wait_for_function("() => document.body.dataset.state === 'disconnected'", timeout=30_000)
             stalled = [frames(p) for p in pages]
             time.sleep(1.5)
             assert [frames(p) for p in pages] == stalled
@@ -123,7 +123,7 @@ def test_two_screens_stream_moving_portraits_and_recover_after_a_server_restart(
             # Start it again on the same port: both pages reconnect by themselves and frames resume.
             server = start_server(run, port, log)
             for page, count in zip(pages, stalled, strict=True):
-                page.wait_for_function(f"window.belamyFrames >= {count + 5}", timeout=30_000)
+                page.wait_for_function(f"() => window.belamyFrames >= {count + 5}", timeout=30_000)
                 assert page.evaluate("document.body.dataset.state") == "streaming"
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["clients"] == [1, 1]
         for n, page in enumerate(pages, start=1):

@@ -171,7 +171,7 @@ def test_curate_twenty_with_the_keyboard_undo_one_and_reload(page, server: str, 
     page.click("button[data-mode='order']")
     page.wait_for_selector("#card[data-hash]")
     # A 96² candidate is shown at a whole 4× (384 px), not stretched to fill the card, and says its size.
-    page.wait_for_function("document.querySelector('#card-img').dataset.zoom === '4'")
+    page.wait_for_function("() => document.querySelector('#card-img').dataset.zoom === '4'")
     assert page.locator("#card-img").bounding_box()["width"] == 384
     assert "96 × 96 px, shown at 4×" in page.inner_text("#card-caption")
     decided = []
@@ -182,7 +182,7 @@ def test_curate_twenty_with_the_keyboard_undo_one_and_reload(page, server: str, 
     page.wait_for_function("h => document.querySelector('#card').dataset.hash === h", arg=decided[-1][0])
     db = open_db(root)
     wait_for(lambda: db.decision_count() == 19 and db.candidate(decided[-1][0]).decision is None, "19 stored decisions")
-    page.wait_for_function("document.querySelector('#count-left').textContent === '11'")
+    page.wait_for_function("() => document.querySelector('#count-left').textContent === '11'")
 
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
@@ -241,7 +241,7 @@ def test_on_a_phone_the_buttons_decide(browser, page_errors, server: str, root: 
         pg.evaluate("""() => {  // as once the taste is learned
           const p = document.querySelector('#card-p'); p.classList.remove('hidden'); p.textContent = 'model: 99% keep';
         }""")
-        pg.wait_for_function("document.querySelector('#card-caption').textContent.includes('shown at')")
+        pg.wait_for_function("() => document.querySelector('#card-caption').textContent.includes('shown at')")
         a, b = pg.locator("#card-p").bounding_box(), pg.locator("#card-caption").bounding_box()
         apart = a["x"] + a["width"] <= b["x"] or b["y"] >= a["y"] + a["height"] or a["y"] >= b["y"] + b["height"]
         assert apart, f"the model's guess {a} and the caption {b} overlap"
@@ -335,7 +335,7 @@ def test_runs_and_gallery_pages(page, server: str, root: Path):
     page.wait_for_selector("svg.chart polyline.g")
     page.focus("#scrubber")
     page.keyboard.press("Home")
-    page.wait_for_function("document.querySelector('#grid-label').textContent.startsWith('0 kimg')")
+    page.wait_for_function("() => document.querySelector('#grid-label').textContent.startsWith('0 kimg')")
     assert "grid-000000000.png" in page.get_attribute("#grid-img", "src")
     page.keyboard.press("End")
     page.fill("#gen-n", "4")
@@ -365,7 +365,7 @@ def test_runs_and_gallery_pages(page, server: str, root: Path):
     assert "checkpoint_sha256" not in prov and "{" not in prov and '"' not in prov
     digest = page.get_attribute("table.prov tr:has(th:text-is('checkpoint hash')) code", "title")
     assert prov.count(digest[:12]) == 1 and digest not in prov
-    page.wait_for_function("document.querySelector('.detail img.large').dataset.zoom")
+    page.wait_for_function("() => document.querySelector('.detail img.large').dataset.zoom")
     assert page.evaluate("document.querySelector('.detail img.large').dataset.zoom") == "6"  # 32² at a whole 6×
     page.click("#pick-btn")
     page.focus(f".work[data-hash='{b}']")  # the map works from the keyboard too
