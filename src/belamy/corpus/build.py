@@ -94,7 +94,8 @@ class CorpusReport:
         table.add_row("rejected", f"[yellow]{self.rejected}[/yellow]")
         for reason, n in self.reject_reasons.items():
             table.add_row(f"  {reason}", str(n))
-        table.add_row("duplicates merged", f"{self.duplicates} (in {len(self.duplicate_groups)} groups)")
+        groups = len(self.duplicate_groups)
+        table.add_row("duplicates merged", f"{self.duplicates} (in {groups} group{'' if groups == 1 else 's'})")
         table.add_row("time", f"{self.seconds:.1f} s ({self.images_per_second:.0f} img/s)")
         for name, path in self.paths.items():
             table.add_row(name, str(path))
