@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from belamy.cli.app import app
-from belamy.cli.options import Device
+from belamy.cli.options import CheckpointMinutes, Device, Keep, Minutes
 from belamy.utils.progress import console
 
 
@@ -56,12 +56,6 @@ DURATION_HELP = ("Train until this many thousand real images have been shown (de
                  "on --resume, the run's own target).")
 
 
-MINUTES_HELP = "Train for this many minutes of wall time instead (or as well: whichever comes first); kept on --resume."
-
-
-CHECKPOINT_MINUTES_HELP = "Also write a checkpoint whenever this many minutes have passed since the last (0: off)."
-
-
 @app.command("train")
 def train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
@@ -70,7 +64,7 @@ def train_cmd(
     preset: Annotated[str | None, typer.Option(help=_preset_help())] = None,
     res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for style (default: 64; on --resume, the run's).")] = None,
     kimg: Annotated[float | None, typer.Option(help=DURATION_HELP)] = None,
-    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
+    minutes: Minutes = None,
     batch: Annotated[int | None, typer.Option(help="Batch size over all processes (default: 64 dcgan, 32 style and fastgan).")] = None,
     loss: Annotated[str | None, typer.Option(help=_loss_help())] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate for both networks (default: 2e-4 dcgan, 0.0025 style).")] = None,
@@ -95,8 +89,8 @@ def train_cmd(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (style; worth it on a GPU).", metavar="")] = False,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines (one metrics.jsonl line each).")] = 4.0,
     snapshot_ticks: Annotated[int, typer.Option(help="Ticks between sample grids and checkpoints.")] = 1,
-    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
-    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    checkpoint_minutes: CheckpointMinutes = 10.0,
+    keep: Keep = 3,
     grid_size: Annotated[int, typer.Option(help="Images in each sample grid (seeds 0..N-1, as `belamy generate`).")] = 36,
     mirror: Annotated[bool, typer.Option(help="Flip real images left-right at random (doubles a small corpus).", metavar="")] = True,
     seed: Annotated[int, typer.Option(help="Random seed for weights, latents and data order.")] = 0,
@@ -138,15 +132,15 @@ def distill_cmd(
     res: Annotated[int | None, typer.Option(help="Student resolution, a power of two up to the teacher's (default: the teacher's; lower is faster).")] = None,
     ngf: Annotated[int, typer.Option(help="Student width (channels at the output resolution): 16 runs at 24+ fps at 256² on a laptop CPU.")] = 16,
     kimg: Annotated[float | None, typer.Option(help="Learn until this many thousand teacher images have been shown (default: 100; on --resume, the run's own target).")] = None,
-    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
-    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
+    minutes: Minutes = None,
+    checkpoint_minutes: CheckpointMinutes = 10.0,
     batch: Annotated[int, typer.Option(help="Teacher images per step.")] = 32,
     truncation: Annotated[float, typer.Option(help="The teacher's truncation ψ, baked into the student (1 = the full range).")] = 1.0,
     lr: Annotated[float, typer.Option(help="Adam learning rate of the student.")] = 2e-3,
     feature_weight: Annotated[float, typer.Option(help="Weight of the teacher discriminator's feature match (0: pixels only).")] = 0.2,
     ema_kimg: Annotated[float, typer.Option(help="Half-life of the student's weight average, in kimg (0: none).")] = 1.0,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines, comparison images and checkpoints.")] = 4.0,
-    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    keep: Keep = 3,
     seed: Annotated[int, typer.Option(help="Random seed for the student's weights and the latents it learns on.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the distillation in --out from its last checkpoint.", metavar="")] = False,
     device: Device = "auto",
@@ -176,8 +170,8 @@ def sr_train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="SR run folder: checkpoints, before/after samples, metrics.")],
     scale: Annotated[int, typer.Option(help="Model enlargement, 2 or 4.")] = 4,
     kimg: Annotated[float | None, typer.Option(help="Train until this many thousand patches have been shown (default: 20; on --resume, the run's own target).")] = None,
-    minutes: Annotated[float | None, typer.Option(help=MINUTES_HELP)] = None,
-    checkpoint_minutes: Annotated[float, typer.Option(help=CHECKPOINT_MINUTES_HELP)] = 10.0,
+    minutes: Minutes = None,
+    checkpoint_minutes: CheckpointMinutes = 10.0,
     warmup_kimg: Annotated[float, typer.Option(help="kimg of L1-only training before the adversarial losses.")] = 2.0,
     batch: Annotated[int, typer.Option(help="Patches per step.")] = 8,
     patch: Annotated[int | None, typer.Option(help="High-resolution patch side, a multiple of 16 (default: 96, or the largest the corpus holds).")] = None,
@@ -190,7 +184,7 @@ def sr_train_cmd(
     fm_weight: Annotated[float, typer.Option(help="Weight of the discriminator feature-matching loss.")] = 0.05,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines.")] = 0.5,
     snapshot_ticks: Annotated[int, typer.Option(help="Ticks between before/after samples and checkpoints.")] = 4,
-    keep: Annotated[int, typer.Option(help="How many recent checkpoints to keep.")] = 3,
+    keep: Keep = 3,
     seed: Annotated[int, typer.Option(help="Random seed for weights, crops and degradations.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the SR run in --out from its last checkpoint.", metavar="")] = False,
     device: Device = "auto",
