@@ -100,7 +100,7 @@ def _onnx():
 def export_generator(gen: LoadedGenerator, out: Path, truncation: float = 1.0, output: str = "uint8",
                      opset: int = OPSET) -> Path:
     """Write ``gen`` as ONNX to ``out`` (atomically); returns ``out``."""
-    onnx = _onnx()
+    _onnx()  # a clear error when the onnx extra is missing, before any work
 
     if output not in OUTPUTS:
         raise BelamyError(f"output {output!r} is not known", f"use one of {', '.join(OUTPUTS)}")
@@ -127,9 +127,21 @@ def export_generator(gen: LoadedGenerator, out: Path, truncation: float = 1.0, o
         "checkpoint_sha256": gen.checkpoint_sha256, "run": str(gen.run_dir), "kimg": gen.kimg,
     }
     try:
-        with atomic_path(out) as tmp, warnings.catch_warnings(), torch.no_grad(), _static_channel_filters():
+        with _static_channel_filters():
+            write_onnx(wrapper, args, out, opset, names, axes, meta)
+    finally:
+        gen.G.to(gen.device)
+    return out
+
+
+def write_onnx(wrapper: nn.Module, args: tuple, out: Path, opset: int, input_names: list[str], axes: dict,
+               meta: dict) -> None:
+    """Trace ``wrapper`` on ``args`` into ``out`` (atomically), with belamy's metadata; one output, "image"."""
+    onnx = _onnx()
+    try:
+        with atomic_path(out) as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
-            torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=opset, input_names=names,
+            torch.onnx.export(wrapper, args, str(tmp), dynamo=False, opset_version=opset, input_names=input_names,
                               output_names=["image"], dynamic_axes=axes, do_constant_folding=True)
             model = onnx.load(str(tmp))
             entry = model.metadata_props.add()
@@ -137,9 +149,6 @@ def export_generator(gen: LoadedGenerator, out: Path, truncation: float = 1.0, o
             onnx.save(model, str(tmp))
     except PermissionError as err:
         raise BelamyError(f"cannot write {out}: {err.strerror}", "choose a folder you can write to") from None
-    finally:
-        gen.G.to(gen.device)
-    return out
 
 
 def export_onnx(run: Path, out: Path, truncation: float = 1.0, checkpoint: str = "latest", output: str = "uint8",

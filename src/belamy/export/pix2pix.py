@@ -11,10 +11,8 @@ studio and the exhibit do not care which one runs; ``auto`` measures both and ke
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,6 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.translate import Translator
-from belamy.utils.atomic import atomic_path
 
 OPSET = 17
 ENGINES = ("torch", "onnx", "auto")
@@ -42,9 +39,9 @@ class _Uint8Translator(nn.Module):
 
 def export_translator(tr: Translator, out: Path, opset: int = OPSET) -> Path:
     """Write the translator's generator as ONNX to ``out`` (atomically); returns ``out``."""
-    from belamy.export.onnx import META_KEY, _onnx
+    from belamy.export.onnx import _onnx, write_onnx
 
-    onnx = _onnx()
+    _onnx()  # a clear error when the onnx extra is missing, before any work
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise BelamyError(f"{out} does not end in .onnx", "name the output file something.onnx")
@@ -60,17 +57,8 @@ def export_translator(tr: Translator, out: Path, opset: int = OPSET) -> Path:
         "checkpoint_sha256": tr.checkpoint_sha256, "run": str(tr.run_dir), "kimg": tr.kimg,
     }
     try:
-        with atomic_path(out) as tmp, warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
-            torch.onnx.export(wrapper, (dummy,), str(tmp), dynamo=False, opset_version=opset,
-                              input_names=["condition"], output_names=["image"],
-                              dynamic_axes={"condition": {0: "batch"}, "image": {0: "batch"}}, do_constant_folding=True)
-            model = onnx.load(str(tmp))
-            entry = model.metadata_props.add()
-            entry.key, entry.value = META_KEY, json.dumps(meta)
-            onnx.save(model, str(tmp))
-    except PermissionError as err:
-        raise BelamyError(f"cannot write {out}: {err.strerror}", "choose a folder you can write to") from None
+        write_onnx(wrapper, (dummy,), out, opset, ["condition"], {"condition": {0: "batch"}, "image": {0: "batch"}},
+                   meta)
     finally:
         tr.G.to(tr.device).to(memory_format=torch.channels_last)
     return out
