@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +215,26 @@ def page_errors():
 def no_signing_identity(monkeypatch):
     """Tests write unsigned files unless they make an identity: a developer's own keys must not change them."""
     monkeypatch.setenv("BELAMY_KEYS", "none")
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """An ASGI ``app`` (the studio's) on a free loopback port, in a thread; yields its address."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(300):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(30)

@@ -7,10 +7,7 @@ Screenshots land in test-artifacts/screenshots/ for a person to look at.
 from __future__ import annotations
 
 import hashlib
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+from conftest import serve_in_thread  # noqa: E402
 from pix2pix_util import random_pix2pix_run  # noqa: E402
 
 from belamy.curate.db import open_db  # noqa: E402
@@ -52,25 +50,10 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(root: Path):
-    import uvicorn
-
     from belamy.studio.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(root, retrain_every=1000, device="cpu")
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "the studio server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with serve_in_thread(create_app(root, retrain_every=1000, device="cpu")) as address:
+        yield address
 
 
 @pytest.fixture

@@ -5,12 +5,9 @@ Screenshots of every page land in test-artifacts/screenshots/ for a person to lo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the shared fixtures' helpers (a tiny corpus and run)
 
-from conftest import CHROMIUM, synthetic_portraits, tiny_train_options, write_corpus  # noqa: E402
+from conftest import CHROMIUM, serve_in_thread, synthetic_portraits, tiny_train_options, write_corpus  # noqa: E402
 
 from belamy.curate.db import open_db  # noqa: E402
 from belamy.curate.rank import rank_folder  # noqa: E402
@@ -72,30 +69,11 @@ def root(tmp_path_factory) -> Path:
     return root
 
 
-@contextlib.contextmanager
 def studio_server(root: Path):
     """The studio app on a free loopback port, in a thread; yields its address."""
-    import uvicorn
-
     from belamy.studio.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(root, retrain_every=10, device="cpu")
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "the studio server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(30)
+    return serve_in_thread(create_app(root, retrain_every=10, device="cpu"))
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,7 @@ A screenshot lands in test-artifacts/screenshots/curate-style-posterior.png for 
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +14,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the shared fixtures' helpers
 
-from conftest import STYLE_NAMES, synthetic_styles, write_corpus  # noqa: E402
+from conftest import STYLE_NAMES, serve_in_thread, synthetic_styles, write_corpus  # noqa: E402
 
 from belamy.utils.imageio import save_png  # noqa: E402
 
 SHOTS = REPO / "test-artifacts" / "screenshots"
-
-
-@contextlib.contextmanager
-def serve(app):
-    """``app`` on a free loopback port, in a thread; yields its address."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(300):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "the studio server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +45,7 @@ def root(tmp_path_factory) -> Path:
 def test_each_candidate_shows_a_bar_per_style_and_the_most_ambiguous_come_first(browser, page_errors, root: Path):
     from belamy.studio.app import create_app
 
-    with serve(create_app(root, retrain_every=1000, device="cpu", classifier=root.parent / "cls")) as address:
+    with serve_in_thread(create_app(root, retrain_every=1000, device="cpu", classifier=root.parent / "cls")) as address:
         context = browser.new_context(viewport={"width": 1100, "height": 860}, device_scale_factor=1)
         page = page_errors(context.new_page())
         page.goto(f"{address}/curate")
