@@ -27,18 +27,24 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def video_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float, int]:
-    """(frames as uint8 [H, W, 3], frames per second, frame count estimate) of a video file."""
+def _open_video(path: str | Path):
+    """An ffmpeg frame reader on ``path`` and the metadata it reads first; one clear line when it cannot."""
     imageio_ffmpeg = _ffmpeg()
     path = Path(path)
     if not path.is_file():
         raise BelamyError(f"video not found: {path}", "check the path")
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
-        meta = next(reader)
+        return reader, next(reader)
     except (OSError, RuntimeError, StopIteration) as exc:
+        reader.close()
         raise BelamyError(f"cannot read the video {path}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else exc}",
                           "is it a video ffmpeg can decode (MP4, MOV, WebM...)?") from None
+
+
+def video_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float, int]:
+    """(frames as uint8 [H, W, 3], frames per second, frame count estimate) of a video file."""
+    reader, meta = _open_video(path)
     width, height = meta["size"]
     fps = float(meta.get("fps") or 25.0)
     count = int(round(float(meta.get("duration") or 0) * fps))
@@ -55,17 +61,8 @@ def video_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float, int]:
 
 def video_info(path: str | Path) -> tuple[float, int, tuple[int, int]]:
     """(frames per second, frame count estimate, (width, height)) of a video, without decoding it."""
-    imageio_ffmpeg = _ffmpeg()
-    if not Path(path).is_file():
-        raise BelamyError(f"video not found: {path}", "check the path")
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-    try:
-        meta = next(reader)
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise BelamyError(f"cannot read the video {path} ({type(exc).__name__})",
-                          "is it a video ffmpeg can decode (MP4, MOV, WebM...)?") from None
-    finally:
-        reader.close()
+    reader, meta = _open_video(path)
+    reader.close()
     fps = float(meta.get("fps") or 25.0)
     return fps, int(round(float(meta.get("duration") or 0) * fps)), tuple(meta["size"])
 
