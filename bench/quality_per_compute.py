@@ -3,6 +3,8 @@
     python bench/quality_per_compute.py [--cpu-minutes 10 30] [--res 64] [--corpus ../shared/corpora/portraits]
                                         [--out bench/out/quality] [--arch dcgan style ...] [--threads 1]
     python bench/quality_per_compute.py --gpu-minutes 20 --res 128     # on a GPU: wall-clock budget
+    python bench/quality_per_compute.py --cpu-minutes 10 30 60 --continue 20261123-190014 --out ...
+                                        # carry an earlier bench's candidates on to a larger budget
 
 The corpus folder of paintings is built once (at --res) into OUT/corpus and split by content hash
 into OUT/split/train (four fifths: what every candidate trains on) and OUT/split/heldout (one
@@ -117,22 +119,28 @@ def file_stem(spec: str) -> str:
 def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets_s: list[float], cpu_clock: bool,
             threads: int) -> list[dict]:
     """One candidate through every budget: train, score, contact sheet. The rows are returned and
-    written to OUT/<candidate>-<stamp>.json (the child process's answer)."""
+    written to OUT/<candidate>-<stamp>.json (the child process's answer). Budgets that file already
+    has rows for are skipped: the run resumes from its last checkpoint with the time those rows spent."""
     if threads:
         torch.set_num_threads(threads)
     split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
     run = out / f"{file_stem(spec)}-{stamp}"
+    answer = out / f"{file_stem(spec)}-{stamp}.json"
+    rows = json.loads(answer.read_text()) if answer.exists() else []
+    already_s = rows[-1]["train_s"] if rows else 0.0
+    already_wall_s = rows[-1]["wall_s"] if rows else 0.0
     base = time.process_time if cpu_clock else time.perf_counter
     excluded = 0.0  # time spent scoring: not training budget
     start = base()
 
     def spent() -> float:
-        return base() - start - excluded
+        return already_s + base() - start - excluded
 
-    rows = []
-    started = time.perf_counter()
-    for i, budget_s in enumerate(budgets_s):
-        nimg = train_until(spec, split_dir / "train", run, res, budget_s, spent, resume=i > 0)
+    started = time.perf_counter() - already_wall_s
+    for budget_s in budgets_s:
+        if any(row["budget_min"] * 60 == budget_s for row in rows):
+            continue
+        nimg = train_until(spec, split_dir / "train", run, res, budget_s, spent, resume=(run / "run.json").exists())
         train_spent, scoring_from = spent(), base()
         if train_spent < budget_s:  # stopped from outside (Ctrl-C, SIGTERM): a row would be mislabelled
             print(f"{spec}: stopped after {train_spent / 60:.1f} of {budget_s / 60:g} minutes; no row for this budget")
@@ -147,7 +155,7 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
                **{k: round(v, 3) for k, v in split.score(fakes).items()}}
         rows.append(row)
         excluded += base() - scoring_from
-        (out / f"{file_stem(spec)}-{stamp}.json").write_text(json.dumps(rows))
+        answer.write_text(json.dumps(rows))
     return rows
 
 
@@ -175,12 +183,16 @@ def main() -> None:
                              "or preset=NAME")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads per candidate (they train side by side, one process each)")
+    parser.add_argument("--continue", dest="stamp", metavar="STAMP",
+                        help="carry on the candidates of an earlier bench (its results stamp, e.g. 20261123-190014) to "
+                             "budgets it has no rows for; each resumes from its last checkpoint, which should be the "
+                             "one its last row measured")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = build(args.corpus, args.out, args.res)
     train_dir, _ = split_corpus(corpus, args.out / "split")
     split_dir = train_dir.parent
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = args.stamp or time.strftime("%Y%m%d-%H%M%S")
     on_gpu = torch.cuda.is_available()
     minutes = sorted(args.gpu_minutes if on_gpu else args.cpu_minutes)
     budgets_s = [m * 60 for m in minutes]
