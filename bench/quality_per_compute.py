@@ -120,14 +120,16 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
             threads: int) -> list[dict]:
     """One candidate through every budget: train, score, contact sheet. The rows are returned and
     written to OUT/<candidate>-<stamp>.json (the child process's answer). Budgets that file already
-    has rows for are skipped: the run resumes from its last checkpoint with the time those rows spent."""
+    has rows for are skipped: the run resumes from its last checkpoint with the time spent so far (the
+    last row's, or that of a budget stopped from outside, kept in OUT/<candidate>-<stamp>.spent)."""
     if threads:
         torch.set_num_threads(threads)
     split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
     run = out / f"{file_stem(spec)}-{stamp}"
     answer = out / f"{file_stem(spec)}-{stamp}.json"
     rows = json.loads(answer.read_text()) if answer.exists() else []
-    already_s = rows[-1]["train_s"] if rows else 0.0
+    stopped = answer.with_suffix(".spent")  # the training time of a budget stopped from outside
+    already_s = max([rows[-1]["train_s"] if rows else 0.0] + ([float(stopped.read_text())] if stopped.exists() else []))
     already_wall_s = rows[-1]["wall_s"] if rows else 0.0
     base = time.process_time if cpu_clock else time.perf_counter
     excluded = 0.0  # time spent scoring: not training budget
@@ -144,6 +146,7 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
         train_spent, scoring_from = spent(), base()
         if train_spent < budget_s:  # stopped from outside (Ctrl-C, SIGTERM): a row would be mislabelled
             print(f"{spec}: stopped after {train_spent / 60:.1f} of {budget_s / 60:g} minutes; no row for this budget")
+            stopped.write_text(f"{train_spent:.1f}")  # the run's last checkpoint holds this much training
             break
         gen = load_generator(run, device="auto")
         with torch.inference_mode():
