@@ -129,7 +129,9 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
     answer = out / f"{file_stem(spec)}-{stamp}.json"
     rows = json.loads(answer.read_text()) if answer.exists() else []
     stopped = answer.with_suffix(".spent")  # the training time of a budget stopped from outside
-    already_s = max([rows[-1]["train_s"] if rows else 0.0] + ([float(stopped.read_text())] if stopped.exists() else []))
+    already_s = rows[-1]["train_s"] if rows else 0.0
+    if stopped.exists():
+        already_s = max(already_s, float(stopped.read_text()))
     already_wall_s = rows[-1]["wall_s"] if rows else 0.0
     base = time.process_time if cpu_clock else time.perf_counter
     excluded = 0.0  # time spent scoring: not training budget
@@ -140,7 +142,7 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
 
     started = time.perf_counter() - already_wall_s
     for budget_s in budgets_s:
-        if any(row["budget_min"] * 60 == budget_s for row in rows):
+        if any(row["budget_min"] == budget_s / 60 for row in rows):
             continue
         nimg = train_until(spec, split_dir / "train", run, res, budget_s, spent, resume=(run / "run.json").exists())
         train_spent, scoring_from = spent(), base()
@@ -188,8 +190,8 @@ def main() -> None:
                         help="CPU threads per candidate (they train side by side, one process each)")
     parser.add_argument("--continue", dest="stamp", metavar="STAMP",
                         help="carry on the candidates of an earlier bench (its results stamp, e.g. 20261123-190014) to "
-                             "budgets it has no rows for; each resumes from its last checkpoint, which should be the "
-                             "one its last row measured")
+                             "budgets it has no rows for; each resumes from its last checkpoint with the CPU time "
+                             "spent so far")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = build(args.corpus, args.out, args.res)
