@@ -1,7 +1,7 @@
 """CAN against a plain GAN: the same architecture, corpus and CPU budget, with and without the
 creative loss, measured by an independent style classifier.
 
-    python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan] [--res 64] [--n 512]
+    python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan|style|fastgan|preset=cpu-fast] [--res 64] [--n 512]
                               [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
 
 Steps: build the corpus at --res (labels = folder names, 7 styles); train the style classifier on
@@ -68,7 +68,9 @@ def _watch(stop, spent, budget_s: float, done: threading.Event) -> None:
 
 
 def variant_options(variant: str, arch: str) -> dict:
-    return {"loss": "can", "labels": "folder"} if variant == "can" else {}
+    """The options of one variant: ``arch`` is an architecture (its own defaults) or ``preset=NAME``."""
+    recipe = {"preset": arch.removeprefix("preset="), "arch": None} if arch.startswith("preset=") else {"arch": arch}
+    return recipe | ({"loss": "can", "labels": "folder"} if variant == "can" else {})
 
 
 def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Path, res: int, budget_s: float,
@@ -79,9 +81,9 @@ def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Pat
     from belamy.runs.stop import StopRequest
     from belamy.train import TrainOptions, train
 
-    run = out / f"{variant}-{arch}"
+    run = out / f"{variant}-{arch.replace('=', '-')}"
     stop = StopRequest()
-    options = TrainOptions(corpus=corpus, out=run, arch=arch, res=res, kimg=100_000, tick_kimg=1.0, snapshot_ticks=5,
+    options = TrainOptions(corpus=corpus, out=run, res=res, kimg=100_000, tick_kimg=1.0, snapshot_ticks=5,
                            grid_size=16, device="cpu", seed=seed, **variant_options(variant, arch))
     start_cpu, started = time.process_time(), time.perf_counter()
     done = threading.Event()
@@ -162,7 +164,7 @@ def print_table(rows: list[dict], names: list[str], header: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-minutes", type=float, default=10.0, help="CPU-time budget per variant")
-    parser.add_argument("--arch", default="dcgan", help="dcgan or style")
+    parser.add_argument("--arch", default="dcgan", help="dcgan, style, fastgan, or a recipe: preset=cpu-fast")
     parser.add_argument("--res", type=int, default=64)
     parser.add_argument("--n", type=int, default=512, help="generated images measured per variant")
     parser.add_argument("--classifier-epochs", type=int, default=30)

@@ -90,9 +90,13 @@ def test_can_weight_reaches_the_generator(styles: Path, tmp_path: Path, one_torc
     assert any(not torch.equal(g0[k], g5[k]) for k in g0 if k.startswith("G."))
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "style"])
+FASTGAN_ARCH = dict(arch="fastgan", res=32, nz=16, ngf=4, ndf=4, batch=8, augment="none")
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "style", "fastgan"])
 def test_can_resumes_exactly(styles: Path, tmp_path: Path, arch: str, one_torch_thread):
-    settings = dict(label_noise=True, **(STYLE_ARCH | {"augment": "diffaugment"} if arch == "style" else {}))
+    settings = {"dcgan": dict(label_noise=True), "style": dict(label_noise=True, augment="diffaugment", **STYLE_ARCH),
+                "fastgan": FASTGAN_ARCH}[arch]
     whole = train(can_options(styles, tmp_path / "whole", kimg=0.128, tick_kimg=0.032, **settings)).run_dir
     train(can_options(styles, tmp_path / "split", kimg=0.064, tick_kimg=0.032, **settings))
     split = train(can_options(styles, tmp_path / "split", kimg=0.128, tick_kimg=0.032, resume=True,
@@ -151,8 +155,9 @@ def belamy(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("extra, message", [
     ([], "--loss can needs the corpus's classes"),
-    (["--labels", "label", "--r1-gamma", "1"], "--r1-gamma is not used by --arch dcgan with --loss can"),
+    (["--labels", "label", "--arch", "dcgan", "--r1-gamma", "1"], "--r1-gamma is not used by --arch dcgan with --loss can"),
     (["--labels", "painter"], "no 'painter' label"),
+    (["--labels", "folder", "--arch", "fastgan", "--label-noise"], "--label-noise is for the cross-entropy"),
 ])
 def test_can_refuses_missing_labels_and_options_it_does_not_read_in_one_line(styles: Path, tmp_path: Path, extra, message):
     done = belamy("train", str(styles), "--out", "run", "--loss", "can", "--res", "32", *extra, cwd=tmp_path)

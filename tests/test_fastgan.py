@@ -27,8 +27,10 @@ def test_generator_and_discriminator_shapes(res, aspect, shape, one_torch_thread
     assert images.shape == (3, 3, *shape)
     assert images.abs().max() <= 1
     assert D(images).shape == (3,)
-    logits, whole, part = D.logits_and_reconstructions(images, quadrant=3)
+    logits, whole, part, _ = D.logits_and_reconstructions(images, quadrant=3)
     assert logits.shape[0] == 3 and logits.shape[1] >= 1
+    with torch.no_grad():  # the features CAN's style head reads come from the same pass (eval: spectral norm holds still)
+        assert torch.equal(D.eval().logits_and_reconstructions(images, quadrant=3).features, D.penultimate(images))
     # the decoders draw pictures of the corpus's shape, 32 pixels wide for a square one
     assert whole.shape == part.shape
     assert tuple(whole.shape[2:]) == (shape[0] * 32 // res, shape[1] * 32 // res)
@@ -68,7 +70,7 @@ def test_discriminator_learns_to_redraw_real_pictures(one_torch_thread):
     opt = torch.optim.Adam(D.parameters(), lr=2e-3)
 
     def recon_loss(quadrant: int) -> torch.Tensor:
-        _, whole, part = D.logits_and_reconstructions(real, quadrant)
+        _, whole, part, _ = D.logits_and_reconstructions(real, quadrant)
         tw, tp = reconstruction_targets(real, quadrant, tuple(whole.shape[2:]))
         return F.l1_loss(whole, tw) + F.l1_loss(part, tp)
 

@@ -21,6 +21,7 @@ shape (halving as resolution doubles) at a fraction of its channels.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -193,6 +194,13 @@ class Decoder(nn.Module):
         return torch.tanh(self.to_rgb(self.blocks(x)))
 
 
+class Reconstructions(NamedTuple):
+    logits: torch.Tensor  # [N, P] patch logits
+    whole: torch.Tensor  # the picture redrawn
+    part: torch.Tensor  # one quadrant redrawn
+    features: torch.Tensor  # [N, F]: penultimate, from the same pass
+
+
 class FastGANDiscriminator(nn.Module):
     """Patch logits, plus reconstructions of the real picture for the self-supervised term."""
 
@@ -230,13 +238,20 @@ class FastGANDiscriminator(nn.Module):
         """D's 8×8 feature map, flattened: a learned image embedding."""
         return self._features(x).flatten(1)
 
-    def logits_and_reconstructions(self, x: torch.Tensor, quadrant: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Patch logits, the whole picture redrawn at 32², and quadrant ``quadrant`` (0..3, row-major) redrawn."""
+    def patch_logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``patch_logits`` and ``penultimate`` from one pass (for losses that read both, e.g. CAN's style head)."""
+        feats = self._features(x)
+        return self.head(feats).flatten(1), feats.flatten(1)
+
+    def logits_and_reconstructions(self, x: torch.Tensor, quadrant: int) -> Reconstructions:
+        """Patch logits, the whole picture redrawn at 32², quadrant ``quadrant`` (0..3, row-major) redrawn,
+        and the features they came from (``penultimate``)."""
         feats = self._features(x)
         h, w = feats.shape[2:]
         top, left = (quadrant // 2) * (h // 2), (quadrant % 2) * (w // 2)
         part = feats[:, :, top : top + h // 2, left : left + w // 2]
-        return self.head(feats).flatten(1), self.decoder_whole(feats), self.decoder_part(part)
+        return Reconstructions(self.head(feats).flatten(1), self.decoder_whole(feats), self.decoder_part(part),
+                               feats.flatten(1))
 
 
 def reconstruction_targets(real: torch.Tensor, quadrant: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,7 +270,7 @@ register(Architecture(
     make_discriminator=FastGANDiscriminator,
     make_config=fastgan_config,
     default_loss="fastgan",
-    losses=("fastgan",),
+    losses=("fastgan", "can"),
     # The reference's Adam settings (lr 2e-4, betas (0.5, 0.999)); DiffAugment and a G average, as there.
     defaults={"batch": 32, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "diffaugment", "ema_kimg": 10.0,
               "ema_rampup": 0.05},

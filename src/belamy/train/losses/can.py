@@ -14,8 +14,9 @@ draws D's real and fake targets from U[0.8, 1.2] and U[0, 0.3] at every step, as
 implementation (mlberkeley/Creative-Adversarial-Networks) does.
 
 Everything else is the architecture's own loss: the DCGAN's non-saturating loss (one fake batch
-for both phases), or StyleGAN2's for ``--arch style`` (style mixing, lazy R1 and its Adam
-correction). ADA and DiffAugment augment everything D sees, the style head's input included.
+for both phases), StyleGAN2's for ``--arch style`` (style mixing, lazy R1 and its Adam
+correction), or FastGAN's for ``--arch fastgan``, whose hinge on patch logits takes the place of
+the two cross-entropies above and whose reconstruction term stays in L_D. ADA and DiffAugment augment everything D sees, the style head's input included.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from belamy.runs.stats import StatsCollector
 from belamy.train.losses import register_loss
 from belamy.train.losses.base import GANLoss, StepBatch
 from belamy.train.losses.dcgan import NonSaturatingLoss
+from belamy.train.losses.fastgan import RECONSTRUCTION_WEIGHT, FastGANLoss
 from belamy.train.losses.stylegan2 import StyleGAN2Loss
 
 HIDDEN = (1024, 512)
 # The loss each architecture trains with otherwise: CAN adds its terms to it.
-BASES: dict[str, type[GANLoss]] = {"dcgan": NonSaturatingLoss, "style": StyleGAN2Loss}
+BASES: dict[str, type[GANLoss]] = {"dcgan": NonSaturatingLoss, "style": StyleGAN2Loss, "fastgan": FastGANLoss}
 HEAD = "can_head"  # the style head's prefix in checkpoints
 
 
@@ -138,6 +140,9 @@ class CANLoss(GANLoss):
 
     @classmethod
     def check(cls, options, label_names: list[str]) -> None:
+        if options.arch == "fastgan" and options.label_noise:
+            raise BelamyError("--label-noise is for the cross-entropy of dcgan and style; fastgan's D trains with a hinge",
+                              "drop --label-noise, or train --arch dcgan")
         if options.arch != "style":
             for name in sorted(StyleGAN2Loss.uses):
                 if getattr(options, name, None) is not None:
@@ -177,25 +182,41 @@ class CANLoss(GANLoss):
 
     # ------------------------------------------------------------------ phases
 
-    def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
+    def _discriminate(self, batch: StepBatch, fake: torch.Tensor, stats: StatsCollector):
+        """D's own real/fake loss on the batch, its real and fake logits, and its features of the real images."""
         rng = batch.rng
+        if isinstance(self.base, FastGANLoss):  # hinge on patch logits, plus D's redrawing of the real batch
+            hinge_real, recon, logits_real, features = self.base.real_terms(batch)
+            logits_fake = self.base.fake_logits(fake, rng)
+            stats.add("recon", recon)
+            loss = hinge_real + F.relu(1 + logits_fake.float()).mean() + RECONSTRUCTION_WEIGHT * recon
+            return loss, logits_real, logits_fake, features
+        logits_real, features = logits_and_features(self.D, self.augment_images(batch.real, rng))
+        logits_fake = self.D(self.augment_images(fake, rng))
+        return self._bce(logits_real, 1, rng) + self._bce(logits_fake, 0, rng), logits_real, logits_fake, features
+
+    def _fool(self, fake: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's own adversarial loss on its images, and D's features of them."""
+        if isinstance(self.base, FastGANLoss):
+            logits, features = self.D.patch_logits_and_features(self.augment_images(fake, rng))
+            return -logits.float().mean(), features  # the hinge generator loss
+        logits, features = logits_and_features(self.D, self.augment_images(fake, rng))
+        return F.softplus(-logits.float()).mean(), features
+
+    def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
         if phase == "Dmain":
-            fake = self._fake(batch, phase)
-            logits_real, features = logits_and_features(self.D, self.augment_images(batch.real, rng))
-            logits_fake = self.D(self.augment_images(fake, rng))
+            adversarial, logits_real, logits_fake, features = self._discriminate(batch, self._fake(batch, phase), stats)
             style_logits = self.head(features)
             style_loss = F.cross_entropy(style_logits, batch.real_labels)
-            loss = self._bce(logits_real, 1, rng) + self._bce(logits_fake, 0, rng) + style_loss
+            loss = adversarial + style_loss
             loss.backward()
             self.record_discrimination(stats, loss, logits_real, logits_fake, sign_real=True)
             stats.add("style_loss_D", style_loss.detach())
             stats.add("style_acc_real", (style_logits.detach().argmax(dim=1) == batch.real_labels).float().mean())
         elif phase == "Gmain":
-            fake = self._fake(batch, phase)
-            logits, features = logits_and_features(self.D, self.augment_images(fake, rng))
+            adversarial, features = self._fool(self._fake(batch, phase), batch.rng)
             style_logits = self.head(features)
-            ambiguity = style_ambiguity_loss(style_logits)
-            loss = F.softplus(-logits.float()).mean() + self.weight * ambiguity
+            loss = adversarial + self.weight * style_ambiguity_loss(style_logits)
             loss.backward()
             stats.add("loss_G", loss)
             stats.add("style_ambiguity_G", normalized_entropy(style_logits.detach()).mean())

@@ -33,21 +33,30 @@ class FastGANLoss(GANLoss):
             batch.cache["fake"] = self.G(batch.z, batch.gen_labels)
         return batch.cache["fake"]
 
+    def real_terms(self, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D on the (augmented) real batch: its hinge term, the reconstruction term, its patch logits and
+        its features (for a loss that adds a head, as CAN does)."""
+        real = self.augment_images(batch.real, batch.rng)
+        quadrant = int(torch.randint(4, (1,), generator=batch.rng, device=batch.rng.device))
+        logits_real, whole, part, features = self.D.logits_and_reconstructions(real, quadrant)
+        target_whole, target_part = reconstruction_targets(real, quadrant, tuple(whole.shape[2:]))
+        recon = F.l1_loss(whole.float(), target_whole.float()) + F.l1_loss(part.float(), target_part.float())
+        return F.relu(1 - logits_real.float()).mean(), recon, logits_real, features
+
+    def fake_logits(self, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        return self.D.patch_logits(self.augment_images(fake, rng))
+
     def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
         fake = self.fake(batch)
         if phase == "Dmain":
-            real = self.augment_images(batch.real, batch.rng)
-            quadrant = int(torch.randint(4, (1,), generator=batch.rng, device=batch.rng.device))
-            logits_real, whole, part = self.D.logits_and_reconstructions(real, quadrant)
-            target_whole, target_part = reconstruction_targets(real, quadrant, tuple(whole.shape[2:]))
-            recon = F.l1_loss(whole.float(), target_whole.float()) + F.l1_loss(part.float(), target_part.float())
-            logits_fake = self.D.patch_logits(self.augment_images(fake.detach(), batch.rng))
-            hinge = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean()
+            hinge_real, recon, logits_real, _ = self.real_terms(batch)
+            logits_fake = self.fake_logits(fake.detach(), batch.rng)
+            hinge = hinge_real + F.relu(1 + logits_fake.float()).mean()
             (hinge + RECONSTRUCTION_WEIGHT * recon).backward()
             self.record_discrimination(stats, hinge, logits_real, logits_fake)
             stats.add("recon", recon)
         elif phase == "Gmain":
-            loss = -self.D.patch_logits(self.augment_images(fake, batch.rng)).float().mean()
+            loss = -self.fake_logits(fake, batch.rng).float().mean()
             loss.backward()
             stats.add("loss_G", loss)
         else:
