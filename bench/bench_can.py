@@ -2,6 +2,7 @@
 creative loss, measured by an independent style classifier.
 
     python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan|style|fastgan|preset=cpu-fast] [--res 64] [--n 512]
+                              [--can-weights 1 3 10] [--reuse-plain]
                               [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
 
 Steps: build the corpus at --res (labels = folder names, 7 styles); train the style classifier on
@@ -60,6 +61,15 @@ def prepare(corpus_src: Path, out: Path, res: int, classifier_epochs: int,
     return corpus, train_split, cls, info
 
 
+def check_reusable(plain_json: Path, arch: str, cpu_minutes: float) -> None:
+    if not plain_json.exists():
+        raise SystemExit(f"--reuse-plain: {plain_json} does not exist; run once without --reuse-plain")
+    row = json.loads(plain_json.read_text())
+    if row["arch"] != arch or abs(row["cpu_s"] - cpu_minutes * 60) > 60:
+        raise SystemExit(f"--reuse-plain: {plain_json} is {row['arch']} after {row['cpu_s'] / 60:.1f} CPU minutes, "
+                         f"not {arch} after {cpu_minutes:g}")
+
+
 def _watch(stop, spent, budget_s: float, done: threading.Event) -> None:
     while not done.wait(1.0):
         if spent() >= budget_s:
@@ -67,10 +77,18 @@ def _watch(stop, spent, budget_s: float, done: threading.Event) -> None:
             return
 
 
+def can_variant(weight: float) -> str:
+    return "can" if weight == 1 else f"can-w{weight:g}"
+
+
 def variant_options(variant: str, arch: str) -> dict:
-    """The options of one variant: ``arch`` is an architecture (its own defaults) or ``preset=NAME``."""
+    """The options of one variant (plain, can, can-w3: λ = 3): ``arch`` is an architecture (its own
+    defaults) or ``preset=NAME``."""
     recipe = {"preset": arch.removeprefix("preset="), "arch": None} if arch.startswith("preset=") else {"arch": arch}
-    return recipe | ({"loss": "can", "labels": "folder"} if variant == "can" else {})
+    if variant == "plain":
+        return recipe
+    weight = float(variant.removeprefix("can-w")) if variant.startswith("can-w") else 1.0
+    return recipe | {"loss": "can", "labels": "folder", "can_weight": weight}
 
 
 def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Path, res: int, budget_s: float,
@@ -148,13 +166,14 @@ def print_table(rows: list[dict], names: list[str], header: str) -> str:
              .replace("expressionism", "express.").replace("art-nouveau", "nouveau").replace("romanticism", "romant.")
              .replace("symbolism", "symbol.") for n in names}
     lines = [header, ""]
-    head = f"| {'':<20} | {'kimg':>5} | {'ambiguity':>9} | {'novelty':>7} | {'SWD held-out':>12} | " + \
+    head = f"| {'':<20} | {'kimg':>5} | {'ambiguity ± se':>14} | {'novelty':>7} | {'SWD held-out':>12} | " + \
         " | ".join(f"{short[n]:>8}" for n in names) + " |"
     lines += [head, "|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|"]
     for r in rows:
         kimg = f"{r['kimg']:5.1f}" if "kimg" in r else f"{'':>5}"
         shares = " | ".join(f"{r['style_share'][n]:8.0%}" for n in names)
-        lines.append(f"| {r['variant']:<20} | {kimg} | {r['ambiguity']:9.3f} | {r['novelty']:7.3f} | "
+        ambiguity = f"{r['ambiguity']:.3f} ± {r['ambiguity_se']:.3f}" if "ambiguity_se" in r else f"{r['ambiguity']:.3f}"
+        lines.append(f"| {r['variant']:<20} | {kimg} | {ambiguity:>14} | {r['novelty']:7.3f} | "
                      f"{r['swd_heldout']:12.1f} | {shares} |")
     text = "\n".join(lines)
     print(text)
@@ -170,6 +189,10 @@ def main() -> None:
     parser.add_argument("--classifier-epochs", type=int, default=30)
     parser.add_argument("--classifier", type=Path, help="use this classifier (and the corpus it was trained on)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--can-weights", type=float, nargs="+", default=[1.0],
+                        help="λ of each CAN variant (one process each)")
+    parser.add_argument("--reuse-plain", action="store_true",
+                        help="take the plain row from OUT/plain.json (same --arch and budget) instead of training it again")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "wikiart-styles")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "can")
     args = parser.parse_args()
@@ -177,15 +200,20 @@ def main() -> None:
     from belamy.utils.machine import cpu_name
 
     corpus, train_split, cls, info = prepare(args.corpus, args.out, args.res, args.classifier_epochs, args.classifier)
+    variants = [can_variant(w) for w in args.can_weights]
+    if args.reuse_plain:
+        check_reusable(args.out / "plain.json", args.arch, args.cpu_minutes)
+    else:
+        variants.insert(0, "plain")
     jobs = [(v, args.arch, train_split, cls, args.out, args.res, args.cpu_minutes * 60, args.n, args.seed)
-            for v in ("plain", "can")]
+            for v in variants]
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=train_and_measure, args=job) for job in jobs]
     for p in procs:
         p.start()
     for p in procs:
         p.join()
-    rows = [json.loads((args.out / f"{v}.json").read_text()) for v in ("plain", "can")]
+    rows = [json.loads((args.out / f"{v}.json").read_text()) for v in ["plain"] + [can_variant(w) for w in args.can_weights]]
     rows.append(heldout_reference(corpus, train_split, cls, info, args.seed))
     header = (f"{cpu_name()}, one thread per variant; {args.arch} at {args.res}², {args.cpu_minutes:g} CPU minutes each; "
               f"{args.n} generated images; classifier held-out accuracy {info['accuracy']:.1%} on "

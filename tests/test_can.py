@@ -105,6 +105,9 @@ def test_can_resumes_exactly(styles: Path, tmp_path: Path, arch: str, one_torch_
     assert a.keys() == b.keys() and any(k.startswith(HEAD + ".") for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+    # The studio's view of the run: its own D and style head give a posterior over the 3 styles.
+    probs = RunStyleHead(resolve_checkpoint(split, "latest")).posterior(synthetic_styles(6, 32)[0])
+    assert probs.shape == (6, 3) and torch.allclose(probs.sum(dim=1), torch.ones(6), atol=1e-5)
 
 
 def test_a_can_style_run_with_ada_generates_exports_exhibits_walks_and_distils(styles: Path, tmp_path: Path, one_torch_thread):

@@ -111,6 +111,20 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     return corpus, folder / "cls"
 
 
+def test_style_figures_give_the_mean_ambiguity_with_its_standard_error_and_the_shares():
+    from types import SimpleNamespace
+
+    from belamy.metrics.ambiguity import style_figures
+
+    k = 4
+    uniform, certain = torch.full((k,), 1 / k), torch.eye(k)[2]
+    clf = SimpleNamespace(names=["a", "b", "c", "d"], posterior=lambda images: torch.stack([uniform, certain]))
+    figures = style_figures(clf, images=None)
+    # entropies 1 and 0: mean 0.5, sample sd √0.5, standard error √0.5 / √2 = 0.5
+    assert figures["ambiguity"] == pytest.approx(0.5) and figures["ambiguity_se"] == pytest.approx(0.5)
+    assert figures["style_share"] == {"a": 0.5, "b": 0.0, "c": 0.5, "d": 0.0}  # ties go to the first style
+
+
 def test_eval_with_a_classifier_measures_ambiguity_shares_novelty_and_heldout_swd(trained, tmp_path: Path, one_torch_thread):
     from belamy.metrics.evaluate import evaluate_run
 

@@ -4,7 +4,8 @@ CAN (Elgammal et al. 2017) claims its images depart from every known style while
 figures measure the first half with a classifier that had no part in training the GAN:
 
 - ``ambiguity``: the mean normalised entropy of the classifier's posterior (0 = it names one style with
-  certainty, 1 = every style equally likely), beside the same for real paintings it never saw;
+  certainty, 1 = every style equally likely), beside the same for real paintings it never saw, and
+  ``ambiguity_se``, the standard error of that mean;
 - ``style_share``: the fraction of images whose most probable style is each one.
 """
 
@@ -23,8 +24,11 @@ def style_figures(clf: Classifier, images, prefix: str = "") -> dict:
     probs = clf.posterior(images)
     top = probs.argmax(dim=1)
     share = torch.bincount(top, minlength=len(clf.names)).double() / max(1, len(top))
+    entropy = normalized_entropy(probs).double()
     return {
-        f"{prefix}ambiguity": round(float(normalized_entropy(probs).mean()), 4),
+        f"{prefix}ambiguity": round(float(entropy.mean()), 4),
+        # the standard error of that mean over the images: two sets differ clearly when far more than it apart
+        f"{prefix}ambiguity_se": round(float(entropy.std() / len(entropy) ** 0.5) if len(entropy) > 1 else 0.0, 4),
         f"{prefix}style_share": {name: round(float(s), 4) for name, s in zip(clf.names, share, strict=True)},
     }
 

@@ -113,7 +113,7 @@ def normalized_entropy(style_logits: torch.Tensor) -> torch.Tensor:
 class CANLoss(GANLoss):
     name = "can"
     summary = ("Creative Adversarial Networks (Elgammal et al. 2017): D also names the style (--labels), "
-               "G is rewarded for styles D cannot name (--can-weight); dcgan or style")
+               "G is rewarded for styles D cannot name (--can-weight); dcgan, style or fastgan")
     archs = frozenset(BASES)
     uses = frozenset({"labels", "can_weight", "label_noise"}) | StyleGAN2Loss.uses
     defaults = {"can_weight": 1.0, "label_noise": False}
