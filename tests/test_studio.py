@@ -292,6 +292,24 @@ def run_root(tmp_path_factory) -> Path:
     return root
 
 
+def test_a_run_trained_for_minutes_shows_its_time_budget(tmp_path: Path):
+    """A run given --minutes has no image target: its card shows minutes done of minutes asked, not '? kimg'."""
+    from belamy.studio.runs import progress
+    from belamy.train import train
+
+    root = tmp_path / "root"
+    corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 16))
+    train(tiny_train_options(corpus, root / "runs" / "timed", res=16, ngf=4, ndf=4, kimg=None, minutes=0.02,
+                             tick_kimg=0.016))
+    with client_for(root, device="cpu") as c:
+        run = c.get("/api/runs").json()["runs"][0]
+    assert run["target_kimg"] is None and run["target_minutes"] == pytest.approx(0.02)
+    assert run["kimg"] > 0 and run["time_s"] >= 0.02 * 60 and run["progress"] == 1.0
+    # two targets: the run ends at the first it reaches; none: no bar to fill
+    assert progress(1.0, 30.0, 4.0, 1.0) == pytest.approx(0.5) and progress(3.0, 6.0, 4.0, 1.0) == pytest.approx(0.75)
+    assert progress(1.0, 30.0, None, None) is None and progress(1.0, 30.0, 0, None) is None
+
+
 def wait_job(c: TestClient, job_id: int) -> dict:
     for _ in range(600):
         job = c.get(f"/api/jobs/{job_id}").json()

@@ -283,6 +283,8 @@ def test_the_runs_page_keeps_its_list_and_view_through_its_refreshes(page, serve
         assert page.inner_text("#status") == "1 run"
         assert page.locator("#run-list .run-card").count() == 1 and "runs/portraits" in page.inner_text("#run-list")
         assert page.locator("#grid-img").count() == 1 and page.locator("#no-runs").is_hidden()
+    card = page.locator("#run-list .run-card")
+    assert "/ 0.128 kimg" in card.inner_text() and card.locator(".progress > div").get_attribute("style") == "width: 100%;"
     page.wait_for_timeout(3500)  # and once by the timer itself
     assert page.inner_text("#status") == "1 run" and page.locator("#run-list .run-card").count() == 1
 

@@ -46,12 +46,27 @@ def read_run(run: Path, root: Path) -> dict:
                               "url": "/files/" + p.relative_to(root).as_posix()})
     checkpoints = [{"name": p.stem, "kimg": int(p.stem.split("-")[1]) / 1000} for p in list_checkpoints(run / "checkpoints")]
     last = metrics[-1] if metrics else {}
+    kimg, time_s = last.get("kimg", 0.0), last.get("time_s", 0.0)
+    target_kimg, target_minutes = options.get("kimg"), options.get("minutes")
     return {
         "name": run.relative_to(root).as_posix() or ".", "arch": info.get("arch"), "model": info.get("model", {}),
-        "target_kimg": options.get("kimg"), "kimg": last.get("kimg", 0.0), "img_per_s": last.get("img_per_s"),
+        "target_kimg": target_kimg, "target_minutes": target_minutes, "kimg": kimg, "time_s": time_s,
+        "progress": progress(kimg, time_s, target_kimg, target_minutes), "img_per_s": last.get("img_per_s"),
         "ticks": len(metrics), "grids": grids, "checkpoints": checkpoints,
         "updated": max((p.stat().st_mtime for p in (run / "metrics.jsonl", run / "run.json") if p.exists()), default=0),
     }
+
+
+def progress(kimg: float, time_s: float, target_kimg, target_minutes) -> float | None:
+    """How far a run is towards its end, 0..1: a run stops at whichever of its targets (images or training
+    minutes) it reaches first; None when it has neither."""
+    def share(done, target):
+        ok = isinstance(target, (int, float)) and isinstance(done, (int, float)) and target > 0
+        return min(1.0, max(0.0, done / target)) if ok else None
+
+    shares = [s for s in (share(kimg, target_kimg), share(time_s / 60.0 if isinstance(time_s, (int, float)) else None,
+                                                              target_minutes)) if s is not None]
+    return max(shares) if shares else None
 
 
 def read_metrics(run: Path, since: int = 0) -> list[dict]:

@@ -44,13 +44,20 @@ function lossChart(metrics) {
   return svg;
 }
 
+// A run trains to a number of images, for a number of minutes, or both (it stops at the first).
+function runTarget(run) {
+  const parts = [run.target_kimg != null ? `${fmt(run.kimg, 2)} / ${run.target_kimg} kimg` : `${fmt(run.kimg, 2)} kimg`];
+  if (run.target_minutes != null) parts.push(`${fmt((run.time_s || 0) / 60, 1)} / ${run.target_minutes} min`);
+  return parts.join(" · ");
+}
+
 function renderList() {
   const list = document.getElementById("run-list");
   list.replaceChildren();
   document.getElementById("no-runs").classList.toggle("hidden", state.runs.length > 0);
   for (const run of state.runs) {
     const live = Date.now() / 1000 - run.updated < 60;
-    const frac = run.target_kimg ? Math.min(1, run.kimg / run.target_kimg) : 0;
+    const frac = run.progress ?? 0;
     const bar = el("div", { class: "progress" }, el("div"));
     bar.firstChild.style.width = `${(frac * 100).toFixed(1)}%`;
     const card = el("button", {
@@ -58,7 +65,7 @@ function renderList() {
       onclick: () => select(run.name),
     },
       el("span", { class: "name" }, live ? el("span", { class: "live", title: "updated in the last minute" }) : null, run.name),
-      el("span", { class: "meta", text: `${run.arch || "?"} ${run.model.res || ""}² · ${fmt(run.kimg, 2)} / ${run.target_kimg ?? "?"} kimg` }),
+      el("span", { class: "meta", text: `${run.arch || "?"} ${run.model.res || ""}² · ${runTarget(run)}` }),
       bar);
     list.append(card);
   }
