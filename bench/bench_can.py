@@ -4,6 +4,7 @@ creative loss, measured by an independent style classifier.
     python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan|style|fastgan|preset=cpu-fast] [--res 64] [--n 512]
                               [--can-weights 1 3 10] [--reuse-plain]
                               [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
+    python bench/bench_can.py --summarize OUT_SEED0 OUT_SEED1 ...   (pool seeds: mean gain, sign-flip test)
 
 Steps: build the corpus at --res (labels = folder names, 7 styles); train the style classifier on
 it, holding out a stratified fifth; write the other four fifths as the GANs' training corpus, so
@@ -180,6 +181,52 @@ def print_table(rows: list[dict], names: list[str], header: str) -> str:
     return text
 
 
+def _sd(values: np.ndarray) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def summarize(outs: list[Path]) -> str:
+    """Several seeds of the same comparison (one --out each): per seed, CAN − plain in ambiguity and the SWD ratio;
+    across seeds, the mean ± sd of each variant and an exact paired sign-flip test of the ambiguity gain (every
+    one of the 2^n ways of swapping plain and CAN within a seed), since a seed's spread is the noise to beat."""
+    from itertools import product
+
+    pairs = []
+    for out in outs:
+        if not (out / "plain.json").is_file():
+            raise SystemExit(f"--summarize: {out / 'plain.json'} does not exist; give the --out folders of finished runs")
+        plain = json.loads((out / "plain.json").read_text())
+        for can_json in sorted(out.glob("can*.json")):
+            can = json.loads(can_json.read_text())
+            if (can["arch"], round(can["cpu_s"] / 60)) != (plain["arch"], round(plain["cpu_s"] / 60)):
+                raise SystemExit(f"--summarize: {can_json} is not the same arch and budget as {out / 'plain.json'}")
+            pairs.append((out.name, f"{can['variant']}, {plain['arch']}, {round(plain['cpu_s'] / 60)} CPU min",
+                          plain, can))
+    if not pairs:
+        raise SystemExit("--summarize: no plain.json with a can*.json beside it in " + ", ".join(map(str, outs)))
+    width = max(len(v) for _, v, _, _ in pairs)
+    lines = [f"| {'run':<14} | {'variant':<{width}} | {'plain amb.':>10} | {'CAN amb.':>8} | {'gain':>7} | {'SWD CAN / plain':>15} |",
+             "|" + "|".join(["-" * 16, "-" * (width + 2), "-" * 12, "-" * 10, "-" * 9, "-" * 17]) + "|"]
+    for name, variant, plain, can in pairs:
+        lines.append(f"| {name:<14} | {variant:<{width}} | {plain['ambiguity']:10.3f} | {can['ambiguity']:8.3f} | "
+                     f"{can['ambiguity'] - plain['ambiguity']:+7.3f} | {can['swd_heldout'] / plain['swd_heldout']:14.2f}× |")
+    for variant in sorted({v for _, v, _, _ in pairs}):
+        chosen = [(p, c) for _, v, p, c in pairs if v == variant]
+        gains = np.array([c["ambiguity"] - p["ambiguity"] for p, c in chosen])
+        plain_amb = np.array([p["ambiguity"] for p, _ in chosen])
+        can_amb = np.array([c["ambiguity"] for _, c in chosen])
+        flipped = [float(np.mean(gains * np.array(signs))) for signs in product((1, -1), repeat=len(gains))]
+        p_value = sum(f >= gains.mean() - 1e-12 for f in flipped) / len(flipped)
+        ratio = np.array([c["swd_heldout"] / p["swd_heldout"] for p, c in chosen])
+        lines += ["", f"{variant} over {len(chosen)} seeds: plain {plain_amb.mean():.3f} ± {_sd(plain_amb):.3f} (sd), "
+                      f"CAN {can_amb.mean():.3f} ± {_sd(can_amb):.3f}; gain {gains.mean():+.3f} ± {_sd(gains):.3f}, "
+                      f"CAN above plain in {int((gains > 0).sum())} of {len(gains)} seeds, one-sided sign-flip "
+                      f"p = {p_value:.3f}; SWD CAN / plain {ratio.mean():.2f}× (max {ratio.max():.2f}×)"]
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-minutes", type=float, default=10.0, help="CPU-time budget per variant")
@@ -195,7 +242,12 @@ def main() -> None:
                         help="take the plain row from OUT/plain.json (same --arch and budget) instead of training it again")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "wikiart-styles")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "can")
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="OUT",
+                        help="train nothing: pool the results of earlier runs (one --out per seed)")
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     from belamy.utils.machine import cpu_name
 
