@@ -2,7 +2,7 @@
 creative loss, measured by an independent style classifier.
 
     python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan|style|fastgan|preset=cpu-fast] [--res 64] [--n 512]
-                              [--can-weights 1 3 10] [--reuse-plain]
+                              [--can-weights 1 3 10] [--augment diffaugment] [--reuse-plain]
                               [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
     python bench/bench_can.py --summarize OUT_SEED0 OUT_SEED1 ...   (pool seeds: mean gain, sign-flip test)
 
@@ -78,14 +78,21 @@ def _watch(stop, spent, budget_s: float, done: threading.Event) -> None:
             return
 
 
-def can_variant(weight: float) -> str:
-    return "can" if weight == 1 else f"can-w{weight:g}"
+def with_augment(variant: str, augment: str | None) -> str:
+    return variant + (f"+{augment}" if augment else "")
+
+
+def can_variant(weight: float, augment: str | None = None) -> str:
+    return with_augment("can" if weight == 1 else f"can-w{weight:g}", augment)
 
 
 def variant_options(variant: str, arch: str) -> dict:
-    """The options of one variant (plain, can, can-w3: λ = 3): ``arch`` is an architecture (its own
-    defaults) or ``preset=NAME``."""
+    """The options of one variant (plain, can, can-w3: λ = 3; +diffaugment: what D sees augmented, the
+    style head's paintings included): ``arch`` is an architecture (its own defaults) or ``preset=NAME``."""
     recipe = {"preset": arch.removeprefix("preset="), "arch": None} if arch.startswith("preset=") else {"arch": arch}
+    variant, _, augment = variant.partition("+")
+    if augment:
+        recipe["augment"] = augment
     if variant == "plain":
         return recipe
     weight = float(variant.removeprefix("can-w")) if variant.startswith("can-w") else 1.0
@@ -118,7 +125,44 @@ def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Pat
     sheets(run, cls, out / variant, n)
     row = {"variant": variant, "arch": arch, "kimg": round(result.nimg / 1000, 2), "cpu_s": round(cpu_s, 1),
            "wall_s": round(wall_s, 1), **record}
+    if not variant.startswith("plain"):
+        row |= head_report(run, cls, n)
     (out / f"{variant}.json").write_text(json.dumps(row, indent=2))
+
+
+def head_report(run: Path, cls: Path, n: int) -> dict:
+    """How the CAN run's own style head (the judge G learned to confuse) compares with the independent
+    classifier: its accuracy on the paintings it trained on and on the classifier's held-out ones, and,
+    on the n images `belamy eval` measured, its mean ambiguity, the per-image correlation of the two
+    ambiguities and how often both name the same style."""
+    from belamy.classify.store import load_classifier, normalized_entropy
+    from belamy.corpus.store import open_corpus
+    from belamy.generate.loader import load_generator
+    from belamy.metrics.evaluate import generate_for_eval
+    from belamy.runs.checkpoint import latest_checkpoint
+    from belamy.runs.data import corpus_labels
+    from belamy.train.losses.can import RunStyleHead
+
+    clf = load_classifier(cls)
+    head = RunStyleHead(latest_checkpoint(run / "checkpoints"))
+    corpus = open_corpus(clf.info["corpus"]["path"])
+    _, targets = corpus_labels(corpus.manifest, "folder")
+    held = np.asarray(clf.info["heldout"])
+    trained = np.setdiff1d(np.arange(len(corpus)), held)
+
+    def accuracy(indices: np.ndarray) -> float:
+        return float((head.posterior(np.asarray(corpus.images[indices])).argmax(1).numpy() == targets[indices]).mean())
+
+    with torch.inference_mode():
+        fakes = generate_for_eval(load_generator(run, device="cpu"), n)
+    by_head = head.posterior(fakes.clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy())
+    head_ambiguity = normalized_entropy(by_head)
+    by_classifier = clf.posterior(fakes)
+    return {"head_accuracy_trained": round(accuracy(trained), 4), "head_accuracy_heldout": round(accuracy(held), 4),
+            "head_ambiguity": round(float(head_ambiguity.mean()), 4),
+            "head_classifier_r": round(float(np.corrcoef(head_ambiguity.numpy(),
+                                                         normalized_entropy(by_classifier).numpy())[0, 1]), 3),
+            "head_classifier_same_style": round(float((by_head.argmax(1) == by_classifier.argmax(1)).float().mean()), 4)}
 
 
 def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> None:
@@ -176,6 +220,14 @@ def print_table(rows: list[dict], names: list[str], header: str) -> str:
         ambiguity = f"{r['ambiguity']:.3f} ± {r['ambiguity_se']:.3f}" if "ambiguity_se" in r else f"{r['ambiguity']:.3f}"
         lines.append(f"| {r['variant']:<20} | {kimg} | {ambiguity:>14} | {r['novelty']:7.3f} | "
                      f"{r['swd_heldout']:12.1f} | {shares} |")
+    heads = [r for r in rows if "head_accuracy_trained" in r]
+    if heads:
+        lines += ["", "CAN's own style head (what G learned to confuse) beside the independent classifier:", "",
+                  f"| {'':<20} | trained paintings | held-out paintings | its ambiguity on G | r with classifier | same style |",
+                  "|" + "|".join("-" * w for w in (22, 19, 20, 20, 19, 12)) + "|"]
+        lines += [f"| {r['variant']:<20} | {r['head_accuracy_trained']:17.1%} | {r['head_accuracy_heldout']:18.1%} | "
+                  f"{r['head_ambiguity']:18.3f} | {r['head_classifier_r']:17.2f} | {r['head_classifier_same_style']:10.0%} |"
+                  for r in heads]
     text = "\n".join(lines)
     print(text)
     return text
@@ -193,17 +245,21 @@ def summarize(outs: list[Path]) -> str:
 
     pairs = []
     for out in outs:
-        if not (out / "plain.json").is_file():
-            raise SystemExit(f"--summarize: {out / 'plain.json'} does not exist; give the --out folders of finished runs")
-        plain = json.loads((out / "plain.json").read_text())
-        for can_json in sorted(out.glob("can*.json")):
+        if not out.is_dir():
+            raise SystemExit(f"--summarize: {out} is not a folder; give the --out folders of finished runs")
+        for can_json in sorted(out.glob("can*.json")):  # each CAN variant against the plain model augmented alike
             can = json.loads(can_json.read_text())
+            plain_json = out / f"{with_augment('plain', can['variant'].partition('+')[2] or None)}.json"
+            if not plain_json.is_file():
+                continue
+            plain = json.loads(plain_json.read_text())
             if (can["arch"], round(can["cpu_s"] / 60)) != (plain["arch"], round(plain["cpu_s"] / 60)):
-                raise SystemExit(f"--summarize: {can_json} is not the same arch and budget as {out / 'plain.json'}")
+                raise SystemExit(f"--summarize: {can_json} is not the same arch and budget as {plain_json}")
             pairs.append((out.name, f"{can['variant']}, {plain['arch']}, {round(plain['cpu_s'] / 60)} CPU min",
                           plain, can))
     if not pairs:
-        raise SystemExit("--summarize: no plain.json with a can*.json beside it in " + ", ".join(map(str, outs)))
+        raise SystemExit("--summarize: no plain*.json with a can*.json of the same augmentation in "
+                         + ", ".join(map(str, outs)))
     width = max(len(v) for _, v, _, _ in pairs)
     lines = [f"| {'run':<14} | {'variant':<{width}} | {'plain amb.':>10} | {'CAN amb.':>8} | {'gain':>7} | {'SWD CAN / plain':>15} |",
              "|" + "|".join(["-" * 16, "-" * (width + 2), "-" * 12, "-" * 10, "-" * 9, "-" * 17]) + "|"]
@@ -222,6 +278,12 @@ def summarize(outs: list[Path]) -> str:
                       f"CAN {can_amb.mean():.3f} ± {_sd(can_amb):.3f}; gain {gains.mean():+.3f} ± {_sd(gains):.3f}, "
                       f"CAN above plain in {int((gains > 0).sum())} of {len(gains)} seeds, one-sided sign-flip "
                       f"p = {p_value:.3f}; SWD CAN / plain {ratio.mean():.2f}× (max {ratio.max():.2f}×)"]
+        if all("head_accuracy_trained" in c for _, c in chosen):
+            mean = {k: np.mean([c[k] for _, c in chosen]) for k in
+                    ("head_accuracy_trained", "head_accuracy_heldout", "head_ambiguity", "head_classifier_r")}
+            lines[-1] += (f"; D's style head right on {mean['head_accuracy_trained']:.0%} of its training paintings and "
+                          f"{mean['head_accuracy_heldout']:.0%} of held-out ones, its ambiguity on G {mean['head_ambiguity']:.2f}, "
+                          f"per-image r with the classifier's {mean['head_classifier_r']:.2f}")
     text = "\n".join(lines)
     print(text)
     return text
@@ -236,10 +298,13 @@ def main() -> None:
     parser.add_argument("--classifier-epochs", type=int, default=30)
     parser.add_argument("--classifier", type=Path, help="use this classifier (and the corpus it was trained on)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--can-weights", type=float, nargs="+", default=[1.0],
-                        help="λ of each CAN variant (one process each)")
+    parser.add_argument("--can-weights", type=float, nargs="*", default=[1.0],
+                        help="λ of each CAN variant (one process each); none: the plain model alone")
+    parser.add_argument("--augment", choices=["diffaugment", "ada"],
+                        help="augment what D sees in every variant (the style head's paintings included)")
     parser.add_argument("--reuse-plain", action="store_true",
-                        help="take the plain row from OUT/plain.json (same --arch and budget) instead of training it again")
+                        help="take the plain row from OUT/plain.json (plain+AUGMENT.json; same --arch and budget) "
+                             "instead of training it again")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "wikiart-styles")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "can")
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="OUT",
@@ -248,15 +313,18 @@ def main() -> None:
     if args.summarize:
         summarize(args.summarize)
         return
-    args.out.mkdir(parents=True, exist_ok=True)
     from belamy.utils.machine import cpu_name
 
-    corpus, train_split, cls, info = prepare(args.corpus, args.out, args.res, args.classifier_epochs, args.classifier)
-    variants = [can_variant(w) for w in args.can_weights]
+    plain = with_augment("plain", args.augment)
+    variants = [can_variant(w, args.augment) for w in args.can_weights]
     if args.reuse_plain:
-        check_reusable(args.out / "plain.json", args.arch, args.cpu_minutes)
+        if not variants:
+            raise SystemExit("nothing to train: --reuse-plain with no --can-weights")
+        check_reusable(args.out / f"{plain}.json", args.arch, args.cpu_minutes)
     else:
-        variants.insert(0, "plain")
+        variants.insert(0, plain)
+    args.out.mkdir(parents=True, exist_ok=True)
+    corpus, train_split, cls, info = prepare(args.corpus, args.out, args.res, args.classifier_epochs, args.classifier)
     jobs = [(v, args.arch, train_split, cls, args.out, args.res, args.cpu_minutes * 60, args.n, args.seed)
             for v in variants]
     ctx = mp.get_context("spawn")
@@ -265,7 +333,8 @@ def main() -> None:
         p.start()
     for p in procs:
         p.join()
-    rows = [json.loads((args.out / f"{v}.json").read_text()) for v in ["plain"] + [can_variant(w) for w in args.can_weights]]
+    rows = [json.loads((args.out / f"{v}.json").read_text())
+            for v in [plain] + [can_variant(w, args.augment) for w in args.can_weights]]
     rows.append(heldout_reference(corpus, train_split, cls, info, args.seed))
     header = (f"{cpu_name()}, one thread per variant; {args.arch} at {args.res}², {args.cpu_minutes:g} CPU minutes each; "
               f"{args.n} generated images; classifier held-out accuracy {info['accuracy']:.1%} on "
