@@ -122,23 +122,21 @@ def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Pat
         done.set()
     cpu_s, wall_s = time.process_time() - start_cpu, time.perf_counter() - started
     record = evaluate_run(run, corpus, n=n, classifier=cls, device="cpu")
-    sheets(run, cls, out / variant, n)
+    fakes = sheets(run, cls, out / variant, n)
     row = {"variant": variant, "arch": arch, "kimg": round(result.nimg / 1000, 2), "cpu_s": round(cpu_s, 1),
            "wall_s": round(wall_s, 1), **record}
     if not variant.startswith("plain"):
-        row |= head_report(run, cls, n)
+        row |= head_report(run, cls, fakes)
     (out / f"{variant}.json").write_text(json.dumps(row, indent=2))
 
 
-def head_report(run: Path, cls: Path, n: int) -> dict:
+def head_report(run: Path, cls: Path, fakes: torch.Tensor) -> dict:
     """How the CAN run's own style head (the judge G learned to confuse) compares with the independent
     classifier: its accuracy on the paintings it trained on and on the classifier's held-out ones, and,
-    on the n images `belamy eval` measured, its mean ambiguity, the per-image correlation of the two
+    on the images `belamy eval` measured (``fakes``), its mean ambiguity, the per-image correlation of the two
     ambiguities and how often both name the same style."""
     from belamy.classify.store import load_classifier, normalized_entropy
     from belamy.corpus.store import open_corpus
-    from belamy.generate.loader import load_generator
-    from belamy.metrics.evaluate import generate_for_eval
     from belamy.runs.checkpoint import latest_checkpoint
     from belamy.runs.data import corpus_labels
     from belamy.train.losses.can import RunStyleHead
@@ -153,8 +151,6 @@ def head_report(run: Path, cls: Path, n: int) -> dict:
     def accuracy(indices: np.ndarray) -> float:
         return float((head.posterior(np.asarray(corpus.images[indices])).argmax(1).numpy() == targets[indices]).mean())
 
-    with torch.inference_mode():
-        fakes = generate_for_eval(load_generator(run, device="cpu"), n)
     by_head = head.posterior(fakes.clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy())
     head_ambiguity = normalized_entropy(by_head)
     by_classifier = clf.posterior(fakes)
@@ -165,8 +161,9 @@ def head_report(run: Path, cls: Path, n: int) -> dict:
             "head_classifier_same_style": round(float((by_head.argmax(1) == by_classifier.argmax(1)).float().mean()), 4)}
 
 
-def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> None:
-    """A contact sheet of seeds 0..63, and one of the most ambiguous of ``n`` images (by the classifier)."""
+def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> torch.Tensor:
+    """A contact sheet of seeds 0..63, and one of the most ambiguous of ``n`` images (by the classifier);
+    returns those n images."""
     from belamy.classify.store import load_classifier, normalized_entropy
     from belamy.generate.loader import load_generator
     from belamy.metrics.evaluate import FAKE_SEED_BASE, generate_for_eval
@@ -185,6 +182,7 @@ def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> None:
     save_png(make_grid(picked, cols=8), Path(f"{prefix}-most-ambiguous.png"),
              gen.provenance(seeds=",".join(map(str, seeds)),
                             ambiguity=[round(float(ambiguity[i]), 3) for i in top]))
+    return fakes
 
 
 def heldout_reference(corpus_full: Path, train_split: Path, cls: Path, info: dict, seed: int) -> dict:

@@ -60,13 +60,12 @@ def read_run(run: Path, root: Path) -> dict:
 def progress(kimg: float, time_s: float, target_kimg, target_minutes) -> float | None:
     """How far a run is towards its end, 0..1: a run stops at whichever of its targets (images or training
     minutes) it reaches first; None when it has neither."""
-    def share(done, target):
-        ok = isinstance(target, (int, float)) and isinstance(done, (int, float)) and target > 0
-        return min(1.0, max(0.0, done / target)) if ok else None
+    def number(x) -> bool:
+        return isinstance(x, (int, float))
 
-    shares = [s for s in (share(kimg, target_kimg), share(time_s / 60.0 if isinstance(time_s, (int, float)) else None,
-                                                              target_minutes)) if s is not None]
-    return max(shares) if shares else None
+    pairs = ((kimg, target_kimg), (time_s / 60.0 if number(time_s) else None, target_minutes))
+    shares = [min(1.0, max(0.0, done / target)) for done, target in pairs if number(done) and number(target) and target > 0]
+    return max(shares, default=None)
 
 
 def read_metrics(run: Path, since: int = 0) -> list[dict]:
