@@ -2,7 +2,7 @@
 creative loss, measured by an independent style classifier.
 
     python bench/bench_can.py [--cpu-minutes 10] [--arch dcgan|style|fastgan|preset=cpu-fast] [--res 64] [--n 512]
-                              [--can-weights 1 3 10] [--augment diffaugment] [--reuse-plain]
+                              [--can-weights 1 3 10] [--augment diffaugment] [--style-augment] [--reuse-plain]
                               [--corpus ../shared/corpora/wikiart-styles] [--out bench/out/can]
     python bench/bench_can.py --summarize OUT_SEED0 OUT_SEED1 ...   (pool seeds: mean gain, sign-flip test)
 
@@ -82,21 +82,24 @@ def with_augment(variant: str, augment: str | None) -> str:
     return variant + (f"+{augment}" if augment else "")
 
 
-def can_variant(weight: float, augment: str | None = None) -> str:
-    return with_augment("can" if weight == 1 else f"can-w{weight:g}", augment)
+def can_variant(weight: float, augment: str | None = None, style_augment: bool = False) -> str:
+    name = ("can" if weight == 1 else f"can-w{weight:g}") + ("-styleaug" if style_augment else "")
+    return with_augment(name, augment)
 
 
 def variant_options(variant: str, arch: str) -> dict:
-    """The options of one variant (plain, can, can-w3: λ = 3; +diffaugment: what D sees augmented, the
-    style head's paintings included): ``arch`` is an architecture (its own defaults) or ``preset=NAME``."""
+    """The options of one variant (plain, can, can-w3: λ = 3; -styleaug: --style-augment, the style head's
+    paintings alone augmented; +diffaugment: what D sees augmented, the style head's paintings included):
+    ``arch`` is an architecture (its own defaults) or ``preset=NAME``."""
     recipe = {"preset": arch.removeprefix("preset="), "arch": None} if arch.startswith("preset=") else {"arch": arch}
     variant, _, augment = variant.partition("+")
     if augment:
         recipe["augment"] = augment
     if variant == "plain":
         return recipe
+    variant, style_augment = variant.removesuffix("-styleaug"), variant.endswith("-styleaug")
     weight = float(variant.removeprefix("can-w")) if variant.startswith("can-w") else 1.0
-    return recipe | {"loss": "can", "labels": "folder", "can_weight": weight}
+    return recipe | {"loss": "can", "labels": "folder", "can_weight": weight, "style_augment": style_augment}
 
 
 def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Path, res: int, budget_s: float,
@@ -300,6 +303,9 @@ def main() -> None:
                         help="λ of each CAN variant (one process each); none: the plain model alone")
     parser.add_argument("--augment", choices=["diffaugment", "ada"],
                         help="augment what D sees in every variant (the style head's paintings included)")
+    parser.add_argument("--style-augment", action="store_true",
+                        help="CAN variants with --style-augment: the style head alone sees augmented paintings "
+                             "(their control is the plain model as it is)")
     parser.add_argument("--reuse-plain", action="store_true",
                         help="take the plain row from OUT/plain.json (plain+AUGMENT.json; same --arch and budget) "
                              "instead of training it again")
@@ -314,7 +320,7 @@ def main() -> None:
     from belamy.utils.machine import cpu_name
 
     plain = with_augment("plain", args.augment)
-    variants = [can_variant(w, args.augment) for w in args.can_weights]
+    variants = [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]
     if args.reuse_plain:
         if not variants:
             raise SystemExit("nothing to train: --reuse-plain with no --can-weights")
@@ -332,7 +338,7 @@ def main() -> None:
     for p in procs:
         p.join()
     rows = [json.loads((args.out / f"{v}.json").read_text())
-            for v in [plain] + [can_variant(w, args.augment) for w in args.can_weights]]
+            for v in [plain] + [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]]
     rows.append(heldout_reference(corpus, train_split, cls, info, args.seed))
     header = (f"{cpu_name()}, one thread per variant; {args.arch} at {args.res}², {args.cpu_minutes:g} CPU minutes each; "
               f"{args.n} generated images; classifier held-out accuracy {info['accuracy']:.1%} on "

@@ -25,7 +25,8 @@ COMMON_DEFAULTS = {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augme
                    "ada_target": 0.6, "ada_kimg": 500.0, "augment_p": 0.0}
 # Read only by some architectures or losses (each names those it reads in its `uses`).
 ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group", "can_weight", "label_noise")
+                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group", "can_weight", "label_noise",
+                        "style_augment")
 
 
 @dataclass(kw_only=True)
@@ -64,6 +65,7 @@ class TrainOptions(RunOptions):
     labels: str | None = None  # manifest field, or "folder"
     can_weight: float | None = None  # CAN: λ, the weight of the style-ambiguity term in G's loss
     label_noise: bool | None = None  # CAN: D's real/fake targets drawn from U[0.8, 1.2] and U[0, 0.3]
+    style_augment: bool | None = None  # CAN: the style head learns from flipped, shifted, cut-out views of the paintings
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
@@ -75,7 +77,7 @@ class TrainOptions(RunOptions):
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
         "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
-        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "w_dim", "map_layers", "channel_base",
+        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "style_augment", "w_dim", "map_layers", "channel_base",
         "channel_max", "init", "extra", "mbstd_group", "preset", "preset_record",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")

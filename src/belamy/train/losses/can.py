@@ -11,7 +11,12 @@ generator takes no class; it is rewarded for fooling the first task and confusin
 The second G term is the paper's style ambiguity loss, −(1/K)·Σ_k log p_k(G(z)): smallest (log K)
 when D's posterior over the styles is uniform. ``--can-weight`` is λ (default 1). ``--label-noise``
 draws D's real and fake targets from U[0.8, 1.2] and U[0, 0.3] at every step, as the reference
-implementation (mlberkeley/Creative-Adversarial-Networks) does.
+implementation (mlberkeley/Creative-Adversarial-Networks) does. ``--style-augment`` shows the head
+flipped, shifted and cut-out views of the real paintings, through one more pass of D, instead of
+the paintings D's real/fake task sees: a head on a few thousand paintings otherwise learns the
+paintings rather than their styles (right on ~98% of its own, ~30% of others', measured at 64² on
+WikiArt), and G is then pushed away from particular paintings, not from styles. G and D's
+real/fake task still see the paintings as they are, so the augmentation cannot leak into G.
 
 Everything else is the architecture's own loss: the DCGAN's non-saturating loss (one fake batch
 for both phases), StyleGAN2's for ``--arch style`` (style mixing, lazy R1 and its Adam
@@ -30,6 +35,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.runs.stats import StatsCollector
+from belamy.train.augment import DiffAugment
 from belamy.train.losses import register_loss
 from belamy.train.losses.base import GANLoss, StepBatch
 from belamy.train.losses.dcgan import NonSaturatingLoss
@@ -40,6 +46,8 @@ HIDDEN = (1024, 512)
 # The loss each architecture trains with otherwise: CAN adds its terms to it.
 BASES: dict[str, type[GANLoss]] = {"dcgan": NonSaturatingLoss, "style": StyleGAN2Loss, "fastgan": FastGANLoss}
 HEAD = "can_head"  # the style head's prefix in checkpoints
+# --style-augment: DiffAugment's geometric policies, no colour (a painting's palette is part of its style).
+STYLE_VIEWS = DiffAugment("translation,cutout")
 
 
 class _Linear(nn.Module):
@@ -115,8 +123,8 @@ class CANLoss(GANLoss):
     summary = ("Creative Adversarial Networks (Elgammal et al. 2017): D also names the style (--labels), "
                "G is rewarded for styles D cannot name (--can-weight); dcgan, style or fastgan")
     archs = frozenset(BASES)
-    uses = frozenset({"labels", "can_weight", "label_noise"}) | StyleGAN2Loss.uses
-    defaults = {"can_weight": 1.0, "label_noise": False}
+    uses = frozenset({"labels", "can_weight", "label_noise", "style_augment"}) | StyleGAN2Loss.uses
+    defaults = {"can_weight": 1.0, "label_noise": False, "style_augment": False}
     conditions_model = False  # G takes no class: the classes train D's style head
     needs_labels = True
 
@@ -128,6 +136,7 @@ class CANLoss(GANLoss):
         self.phases = self.base.phases
         self.weight = float(options.can_weight)
         self.label_noise = bool(options.label_noise)
+        self.style_augment = bool(options.style_augment)
         self.head = make_head(D, options.arch, len(self.label_names))
 
     @classmethod
@@ -180,6 +189,13 @@ class CANLoss(GANLoss):
         t = self._targets(logits, 0.8, 1.2, rng) if target == 1 else self._targets(logits, 0.0, 0.3, rng)
         return (F.softplus(logits) - t * logits).mean()  # BCE(σ(l), t) for any t, also outside [0, 1]
 
+    def _style_view(self, real: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """A view of the real paintings for the style head alone: mirrored at random, shifted by up to
+        an eighth, a quarter of the area cut out (what D's real/fake task sees, then this)."""
+        x = self.augment_images(real, rng)
+        flip = torch.rand(x.shape[0], 1, 1, 1, generator=rng, device=x.device) < 0.5
+        return STYLE_VIEWS(torch.where(flip, x.flip(3), x), rng)
+
     # ------------------------------------------------------------------ phases
 
     def _discriminate(self, batch: StepBatch, fake: torch.Tensor, stats: StatsCollector):
@@ -206,6 +222,8 @@ class CANLoss(GANLoss):
     def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
         if phase == "Dmain":
             adversarial, logits_real, logits_fake, features = self._discriminate(batch, self._fake(batch, phase), stats)
+            if self.style_augment:
+                features = self.D.penultimate(self._style_view(batch.real, batch.rng))
             style_logits = self.head(features)
             style_loss = F.cross_entropy(style_logits, batch.real_labels)
             loss = adversarial + style_loss
