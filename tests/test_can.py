@@ -96,11 +96,11 @@ FASTGAN_ARCH = dict(arch="fastgan", res=32, nz=16, ngf=4, ndf=4, batch=8, augmen
 @pytest.mark.parametrize("arch", ["dcgan", "style", "fastgan"])
 def test_can_resumes_exactly(styles: Path, tmp_path: Path, arch: str, one_torch_thread):
     settings = {"dcgan": dict(label_noise=True), "style": dict(label_noise=True, augment="diffaugment", **STYLE_ARCH),
-                "fastgan": FASTGAN_ARCH}[arch]
+                "fastgan": dict(FASTGAN_ARCH, style_augment=True)}[arch]
     whole = train(can_options(styles, tmp_path / "whole", kimg=0.128, tick_kimg=0.032, **settings)).run_dir
     train(can_options(styles, tmp_path / "split", kimg=0.064, tick_kimg=0.032, **settings))
     split = train(can_options(styles, tmp_path / "split", kimg=0.128, tick_kimg=0.032, resume=True,
-                              **{k: v for k, v in settings.items() if k not in ("label_noise",)})).run_dir
+                              **{k: v for k, v in settings.items() if k not in ("label_noise", "style_augment")})).run_dir
     a, b = final_tensors(whole), final_tensors(split)
     assert a.keys() == b.keys() and any(k.startswith(HEAD + ".") for k in a)
     for key in a:
@@ -108,6 +108,39 @@ def test_can_resumes_exactly(styles: Path, tmp_path: Path, arch: str, one_torch_
     # The studio's view of the run: its own D and style head give a posterior over the 3 styles.
     probs = RunStyleHead(resolve_checkpoint(split, "latest")).posterior(synthetic_styles(6, 32)[0])
     assert probs.shape == (6, 3) and torch.allclose(probs.sum(dim=1), torch.ones(6), atol=1e-5)
+
+
+@pytest.mark.parametrize("style_augment", [False, True])
+def test_style_augment_shows_the_style_head_alone_shifted_and_cut_out_paintings(styles: Path, tmp_path: Path,
+                                                                               style_augment: bool, one_torch_thread,
+                                                                               monkeypatch):
+    from belamy.models.dcgan import DCGANDiscriminator as Discriminator
+
+    seen: dict[str, list[torch.Tensor]] = {"real/fake": [], "style head": []}
+    one_pass, features = Discriminator.logits_and_features, Discriminator.penultimate
+
+    def record(kind, method):
+        def recorded(self, x, *args, **kwargs):
+            if torch.is_grad_enabled() and self.training:
+                seen[kind].append(x.detach().clone())
+            return method(self, x, *args, **kwargs)
+        return recorded
+
+    monkeypatch.setattr(Discriminator, "logits_and_features", record("real/fake", one_pass))
+    monkeypatch.setattr(Discriminator, "penultimate", record("style head", features))
+    run = train(can_options(styles, tmp_path / "run", kimg=0.064, tick_kimg=0.032, style_augment=style_augment)).run_dir
+    assert json.loads((run / "run.json").read_text())["options"]["style_augment"] is style_augment
+
+    def zero_share(x: torch.Tensor) -> torch.Tensor:  # a painting's pixels are k/127.5 - 1: never exactly 0
+        return (x == 0).all(dim=1).flatten(1).float().mean(dim=1)
+
+    # D's real/fake task (and G, through it) sees the paintings and G's images as they are ...
+    assert seen["real/fake"] and all(zero_share(x).max() == 0 for x in seen["real/fake"])
+    if not style_augment:  # ... and so does the head, on the real pass's features
+        assert not seen["style head"]
+    else:  # ... while the head sees, in a pass of its own, every painting with a hole cut out
+        assert len(seen["style head"]) == 0.064 * 1000 // 16
+        assert all(zero_share(x).min() > 0.05 for x in seen["style head"])
 
 
 def test_a_can_style_run_with_ada_generates_exports_exhibits_walks_and_distils(styles: Path, tmp_path: Path, one_torch_thread):
@@ -176,5 +209,7 @@ def test_can_refuses_a_corpus_with_one_style_and_can_options_without_can(tmp_pat
         train(can_options(one, tmp_path / "run"))
     with pytest.raises(BelamyError, match="--can-weight is not used by --arch dcgan with --loss nonsat"):
         train(tiny_train_options(one, tmp_path / "run2", can_weight=2.0))
+    with pytest.raises(BelamyError, match="--style-augment is not used by --arch dcgan with --loss nonsat"):
+        train(tiny_train_options(one, tmp_path / "run2", style_augment=True))
     with pytest.raises(BelamyError, match="--can-weight"):
         train(can_options(one, tmp_path / "run3", can_weight=-1.0))

@@ -82,7 +82,7 @@ def train_cmd(
     labels: Annotated[str | None, typer.Option(help="The corpus's classes: a manifest field (e.g. style) or 'folder' (the source's folder name). style: class-conditional; --loss can: the styles D learns to name.")] = None,
     can_weight: Annotated[float | None, typer.Option(help="--loss can: λ, the weight of the style-ambiguity term in G's loss (default: 1).")] = None,
     label_noise: Annotated[bool | None, typer.Option("--label-noise/--no-label-noise", help="--loss can: D's real/fake targets drawn from U(0.8, 1.2) and U(0, 0.3), as the reference CAN does (default: off).", metavar="")] = None,
-    style_augment: Annotated[bool | None, typer.Option("--style-augment/--no-style-augment", help="--loss can: the style head learns from flipped, shifted and cut-out views of the paintings (one more pass of D), so it learns styles, not the paintings; G and D's real/fake task see them as they are (default: off).", metavar="")] = None,
+    style_augment: Annotated[bool | None, typer.Option("--style-augment/--no-style-augment", help="--loss can: the style head learns from shifted and cut-out views of the paintings (one more pass of D), so it learns styles, not the paintings; G and D's real/fake task see them as they are (default: off).", metavar="")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights, e.g. one made by `belamy import`: its arch, res and widths; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
     metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,

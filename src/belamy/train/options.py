@@ -65,7 +65,7 @@ class TrainOptions(RunOptions):
     labels: str | None = None  # manifest field, or "folder"
     can_weight: float | None = None  # CAN: λ, the weight of the style-ambiguity term in G's loss
     label_noise: bool | None = None  # CAN: D's real/fake targets drawn from U[0.8, 1.2] and U[0, 0.3]
-    style_augment: bool | None = None  # CAN: the style head learns from flipped, shifted, cut-out views of the paintings
+    style_augment: bool | None = None  # CAN: the style head learns from shifted, cut-out views of the paintings
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
