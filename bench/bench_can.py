@@ -320,13 +320,12 @@ def main() -> None:
     from belamy.utils.machine import cpu_name
 
     plain = with_augment("plain", args.augment)
-    variants = [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]
+    cans = [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]
     if args.reuse_plain:
-        if not variants:
+        if not cans:
             raise SystemExit("nothing to train: --reuse-plain with no --can-weights")
         check_reusable(args.out / f"{plain}.json", args.arch, args.cpu_minutes)
-    else:
-        variants.insert(0, plain)
+    variants = cans if args.reuse_plain else [plain] + cans
     args.out.mkdir(parents=True, exist_ok=True)
     corpus, train_split, cls, info = prepare(args.corpus, args.out, args.res, args.classifier_epochs, args.classifier)
     jobs = [(v, args.arch, train_split, cls, args.out, args.res, args.cpu_minutes * 60, args.n, args.seed)
@@ -337,8 +336,7 @@ def main() -> None:
         p.start()
     for p in procs:
         p.join()
-    rows = [json.loads((args.out / f"{v}.json").read_text())
-            for v in [plain] + [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]]
+    rows = [json.loads((args.out / f"{v}.json").read_text()) for v in [plain] + cans]
     rows.append(heldout_reference(corpus, train_split, cls, info, args.seed))
     header = (f"{cpu_name()}, one thread per variant; {args.arch} at {args.res}², {args.cpu_minutes:g} CPU minutes each; "
               f"{args.n} generated images; classifier held-out accuracy {info['accuracy']:.1%} on "
