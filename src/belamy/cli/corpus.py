@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from belamy.cli.app import app
+from belamy.cli.app import FlagHelpGroup, app
 from belamy.errors import BelamyError
 from belamy.utils.progress import console
 
-corpus_app = typer.Typer(help="Build and inspect training corpora of paintings.", no_args_is_help=True)
+corpus_app = typer.Typer(cls=FlagHelpGroup, help="Build and inspect training corpora of paintings.", no_args_is_help=True)
 
 
 app.add_typer(corpus_app, name="corpus")
@@ -77,7 +77,7 @@ def corpus_report(
     typer.echo(str(page))
 
 
-scrape_app = typer.Typer(help="Download paintings and their metadata from the web, politely and resumably.",
+scrape_app = typer.Typer(cls=FlagHelpGroup, help="Download paintings and their metadata from the web, politely and resumably.",
                          no_args_is_help=True)
 
 
