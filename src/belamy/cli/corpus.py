@@ -141,8 +141,11 @@ def corpus_pairs(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the pair corpus to.")] = ...,
     source: Annotated[str, typer.Option("--from", help="edges: line drawings (no model); landmarks: face markers; "
                                         "pose: an OpenPose-style stick figure (both need --model).")] = "edges",
-    model: Annotated[Path | None, typer.Option(help="A local ONNX keypoint model (heatmaps, SimCC or coordinates; "
-                                               "settings in MODEL.onnx.json) for --from landmarks|pose.")] = None,
+    model: Annotated[Path | None, typer.Option(help=(
+        "A local ONNX keypoint model for --from landmarks|pose. Models that fit: MoveNet SinglePose/MultiPose "
+        "(Google, TF Hub/Kaggle Models, Apache-2.0; ONNX conversions e.g. PINTO model zoo), YOLOv8/YOLO11-pose "
+        "exported with `yolo export format=onnx` (Ultralytics, AGPL-3.0), RTMPose (OpenMMLab mmpose, Apache-2.0; "
+        "put ImageNet mean/std in MODEL.onnx.json), or any model with heatmap, SimCC or coordinate outputs."))] = None,
     edges: Annotated[str, typer.Option(help="Line method for --from edges: xdog (fuller) or canny (sparser).")] = "xdog",
     threshold: Annotated[float, typer.Option(help="Keypoints below this confidence are not drawn.")] = 0.3,
     a: Annotated[Path | None, typer.Option("--a", help="Folder of conditions (sketches...), paired with --b by file name.")] = None,
