@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import SHARED_CORPORA, synthetic_portraits, write_corpus
 from PIL import Image
-import torch
 from pix2pix_util import CoordsModel, HeatmapModel, MoveNetModel, YoloPoseModel, export_model
 
 from belamy.corpus.pairs import build_pairs, build_pairs_from_folders, fit_image, open_pairs

@@ -155,7 +155,7 @@ def _discriminator_config(D: PersistentObject, module: str) -> dict:
     mapping_kw = kw.get("mapping_kwargs") if isinstance(kw.get("mapping_kwargs"), dict) else {}
     depth = _int(mapping_kw.get("num_layers", 8), "label mapping depth (a count of layers)")
     same = (None, kw.get("cmap_dim"))  # the projection width, given or not
-    mapping = _check_kwargs(kw.get("mapping_kwargs"), {
+    _check_kwargs(kw.get("mapping_kwargs"), {
         "num_layers": _ANY, "embed_features": same if c_dim else _ANY, "layer_features": same if c_dim else _ANY,
         "activation": "lrelu" if c_dim and depth else _ANY, "lr_multiplier": 0.01 if c_dim and depth else _ANY},
         "discriminator's label mapping")
