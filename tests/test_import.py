@@ -308,6 +308,8 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     cases = {
         "os-system.pkl": pickle.dumps({"G_ema": Exploit(os.system, f"touch {marker}")}),
         "exec.pkl": pickle.dumps(Exploit(exec, f"open({str(marker)!r}, 'w')")),
+        "py2-eval.pkl": pickle.dumps(Exploit(eval, f"open({str(marker)!r}, 'w')"), protocol=2),  # __builtin__.eval
+        "py2-codecs.pkl": pickle.dumps(Exploit(__import__("codecs").encode, "x", "rot13"), protocol=2),
         "tf.pkl": b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00.",
         "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),
         "truncated.pkl": good[: len(good) // 2],
@@ -320,6 +322,7 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2), "input.input": torch.zeros(1, 4, 4, 4)}}, tmp_path / "r.pt")
     cases["truncated.pt"] = (tmp_path / "r.pt").read_bytes()[:300]
     expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "numpy",
+                "py2-eval.pkl": "builtins.eval", "py2-codecs.pkl": "protocol 2",
                 "tf.pkl": "TensorFlow StyleGAN pickle",
                 "truncated.pkl": "truncated", "noise.pkl": "", "text.pkl": "not a model file", "empty.pkl": "is empty",
                 "obj.pt": "will not load", "truncated.pt": "damaged or truncated"}
