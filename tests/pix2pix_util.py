@@ -39,10 +39,50 @@ class CoordsModel(nn.Module):
         return self.points + 0.0 * x.mean()
 
 
-def export_model(module: nn.Module, path: Path, input_hw: tuple[int, int]) -> Path:
+class MoveNetModel(nn.Module):
+    """MoveNet's interface: int32 pixels [1, H, W, 3] in; out SinglePose's [1, 1, 17, 3] (y, x, score) in
+    [0, 1], or MultiPose's [1, 6, 56] (six people: 17 × (y, x, score), box, person score) where the third
+    person scores highest and the others stand elsewhere. Scores follow the picture's brightness."""
+
+    def __init__(self, points_xy: np.ndarray, multipose: bool = False):
+        super().__init__()
+        self.multipose = multipose
+        self.register_buffer("yx", torch.tensor(points_xy, dtype=torch.float32)[None, None, :, [1, 0]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = (x.float().mean() / 255 * 10).clamp(0, 1) * torch.ones(1, 1, self.yx.shape[2], 1)
+        single = torch.cat([self.yx, score], dim=3)
+        if not self.multipose:
+            return single
+        people = [torch.cat([(single if i == 2 else single * 0.5).reshape(1, 1, -1), torch.zeros(1, 1, 4),
+                             score[:, :, :1, 0] * (0.9 if i == 2 else 0.4)], dim=2) for i in range(6)]
+        return torch.cat(people, dim=1)
+
+
+class YoloPoseModel(nn.Module):
+    """YOLOv8-pose's exported output: [1, 56, N] detections (cx, cy, w, h, score, 17 × (x, y, visibility))
+    in input pixels, N = 84 for a 64² input (8² + 4² + 2² anchors). Detection ``best`` carries ``points``;
+    the others score lower and point elsewhere."""
+
+    def __init__(self, points_px: np.ndarray, n: int = 84, best: int = 37):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        det = torch.rand(56, n, generator=g) * 40
+        det[4] = torch.rand(n, generator=g) * 0.5
+        det[4, best] = 0.9
+        det[5:, best] = torch.cat([torch.tensor(points_px, dtype=torch.float32), torch.full((17, 1), 0.95)], 1).reshape(-1)
+        self.register_buffer("det", det[None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.det + 0.0 * x.mean()
+
+
+def export_model(module: nn.Module, path: Path, input_hw: tuple[int, int], example: torch.Tensor | None = None) -> Path:
+    """``module`` as an ONNX file taking ``example`` (by default a float [1, 3, H, W] image)."""
+    example = torch.zeros(1, 3, *input_hw) if example is None else example
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), (torch.zeros(1, 3, *input_hw),), str(path), dynamo=False, opset_version=17,
+        torch.onnx.export(module.eval(), (example,), str(path), dynamo=False, opset_version=17,
                           input_names=["image"], output_names=["out"])
     return path
 

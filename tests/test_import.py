@@ -6,6 +6,7 @@ tutorial's state dicts, and damaged or hostile files."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -96,6 +97,7 @@ class Persistent:
         self.params: OrderedDict = OrderedDict()
         self.buffers: OrderedDict = OrderedDict()
         self.children: OrderedDict = OrderedDict()
+        self.attributes: dict = {}  # more of the module's own attributes, as its __init__ sets them
 
     def __reduce__(self):
         easy = sys.modules["dnnlib.util"].EasyDict
@@ -105,6 +107,7 @@ class Persistent:
             "_forward_pre_hooks": OrderedDict(), "_state_dict_hooks": OrderedDict(),
             "_load_state_dict_pre_hooks": OrderedDict(), "_modules": self.children,
             "_init_args": (), "_init_kwargs": easy(self.kwargs), "weight_gain": np.float64(0.125), "activation": "lrelu",
+            **self.attributes,
         }
         meta = {"type": "class", "version": 6, "module_src": self.source, "class_name": self.class_name, "state": state}
         return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (meta,))
@@ -116,7 +119,8 @@ BUFFERS = {"noise_const", "w_avg", "resample_filter"}
 FILTER = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])) / 64
 
 
-def persistent_tree(top: str, tensors: dict[str, torch.Tensor], source: str, kwargs: dict) -> Persistent:
+def persistent_tree(top: str, tensors: dict[str, torch.Tensor], source: str, kwargs: dict,
+                    stylegan3_repo: bool = False) -> Persistent:
     root = Persistent(top, source, kwargs)
     for name, value in tensors.items():
         node, *path = [root, *name.split(".")]
@@ -128,6 +132,8 @@ def persistent_tree(top: str, tensors: dict[str, torch.Tensor], source: str, kwa
                     "DiscriminatorEpilogue" if part == "b4" and top == "Discriminator" else
                     "SynthesisBlock" if top == "Generator" else "DiscriminatorBlock")
                 node.children[part] = Persistent(cls, source)
+                if stylegan3_repo and cls == "FullyConnectedLayer":  # NVlabs/stylegan3's layers keep their widths
+                    node.children[part].attributes = {"in_features": 8, "out_features": 8}
                 if part.startswith(("conv", "b", "fromrgb", "skip")):  # the reference keeps its filters as buffers
                     node.children[part].buffers["resample_filter"] = FILTER.clone()
             node = node.children[part]
@@ -157,26 +163,50 @@ def reference_names_D(sd: dict[str, torch.Tensor], res: int) -> dict[str, torch.
 
 
 def nvlabs_pickle(path: Path, cfg, G: nn.Module, D: nn.Module, G_ema: nn.Module, source: str,
-                  g_synthesis_extra: dict | None = None) -> Path:
+                  g_synthesis_extra: dict | None = None, layout: str = "ada", protocol: int = 4,
+                  d_extra: dict | None = None) -> Path:
+    """A snapshot as ``layout`` writes it: "ada" stylegan2-ada-pytorch's training loop, "legacy" its
+    legacy.py converting one of NVIDIA's TensorFlow releases, "sg3" NVlabs/stylegan3 with --cfg=stylegan2."""
+    synthesis = {"channel_base": cfg.g_channel_base, "channel_max": cfg.channel_max, "num_fp16_res": 4,
+                 "conv_clamp": cfg.conv_clamp, **(g_synthesis_extra or {})}
     g_kwargs = {"z_dim": cfg.z_dim, "c_dim": cfg.num_classes, "w_dim": cfg.w_dim, "img_resolution": cfg.res, "img_channels": 3,
-                "mapping_kwargs": {"num_layers": cfg.map_layers},
-                "synthesis_kwargs": {"channel_base": cfg.g_channel_base, "channel_max": cfg.channel_max,
-                                     "num_fp16_res": 4, "conv_clamp": cfg.conv_clamp, **(g_synthesis_extra or {})}}
-    d_kwargs = {"c_dim": cfg.num_classes, "img_resolution": cfg.res, "img_channels": 3, "architecture": "resnet",
+                "mapping_kwargs": {"num_layers": cfg.map_layers}, "synthesis_kwargs": synthesis}
+    d_kwargs = {"c_dim": cfg.num_classes, "img_resolution": cfg.res, "img_channels": 3, "architecture": cfg.d_architecture,
                 "channel_base": cfg.d_channel_base, "channel_max": cfg.channel_max, "num_fp16_res": 4,
-                "conv_clamp": cfg.conv_clamp, "block_kwargs": {}, "mapping_kwargs": {},
+                "conv_clamp": cfg.conv_clamp, "block_kwargs": {}, "mapping_kwargs": {"num_layers": cfg.d_map_layers},
                 "epilogue_kwargs": {"mbstd_group_size": cfg.mbstd_group}}
-    d_tree = persistent_tree("Discriminator", reference_names_D(D.state_dict(), cfg.res), source, d_kwargs)
+    training_set = {"class_name": "training.dataset.ImageFolderDataset", "path": "/data/portraits.zip",
+                    "use_labels": bool(cfg.num_classes), "max_size": 1336, "xflip": True, "resolution": cfg.res}
+    if layout == "legacy":  # every keyword argument convert_tf_generator/convert_tf_discriminator set
+        g_kwargs["mapping_kwargs"].update(embed_features=None, layer_features=None, activation="lrelu",
+                                          lr_multiplier=0.01, w_avg_beta=0.995)
+        synthesis.update(num_fp16_res=0, architecture="skip", resample_filter=[1, 3, 3, 1], use_noise=True,
+                         activation="lrelu")
+        d_kwargs.update(num_fp16_res=0, cmap_dim=None, block_kwargs={"activation": "lrelu", "resample_filter": [1, 3, 3, 1],
+                                                                     "freeze_layers": 0},
+                        mapping_kwargs={"num_layers": 0, "embed_features": None, "layer_features": None,
+                                        "activation": "lrelu", "lr_multiplier": 0.1},
+                        epilogue_kwargs={"mbstd_group_size": None if cfg.mbstd_group == 0 else cfg.mbstd_group,
+                                         "mbstd_num_channels": 1, "activation": "lrelu"})
+        training_set = None  # load_network_pkl's "missing field"
+    if layout == "sg3":  # synthesis settings beside the generator's own; conv_clamp 256 unless told otherwise
+        assert cfg.conv_clamp == 256
+        del g_kwargs["synthesis_kwargs"], synthesis["conv_clamp"], d_kwargs["conv_clamp"], d_kwargs["num_fp16_res"]
+        g_kwargs.update(synthesis, fused_modconv_default="inference_only")
+        d_kwargs["block_kwargs"] = {"freeze_layers": 0}
+    d_kwargs.update(d_extra or {})
+    d_tree = persistent_tree("Discriminator", reference_names_D(D.state_dict(), cfg.res), source, d_kwargs, layout == "sg3")
     d_tree.children["b4"].children["mbstd"] = Persistent("MinibatchStdLayer", source, {"group_size": cfg.mbstd_group})
     snapshot = {
-        "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "path": "/data/portraits.zip",
-                                "use_labels": bool(cfg.num_classes), "max_size": 1336, "xflip": True, "resolution": cfg.res},
-        "G": persistent_tree("Generator", reference_names_G(G.state_dict()), source, g_kwargs),
+        "training_set_kwargs": training_set,
+        "G": persistent_tree("Generator", reference_names_G(G.state_dict()), source, g_kwargs, layout == "sg3"),
         "D": d_tree,
-        "G_ema": persistent_tree("Generator", reference_names_G(G_ema.state_dict()), source, g_kwargs),
+        "G_ema": persistent_tree("Generator", reference_names_G(G_ema.state_dict()), source, g_kwargs, layout == "sg3"),
     }
+    if layout == "legacy":
+        snapshot["augment_pipe"] = None
     with open(path, "wb") as f:
-        pickle.dump(snapshot, f, protocol=4)
+        pickle.dump(snapshot, f, protocol=protocol)
     return path
 
 
@@ -208,7 +238,7 @@ def test_nvlabs_pickle_imports_without_running_its_source(armed, tmp_path, condi
     assert not armed.marker.exists()
     source = result.imported_from
     assert source["sha256"] == hashlib.sha256(pkl.read_bytes()).hexdigest() and source["file"] == pkl.name
-    assert source["training_set_path"] == "portraits.zip" and "non-commercial" in result.licence_note
+    assert source["training_set_path"] == "portraits.zip" and "whoever trained it" in result.licence_note
     run_info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run_info["imported_from"]["sha256"] == source["sha256"]
     model = run_info["model"]
@@ -241,7 +271,7 @@ def test_import_cli_prints_the_licence_and_generate_reads_the_run(armed, tmp_pat
     pkl = nvlabs_pickle(tmp_path / "model.pkl", cfg, *nets, armed.source)
     proc = run_cli("import", str(pkl), "--out", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
-    assert "non-commercial" in proc.stderr and "sha256" in proc.stderr  # (messages go to stderr, the run to stdout)
+    assert "whoever trained it" in proc.stderr and "sha256" in proc.stderr  # (messages go to stderr, the run to stdout)
     assert proc.stdout.strip() == str(tmp_path / "run")
     assert not armed.marker.exists()
     from belamy.generate.sample import generate
@@ -254,7 +284,7 @@ def test_import_cli_prints_the_licence_and_generate_reads_the_run(armed, tmp_pat
         generate(tmp_path / "run", tmp_path / "bad", n=1, device="cpu", truncation_cutoff=-1)
 
     source = Record.from_dict(read_provenance(tmp_path / "imgs" / "seed-000001.png")).model["parents"]["imported_from"]
-    assert source["file"] == "model.pkl" and "non-commercial" in source["licence"]
+    assert source["file"] == "model.pkl" and "portraits.zip" in source["licence"]
     # importing again into the same folder is refused, and the run is untouched
     before = (tmp_path / "run" / "run.json").read_bytes()
     proc = run_cli("import", str(pkl), "--out", str(tmp_path / "run"))
@@ -278,6 +308,8 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     cases = {
         "os-system.pkl": pickle.dumps({"G_ema": Exploit(os.system, f"touch {marker}")}),
         "exec.pkl": pickle.dumps(Exploit(exec, f"open({str(marker)!r}, 'w')")),
+        "py2-eval.pkl": pickle.dumps(Exploit(eval, f"open({str(marker)!r}, 'w')"), protocol=2),  # __builtin__.eval
+        "py2-codecs.pkl": pickle.dumps(Exploit(__import__("codecs").encode, "x", "rot13"), protocol=2),
         "tf.pkl": b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00.",
         "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),
         "truncated.pkl": good[: len(good) // 2],
@@ -290,6 +322,7 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2), "input.input": torch.zeros(1, 4, 4, 4)}}, tmp_path / "r.pt")
     cases["truncated.pt"] = (tmp_path / "r.pt").read_bytes()[:300]
     expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "numpy",
+                "py2-eval.pkl": "builtins.eval", "py2-codecs.pkl": "protocol 2",
                 "tf.pkl": "TensorFlow StyleGAN pickle",
                 "truncated.pkl": "truncated", "noise.pkl": "", "text.pkl": "not a model file", "empty.pkl": "is empty",
                 "obj.pt": "will not load", "truncated.pt": "damaged or truncated"}
@@ -326,6 +359,69 @@ def test_networks_belamy_does_not_compute_are_refused_by_name(armed, tmp_path):
         import_model(tmp_path / "sg3.pkl", tmp_path / "run3")
     with pytest.raises(BelamyError, match="label names"):
         import_model(nvlabs_pickle(tmp_path / "u.pkl", cfg, *nets, armed.source), tmp_path / "run4", label_names=["a"])
+    assert not armed.marker.exists()
+
+
+def imports_exactly(pkl: Path, out: Path, cfg, G_ema: nn.Module, D: nn.Module, label_names=None):
+    """Import ``pkl`` and check that G_ema (ψ 1 and 0.7) and D compute what the originals compute."""
+    result = import_model(pkl, out, label_names=label_names)
+    gen = load_generator(out, device="cpu")
+    z = torch.randn(4, cfg.z_dim)
+    labels = torch.tensor([0, 1, 2, 0]) if cfg.num_classes else None
+    with torch.no_grad():
+        for psi in (1.0, 0.7):
+            assert torch.equal(gen.G.synthesize(z, labels, truncation=psi), G_ema.synthesize(z, labels, truncation=psi))
+        tensors, _ = ck.load_checkpoint(result.checkpoint)
+        D2 = StyleDiscriminator(gen.G.cfg)
+        ck.load_module_tensors("D", D2, tensors)
+        img = torch.randn(8, 3, cfg.res, cfg.res)
+        assert torch.equal(D2(img, torch.arange(8) % 3 if cfg.num_classes else None),
+                           D(img, torch.arange(8) % 3 if cfg.num_classes else None))
+    return result, json.loads((out / "run.json").read_text())["model"]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_nvidia_releases_converted_by_legacy_py_import(armed, tmp_path, conditional, one_torch_thread):
+    # NVIDIA's released pickles (ffhq, metfaces, afhq, brecahad, cifar10) are TensorFlow models that legacy.py
+    # converted: D's label mapping of depth 0 at lr ×0.1, no minibatch group size, no training set, no clamp.
+    # Written here with pickle protocol 2, whose names are Python 2's (__builtin__.set, _codecs.encode).
+    cfg = dataclasses.replace(small_cfg(label_names=["0", "1", "2"] if conditional else [], conv_clamp=None), mbstd_group=0,
+                              d_map_layers=0, d_architecture="orig" if conditional else "resnet")
+    G, G_ema, D = randomised(StyleGenerator(cfg), 1), randomised(StyleGenerator(cfg), 2), randomised(StyleDiscriminator(cfg), 3)
+    pkl = nvlabs_pickle(tmp_path / "cifar10.pkl", cfg, G, D, G_ema, armed.source, layout="legacy", protocol=2)
+    assert b"c__builtin__\nset" in pkl.read_bytes()
+    with open(pkl, "rb") as f:  # armed, as the other files are
+        pickle.load(f)
+    assert armed.marker.exists()
+    armed.marker.unlink()
+
+    result, model = imports_exactly(pkl, tmp_path / "run", cfg, G_ema, D)
+    assert (model["d_map_layers"], model["mbstd_group"], model["conv_clamp"]) == (0, 0, None)
+    assert "NVIDIA Source Code License-NC" in result.licence_note and "legacy.py" in result.licence_note
+    assert "no training set recorded" in result.licence_note
+    assert not armed.marker.exists()
+
+
+def test_stylegan2_pickles_from_the_stylegan3_repository_import(armed, tmp_path, one_torch_thread):
+    # NVlabs/stylegan3 --cfg=stylegan2: the synthesis settings beside z_dim and w_dim, conv_clamp 256 when not given.
+    cfg = small_cfg(conv_clamp=256)
+    G, G_ema, D = randomised(StyleGenerator(cfg), 4), randomised(StyleGenerator(cfg), 5), randomised(StyleDiscriminator(cfg), 6)
+    pkl = nvlabs_pickle(tmp_path / "network-snapshot-000200.pkl", cfg, G, D, G_ema, armed.source, layout="sg3")
+    result, model = imports_exactly(pkl, tmp_path / "run", cfg, G_ema, D)
+    assert model["conv_clamp"] == 256 and result.imported_from["format"] == "nvlabs-stylegan3-stylegan2-pkl"
+    assert "whoever trained it" in result.licence_note and "portraits.zip" in result.licence_note
+    assert not armed.marker.exists()
+
+
+def test_label_mappings_that_compute_something_else_are_refused(armed, tmp_path):
+    cfg = small_cfg(label_names=["0", "1", "2"])
+    nets = [randomised(m, i) for i, m in enumerate((StyleGenerator(cfg), StyleDiscriminator(cfg), StyleGenerator(cfg)))]
+    cases = {"lr_multiplier=0.1": {"num_layers": 2, "lr_multiplier": 0.1},  # layers to scale: not belamy's function
+             "label mapping depth": {"num_layers": -1}}  # a damaged file
+    for i, (message, mapping) in enumerate(cases.items()):
+        pkl = nvlabs_pickle(tmp_path / f"{i}.pkl", cfg, *nets, armed.source, d_extra={"mapping_kwargs": mapping})
+        with pytest.raises(BelamyError, match=message):
+            import_model(pkl, tmp_path / f"run{i}")
     assert not armed.marker.exists()
 
 

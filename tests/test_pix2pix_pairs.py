@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import SHARED_CORPORA, synthetic_portraits, write_corpus
 from PIL import Image
-from pix2pix_util import CoordsModel, HeatmapModel, export_model
+from pix2pix_util import CoordsModel, HeatmapModel, MoveNetModel, YoloPoseModel, export_model
 
 from belamy.corpus.pairs import build_pairs, build_pairs_from_folders, fit_image, open_pairs
 from belamy.corpus.skeleton import OPENPOSE_COLORS, template
@@ -119,6 +120,44 @@ def test_landmark_pairs_from_a_coordinate_model(tmp_path: Path):
     eye = face[36:42].mean(axis=0) * 64
     region = cond[int(eye[1]) - 4 : int(eye[1]) + 5, int(eye[0]) - 6 : int(eye[0]) + 7].reshape(-1, 3).astype(int)
     assert ((region[:, 1] > 150) & (region[:, 0] < 100)).any()
+
+
+COCO_FIGURE = np.clip(np.array(template("pose"))[[0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10]], 0.05, 0.95)
+
+
+@pytest.mark.parametrize("multipose", [False, True])
+def test_pose_pairs_from_a_movenet_model(tmp_path: Path, multipose: bool):
+    # MoveNet: int32 pixels [1, H, W, 3], keypoints (y, x, score) in [0, 1] of the input; MultiPose: the best person.
+    model = export_model(MoveNetModel(COCO_FIGURE, multipose), tmp_path / "movenet.onnx", (32, 32),
+                         example=torch.zeros(1, 32, 32, 3, dtype=torch.int32))
+    images = synthetic_portraits(3, 64)
+    images[1] = 0  # nothing to see: no figure
+    report = build_pairs(write_corpus(tmp_path / "corpus", images), tmp_path / "pairs", source="pose", model=model)
+    assert (report.accepted, len(report.rejects)) == (2, 1) and report.rejects[0]["reason"].startswith("no figure found")
+    manifest = json.loads((tmp_path / "pairs" / "manifest.jsonl").read_text().splitlines()[0])
+    # 64² letterboxed into 32²: no bars, scale ½; x is MoveNet's second value, y its first.
+    assert np.allclose(np.array(manifest["condition"]["keypoints"])[:, :2], COCO_FIGURE * 64, atol=0.02)
+    cond = open_pairs(tmp_path / "pairs").conditions[0]
+    x, y, _ = manifest["condition"]["keypoints"][6]  # the right shoulder, in its OpenPose colour
+    patch = cond[int(round(y)) - 1 : int(round(y)) + 2, int(round(x)) - 1 : int(round(x)) + 2].reshape(-1, 3)
+    assert (np.abs(patch.astype(int) - OPENPOSE_COLORS[2]).max(axis=1) < 60).any()
+
+
+def test_pose_pairs_from_a_yolo_pose_model(tmp_path: Path):
+    # YOLOv8-pose's export: [1, 56, N] detections in input pixels; the best-scoring one is the figure.
+    model = export_model(YoloPoseModel(COCO_FIGURE * 64), tmp_path / "yolov8n-pose.onnx", (64, 64))
+    build_pairs(write_corpus(tmp_path / "corpus", synthetic_portraits(2, 128)), tmp_path / "pairs", source="pose", model=model)
+    manifest = json.loads((tmp_path / "pairs" / "manifest.jsonl").read_text().splitlines()[0])
+    points = np.array(manifest["condition"]["keypoints"])
+    assert np.allclose(points[:, :2], COCO_FIGURE * 128, atol=0.02) and np.allclose(points[:, 2], 0.95, atol=1e-3)
+
+
+def test_pairs_help_names_the_models_that_fit(tmp_path: Path):
+    run = belamy("corpus", "pairs", "--help", cwd=tmp_path)
+    text = " ".join(run.stdout.replace("│", " ").split())
+    assert run.returncode == 0
+    for name, licence in (("MoveNet", "Apache-2.0"), ("YOLOv8/YOLO11-pose", "AGPL-3.0"), ("RTMPose", "Apache-2.0")):
+        assert name in text and licence in text.split(name, 1)[1][:120], name
 
 
 def test_bad_model_files_are_one_line_errors(corpus: Path, tmp_path: Path):

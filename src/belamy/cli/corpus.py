@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from belamy.cli.app import app
+from belamy.cli.app import FlagHelpGroup, app
 from belamy.errors import BelamyError
 from belamy.utils.progress import console
 
-corpus_app = typer.Typer(help="Build and inspect training corpora of paintings.", no_args_is_help=True)
+corpus_app = typer.Typer(cls=FlagHelpGroup, help="Build and inspect training corpora of paintings.", no_args_is_help=True)
 
 
 app.add_typer(corpus_app, name="corpus")
@@ -77,7 +77,7 @@ def corpus_report(
     typer.echo(str(page))
 
 
-scrape_app = typer.Typer(help="Download paintings and their metadata from the web, politely and resumably.",
+scrape_app = typer.Typer(cls=FlagHelpGroup, help="Download paintings and their metadata from the web, politely and resumably.",
                          no_args_is_help=True)
 
 
@@ -141,8 +141,11 @@ def corpus_pairs(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the pair corpus to.")] = ...,
     source: Annotated[str, typer.Option("--from", help="edges: line drawings (no model); landmarks: face markers; "
                                         "pose: an OpenPose-style stick figure (both need --model).")] = "edges",
-    model: Annotated[Path | None, typer.Option(help="A local ONNX keypoint model (heatmaps, SimCC or coordinates; "
-                                               "settings in MODEL.onnx.json) for --from landmarks|pose.")] = None,
+    model: Annotated[Path | None, typer.Option(help=(
+        "A local ONNX keypoint model for --from landmarks|pose. Models that fit: MoveNet SinglePose/MultiPose "
+        "(Google, TF Hub/Kaggle Models, Apache-2.0; ONNX conversions e.g. PINTO model zoo), YOLOv8/YOLO11-pose "
+        "exported with `yolo export format=onnx` (Ultralytics, AGPL-3.0), RTMPose (OpenMMLab mmpose, Apache-2.0; "
+        "put ImageNet mean/std in MODEL.onnx.json), or any model with heatmap, SimCC or coordinate outputs."))] = None,
     edges: Annotated[str, typer.Option(help="Line method for --from edges: xdog (fuller) or canny (sparser).")] = "xdog",
     threshold: Annotated[float, typer.Option(help="Keypoints below this confidence are not drawn.")] = 0.3,
     a: Annotated[Path | None, typer.Option("--a", help="Folder of conditions (sketches...), paired with --b by file name.")] = None,

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from belamy.cli.app import app
+from belamy.cli.app import FlagHelpGroup, app
 from belamy.utils.progress import console
 
-keys_app = typer.Typer(help="The local identity that signs belamy's content credentials (C2PA).", no_args_is_help=True)
+keys_app = typer.Typer(cls=FlagHelpGroup, help="The local identity that signs belamy's content credentials (C2PA).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 

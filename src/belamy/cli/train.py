@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from belamy.cli.app import app
+from belamy.cli.app import FlagHelpGroup, app
 from belamy.cli.options import CheckpointMinutes, Device, Keep, Minutes
 from belamy.utils.progress import console
 
@@ -159,7 +159,7 @@ def distill_cmd(
     typer.echo(str(result.run_dir))
 
 
-sr_app = typer.Typer(help="Train the built-in super-resolution network on paintings.", no_args_is_help=True)
+sr_app = typer.Typer(cls=FlagHelpGroup, help="Train the built-in super-resolution network on paintings.", no_args_is_help=True)
 
 
 app.add_typer(sr_app, name="sr")
@@ -227,7 +227,7 @@ def import_cmd(
     typer.echo(str(result.run_dir))
 
 
-classify_app = typer.Typer(help="An independent style classifier, to measure how far generated images stray from known styles.",
+classify_app = typer.Typer(cls=FlagHelpGroup, help="An independent style classifier, to measure how far generated images stray from known styles.",
                            no_args_is_help=True)
 app.add_typer(classify_app, name="classify")
 

@@ -5,7 +5,7 @@ Nothing is downloaded: the user names a model file (``--model PATH``). What bela
 - **one image input**, float32, ``[1, 3, H, W]`` (or ``[1, H, W, 3]``); H and W are read from the model
   (a dynamic size means 256×256). The picture is letterboxed into it (scaled to fit, centred, black
   bars), in RGB, as ``(pixel - mean) / std`` with pixels in 0-255; by default mean 0 and std 255 (inputs
-  in [0, 1]).
+  in [0, 1]). An integer input (MoveNet's int32 ``[1, H, W, 3]``) gets the pixels as they are, 0-255.
 - **outputs**, any one of the usual forms (the first matching one is used):
   - heatmaps ``[1, K, h, w]``: a keypoint is the peak of its map (with a quarter-pixel step toward the
     higher neighbour), its confidence the peak value (HRNet, ViTPose, OpenPose-style body models,
@@ -13,7 +13,12 @@ Nothing is downloaded: the user names a model file (``--model PATH``). What bela
   - SimCC, two outputs ``[1, K, Wx]`` and ``[1, K, Hy]``: x and y are the peaks of the two 1-D
     distributions, at Wx/W bins per pixel (RTMPose);
   - coordinates ``[1, K, 2]``, ``[1, K, 3]`` (x, y, confidence) or flat ``[1, 2K]``: in pixels of the
-    model input, or in [0, 1] of it when every value is within [-0.5, 1.5] (PFLD-style landmark models).
+    model input, or in [0, 1] of it when every value is within [-0.5, 1.5] (PFLD-style landmark models);
+  - MoveNet: ``[1, 1, K, 3]`` (SinglePose: y, x, score, in [0, 1] of the input) or ``[1, 6, 3K + 5]``
+    (MultiPose: each person's K × (y, x, score), then its box and score; the best-scoring person is used);
+  - YOLO-pose detections ``[1, 5 + 3K, N]`` (Ultralytics YOLOv8/YOLO11-pose export: box centre and
+    size, score, then K × (x, y, visibility), in input pixels) or ``[1, N, 5 + 3K]``: the best-scoring
+    detection is used.
 - K = 17 (COCO) or 18 (OpenPose) for bodies; 68 (iBUG) draws face contours, any other count dots.
 
 A JSON file beside the model (``MODEL.onnx.json`` or ``MODEL.json``) may override the defaults:
@@ -69,6 +74,7 @@ class KeypointModel:
     input_hw: tuple[int, int]
     channels_last: bool
     settings: ModelSettings = field(default_factory=ModelSettings)
+    integer_input: np.dtype | None = None  # MoveNet: raw 0-255 pixels as int32
     sha256: str = ""
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
@@ -86,6 +92,9 @@ class KeypointModel:
 
     def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, float, float, float]:
         canvas, scale, left, top = self._letterbox(rgb)
+        if self.integer_input is not None:
+            x = canvas[None] if self.channels_last else canvas.transpose(2, 0, 1)[None]
+            return np.ascontiguousarray(x, dtype=self.integer_input), scale, left, top
         x = canvas.astype(np.float32)
         if self.settings.bgr:
             x = x[..., ::-1]
@@ -133,8 +142,36 @@ def open_keypoint_model(path: str | Path) -> KeypointModel:
     channels_last = shape[3] == 3 and shape[1] != 3
     dims = shape[1:3] if channels_last else shape[2:4]
     in_h, in_w = (int(d) if isinstance(d, int) and d > 0 else DEFAULT_SIDE for d in dims)
+    integer = _INTEGER_INPUTS.get(inputs[0].type)
     return KeypointModel(path=path, session=session, input_name=inputs[0].name, input_hw=(in_h, in_w),
-                         channels_last=channels_last, settings=ModelSettings.beside(path), sha256=file_sha256(path))
+                         channels_last=channels_last, settings=ModelSettings.beside(path), sha256=file_sha256(path),
+                         integer_input=None if integer is None else np.dtype(integer))
+
+
+_INTEGER_INPUTS = {"tensor(int32)": np.int32, "tensor(uint8)": np.uint8, "tensor(int64)": np.int64}
+
+
+def _best_detection(rows: np.ndarray, score_at: int) -> np.ndarray:
+    """The row (one person) with the highest score."""
+    return rows[int(np.argmax(rows[:, score_at]))]
+
+
+def _movenet_or_yolo(a: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray | None:
+    """MoveNet's and YOLO-pose's layouts (see the module docstring), or None for any other array."""
+    in_h, in_w = input_hw
+    if a.ndim == 4 and a.shape[:2] == (1, 1) and a.shape[3] == 3:  # MoveNet SinglePose: y, x, score
+        yxs = a[0, 0]
+        return np.stack([yxs[:, 1] * in_w, yxs[:, 0] * in_h, yxs[:, 2]], axis=1).astype(np.float32)
+    if a.ndim != 3 or a.shape[0] != 1:
+        return None
+    rows, cols = a.shape[1:]
+    if cols > rows and (cols - 5) % 3 == 0 and cols >= 8 and (rows - 5) % 3 != 0:  # MoveNet MultiPose
+        yxs = _best_detection(a[0], cols - 1)[: cols - 5].reshape(-1, 3)
+        return np.stack([yxs[:, 1] * in_w, yxs[:, 0] * in_h, yxs[:, 2]], axis=1).astype(np.float32)
+    for detections, width in ((a[0].T, rows), (a[0], cols)):  # YOLO-pose, channels first (the export) or last
+        if width >= 8 and (width - 5) % 3 == 0 and len(detections) > width:
+            return _best_detection(detections, 4)[5:].reshape(-1, 3).astype(np.float32)
+    return None
 
 
 def _heatmap_peaks(maps: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
@@ -158,6 +195,8 @@ def decode_outputs(outputs: list[np.ndarray], input_hw: tuple[int, int], name: s
     """Keypoints [K, 3] in model-input pixels from the raw outputs of one image (see the module docstring)."""
     arrays = [np.asarray(o, dtype=np.float32) for o in outputs]
     in_h, in_w = input_hw
+    if len(arrays) == 1 and (points := _movenet_or_yolo(arrays[0], input_hw)) is not None:
+        return points
     for a in arrays:
         if a.ndim == 4 and a.shape[0] == 1 and a.shape[1] >= 1 and min(a.shape[2:]) > 1:
             return _heatmap_peaks(a[0], input_hw)
@@ -183,4 +222,5 @@ def decode_outputs(outputs: list[np.ndarray], input_hw: tuple[int, int], name: s
         return np.concatenate([xy, conf[:, None]], axis=1).astype(np.float32)
     shapes = ", ".join(str(list(a.shape)) for a in arrays)
     raise BelamyError(f"{name} gives outputs {shapes}, none of them keypoints belamy can read",
-                      "use a model with heatmaps [1, K, h, w], SimCC [1, K, W] ×2 or coordinates [1, K, 2|3]")
+                      "use a model with heatmaps [1, K, h, w], SimCC [1, K, W] ×2, coordinates [1, K, 2|3], "
+                      "MoveNet [1, 1, K, 3] or YOLO-pose [1, 5+3K, N] outputs")

@@ -1,7 +1,8 @@
 """`belamy import`: models trained elsewhere become ordinary belamy runs.
 
-Three layouts are read, by content (never by file name): NVlabs StyleGAN2-ADA network pickles
-(a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
+Three layouts are read, by content (never by file name): NVlabs StyleGAN2 network pickles (of
+stylegan2-ada-pytorch, its legacy.py conversions of NVIDIA's releases, and NVlabs/stylegan3's
+``--cfg=stylegan2``; a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
 checkpoints and the PyTorch DCGAN tutorial's state dicts (both ``torch.load(weights_only=True)``).
 """
 
@@ -67,7 +68,7 @@ def read_model(path: Path, label_names: list[str] | None = None, discriminator: 
     if head[:1] == b"\x80":
         return read_nvlabs_pickle(path, label_names)
     raise BelamyError(f"{path.name} is not a model file belamy can import",
-                      "give an NVlabs StyleGAN2-ADA .pkl, a rosinality .pt or a PyTorch-tutorial DCGAN .pth")
+                      "give an NVlabs StyleGAN2(-ADA) .pkl, a rosinality .pt or a PyTorch-tutorial DCGAN .pth")
 
 
 def import_model(path: Path, out: Path, label_names: list[str] | None = None,

@@ -1,4 +1,11 @@
-"""NVlabs StyleGAN2-ADA (PyTorch) network pickles → belamy's style networks, weight for weight.
+"""NVlabs StyleGAN2 network pickles → belamy's style networks, weight for weight.
+
+Two reference modules write them: ``training.networks`` of NVlabs/stylegan2-ada-pytorch (also what its
+``legacy.py`` makes of NVIDIA's TensorFlow releases) and ``training.networks_stylegan2`` of
+NVlabs/stylegan3 (``--cfg=stylegan2``, and every StyleGAN3 model's discriminator). They compute the
+same function; the second keeps the synthesis settings beside the generator's own and defaults to
+``conv_clamp=256``. A pickle names no module (each object carries its class name and the module's
+source, which never runs here), so :func:`reference_module` reads the marks each leaves.
 
 The pickle is read by :mod:`belamy.importers.safe_unpickle` (no code runs). Each network's
 constructor keyword arguments choose the belamy config; anything that would make the reference
@@ -23,11 +30,18 @@ from belamy.importers.safe_unpickle import PersistentObject, RefusedPickle, rest
 from belamy.models.style import LAYERS_EXACT, StyleConfig
 from belamy.models.style_layers import binomial_filter
 
-LICENCE_NOTE = ("NVIDIA's released StyleGAN2-ADA models (and models fine-tuned from them) are under the NVIDIA "
-                "Source Code License-NC: non-commercial use only. Check the licence of this model before selling "
-                "or exhibiting its images commercially.")
+NVIDIA_LICENCE_NOTE = ("this file carries the marks of NVIDIA's released models ({marks}): NVIDIA's released "
+                       "StyleGAN2 models (and models fine-tuned from them) are under the NVIDIA Source Code "
+                       "License-NC, non-commercial use only. Check it before selling or exhibiting the images "
+                       "commercially.")
+OWN_LICENCE_NOTE = ("this file was saved by a training run ({marks}), not converted like NVIDIA's releases: the "
+                    "terms of whoever trained it apply (yours, if you did). If it was fine-tuned from one of "
+                    "NVIDIA's models, NVIDIA's non-commercial licence applies too.")
 
-_NOT_ADA = "belamy imports StyleGAN2-ADA (PyTorch) network pickles"
+# The reference modules (see the module docstring); StyleGAN3's own is read elsewhere.
+SG2ADA, SG3_STYLEGAN2, SG3 = "training.networks", "training.networks_stylegan2", "training.networks_stylegan3"
+
+_NOT_ADA = "belamy imports StyleGAN2 network pickles of NVlabs/stylegan2-ada-pytorch and NVlabs/stylegan3"
 _ANY = object()  # any value of this keyword argument computes the same function here
 
 # Positional constructor arguments, by class, in the reference's order (for pickles built that way).
@@ -38,7 +52,25 @@ _POSITIONAL = {
 }
 _FILTER = [1, 3, 3, 1]
 # Keyword arguments that change only speed or training, never the function: accepted as they are.
-_HARMLESS = {"num_fp16_res", "fp16_channels_last", "channels_last", "freeze_layers", "w_avg_beta"}
+_HARMLESS = {"num_fp16_res", "fp16_channels_last", "channels_last", "freeze_layers", "w_avg_beta",
+             "fused_modconv_default"}
+_G_OWN = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
+# What an absent keyword argument means, by module: NVlabs/stylegan3 clamps convolutions by default.
+_DEFAULT_CLAMP = {SG2ADA: None, SG3_STYLEGAN2: 256}
+
+
+def reference_module(net: PersistentObject) -> str:
+    """Which reference module built ``net`` (a Generator or Discriminator). StyleGAN3's synthesis starts
+    from an ``input`` layer; NVlabs/stylegan3's layers keep their widths (``in_features``), whose
+    stylegan2-ada-pytorch layers do not."""
+    synthesis = net.module("synthesis")
+    if isinstance(synthesis, PersistentObject) and "input" in synthesis.modules():
+        return SG3
+    path = ("mapping", "fc0") if net.class_name == "Generator" else ("b4", "fc")
+    layer: Any = net
+    for part in path:
+        layer = layer.module(part) if isinstance(layer, PersistentObject) else None
+    return SG3_STYLEGAN2 if isinstance(layer, PersistentObject) and "in_features" in layer.state else SG2ADA
 
 
 def _kwargs(obj: PersistentObject, what: str) -> dict:
@@ -62,6 +94,7 @@ def _check_kwargs(kwargs: Any, expected: dict[str, Any], what: str) -> dict:
         if key not in expected:
             raise BelamyError(f"the {what} sets {key}={value!r}, which belamy's networks do not have", _NOT_ADA)
         want = expected[key]
+        value = list(value) if isinstance(value, tuple) else value  # a filter given as a tuple
         if want is not _ANY and value != want and not (isinstance(want, tuple) and value in want):
             raise BelamyError(f"the {what} sets {key}={value!r}; belamy computes {key}={want!r}", _NOT_ADA)
     return kwargs
@@ -81,8 +114,11 @@ def _int(value: Any, what: str, low: int = 0) -> int:
     return value
 
 
-def _generator_config(G: PersistentObject) -> dict:
+def _generator_config(G: PersistentObject, module: str) -> dict:
     kw = _kwargs(G, "generator")
+    if module == SG3_STYLEGAN2:  # the synthesis settings sit beside the generator's own
+        kw = {**{k: v for k, v in kw.items() if k in _G_OWN},
+              "synthesis_kwargs": {k: v for k, v in kw.items() if k not in _G_OWN}}
     _check_kwargs({k: v for k, v in kw.items() if k not in ("mapping_kwargs", "synthesis_kwargs")},
                   {"z_dim": _ANY, "c_dim": _ANY, "w_dim": _ANY, "img_resolution": _ANY, "img_channels": 3},
                   "generator")
@@ -103,30 +139,38 @@ def _generator_config(G: PersistentObject) -> dict:
         "c_dim": _int(kw.get("c_dim", 0), "c_dim"), "map_layers": _int(mapping.get("num_layers", 8), "mapping depth", 1),
         "g_channel_base": _int(synthesis.get("channel_base", 32768), "channel_base", 1),
         "channel_max": _int(synthesis.get("channel_max", 512), "channel_max", 1),
-        "conv_clamp": synthesis.get("conv_clamp"),
+        "conv_clamp": synthesis.get("conv_clamp", _DEFAULT_CLAMP[module]),
     }
 
 
-def _discriminator_config(D: PersistentObject) -> dict:
+def _discriminator_config(D: PersistentObject, module: str) -> dict:
     kw = _kwargs(D, "discriminator")
     _check_kwargs({k: v for k, v in kw.items() if not k.endswith("_kwargs")},
                   {"c_dim": _ANY, "img_resolution": _ANY, "img_channels": 3, "architecture": ("resnet", "orig"),
                    "channel_base": _ANY, "channel_max": _ANY, "conv_clamp": _ANY, "cmap_dim": _ANY}, "discriminator")
     _check_kwargs(kw.get("block_kwargs"), {"activation": "lrelu", "resample_filter": (_FILTER,)}, "discriminator's blocks")
-    mapping = _check_kwargs(kw.get("mapping_kwargs"), {
-        "num_layers": _ANY, "embed_features": None, "layer_features": None, "activation": "lrelu",
-        "lr_multiplier": 0.01}, "discriminator's label mapping")
+    # The label mapping exists only for labels, and its learning-rate multiplier scales only its FC layers:
+    # legacy.py gives every converted D depth 0 and ×0.1, which compute nothing here.
+    c_dim = _int(kw.get("c_dim", 0), "c_dim")
+    mapping_kw = kw.get("mapping_kwargs") if isinstance(kw.get("mapping_kwargs"), dict) else {}
+    depth = _int(mapping_kw.get("num_layers", 8), "label mapping depth (a count of layers)")
+    same = (None, kw.get("cmap_dim"))  # the projection width, given or not
+    _check_kwargs(kw.get("mapping_kwargs"), {
+        "num_layers": _ANY, "embed_features": same if c_dim else _ANY, "layer_features": same if c_dim else _ANY,
+        "activation": "lrelu" if c_dim and depth else _ANY, "lr_multiplier": 0.01 if c_dim and depth else _ANY},
+        "discriminator's label mapping")
     epilogue = _check_kwargs(kw.get("epilogue_kwargs"), {
         "mbstd_group_size": _ANY, "mbstd_num_channels": _ANY, "activation": "lrelu"}, "discriminator's epilogue")
     group = epilogue.get("mbstd_group_size", 4)
     return {
-        "res": _int(kw.get("img_resolution"), "resolution", 4), "c_dim": _int(kw.get("c_dim", 0), "c_dim"),
+        "res": _int(kw.get("img_resolution"), "resolution", 4), "c_dim": c_dim,
         "d_channel_base": _int(kw.get("channel_base", 32768), "channel_base", 1),
-        "channel_max": _int(kw.get("channel_max", 512), "channel_max", 1), "conv_clamp": kw.get("conv_clamp"),
+        "channel_max": _int(kw.get("channel_max", 512), "channel_max", 1),
+        "conv_clamp": kw.get("conv_clamp", _DEFAULT_CLAMP[module]),
         "d_architecture": kw.get("architecture", "resnet"),
         "mbstd_group": 0 if group is None else _int(group, "minibatch-std group", 1),
         "mbstd_channels": _int(epilogue.get("mbstd_num_channels", 1), "minibatch-std channels"),
-        "d_map_layers": _int(mapping.get("num_layers", 8), "label mapping depth", 1),
+        "d_map_layers": depth,
         "cmap_dim": 0 if kw.get("cmap_dim") is None else _int(kw.get("cmap_dim"), "cmap_dim", 1),
     }
 
@@ -175,6 +219,26 @@ def _network_tensors(obj: PersistentObject, what: str) -> dict[str, torch.Tensor
     return out
 
 
+def licence_note(data: dict, D: PersistentObject | None) -> str:
+    """NVIDIA's licence where the file carries the marks of NVIDIA's releases, else the trainer's own.
+
+    NVIDIA's StyleGAN2(-ADA) releases were trained in TensorFlow and converted by the reference's
+    ``legacy.py``, which records no training set (``training_set_kwargs`` None) and gives the
+    discriminator's label mapping a ×0.1 learning rate (a training run writes ×0.01 or nothing).
+    """
+    marks = []
+    if data.get("training_set_kwargs") is None:
+        marks.append("no training set recorded")
+    d_mapping = _kwargs(D, "discriminator").get("mapping_kwargs") if D is not None else None
+    if isinstance(d_mapping, dict) and d_mapping.get("lr_multiplier") == 0.1:
+        marks.append("a discriminator converted from TensorFlow by legacy.py")
+    if marks:
+        return NVIDIA_LICENCE_NOTE.format(marks="; ".join(marks))
+    dataset = data["training_set_kwargs"].get("path") if isinstance(data["training_set_kwargs"], dict) else None
+    return OWN_LICENCE_NOTE.format(marks=f"its training set: {Path(dataset).name}" if isinstance(dataset, str)
+                                   else "it records its training set")
+
+
 def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> ImportedModel:
     with open(path, "rb") as f:
         data = restricted_load(f)
@@ -183,12 +247,15 @@ def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> Impo
     if "G_ema" not in data:
         raise RefusedPickle(f"{path.name} has no G_ema (found: {', '.join(map(str, data)) or 'nothing'})", _NOT_ADA)
     g_ema = _class(data["G_ema"], "Generator", "G_ema")
-    g_cfg = _generator_config(g_ema)
+    module = reference_module(g_ema)
+    if module == SG3:
+        raise BelamyError(f"{path.name} holds a StyleGAN3 generator", f"{_NOT_ADA} (StyleGAN3 is not supported yet)")
+    g_cfg = _generator_config(g_ema, module)
     G = _class(data["G"], "Generator", "G") if data.get("G") is not None else None
     D = _class(data["D"], "Discriminator", "D") if data.get("D") is not None else None
-    if G is not None and _generator_config(G) != g_cfg:
+    if G is not None and _generator_config(G, reference_module(G)) != g_cfg:
         raise BelamyError(f"{path.name}: G and G_ema have different shapes", "the file may be damaged")
-    d_cfg = _discriminator_config(D) if D is not None else {}
+    d_cfg = _discriminator_config(D, reference_module(D)) if D is not None else {}
     if d_cfg:
         for key in ("res", "c_dim", "channel_max", "conv_clamp"):
             if d_cfg[key] != g_cfg[key]:
@@ -229,8 +296,9 @@ def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> Impo
             info["augment_p"] = round(float(p), 6)
     missing = [name for name in ("G", "D") if data.get(name) is None]
     return ImportedModel(
-        arch="style", config=cfg, tensors=tensors, format="nvlabs-stylegan2-ada-pkl", details=info,
-        seed_latents="numpy-randomstate", licence_note=LICENCE_NOTE,
+        arch="style", config=cfg, tensors=tensors, details=info, seed_latents="numpy-randomstate",
+        format="nvlabs-stylegan2-ada-pkl" if module == SG2ADA else "nvlabs-stylegan3-stylegan2-pkl",
+        licence_note=licence_note(data, D),
         notes=[f"the pickle has no {name}: `train --init` starts it afresh" if name == "D" else
                "the pickle has no G: `train --init` starts it from G_ema" for name in missing],
     )

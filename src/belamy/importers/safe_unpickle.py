@@ -14,6 +14,7 @@ are read here too, by a reader that accepts only storage records and raw little-
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 import struct
@@ -212,7 +213,23 @@ def _load_from_bytes(blob: Any) -> torch.Tensor:
     return flat
 
 
+def _latin1_bytes(text: Any, encoding: Any = None) -> bytes:
+    """``_codecs.encode(text, 'latin1')``: how a protocol-2 pickle writes bytes (raw tensor data among them)."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise RefusedPickle("an encoding call that is not bytes written by pickle protocol 2", "the file may be damaged")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """``bytes()``: protocol 2's empty bytes (any argument could ask for any amount of memory)."""
+    if args:
+        raise RefusedPickle("a bytes call with arguments", "the file may be damaged")
+    return b""
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): _latin1_bytes,
+    ("builtins", "bytes"): _empty_bytes,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
@@ -234,6 +251,9 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol-2 pickles name Python 2's modules (__builtin__.set): read them as pickle itself does.
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
