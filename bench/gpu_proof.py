@@ -61,7 +61,6 @@ def item_deadline(name: str, sizes: str, limit: float, start: float, now: float)
 
 
 def write_report(out: Path, report: dict) -> None:
-    sys.path.insert(0, str(REPO / "src"))
     from belamy.utils.atomic import write_json
 
     write_json(out / "gpu-proof.json", report)
@@ -97,6 +96,7 @@ def run_proof(out: Path, limit: float, corpus: Path | None, tiny: bool) -> dict:
         log.close()
     for name in remaining:
         report["items"][name] = {"status": "not reached", "reason": f"the {limit:g} s limit was spent before it"}
+    report["device"] = report["device"] or device_seen_from_outside()
     finish(report, out, start)
     return report
 
@@ -104,36 +104,42 @@ def run_proof(out: Path, limit: float, corpus: Path | None, tiny: bool) -> dict:
 def watch(worker: subprocess.Popen, remaining: list[str], states: Path, report: dict, out: Path, limit: float,
           start: float) -> list[str]:
     """Follow one worker through the items it runs; returns the items still to run when it is gone."""
-    deadlines: dict[str, float] = {}
     while True:
         exited = worker.poll() is not None
         if report["device"] is None and (device := read_state(states / "device.json")):
             report["device"] = device
+        running = None
         for name in list(remaining):
             state = read_state(states / f"{name}.json")
             if state is None:
                 break
-            if state["status"] != "running":
-                report["items"][name] = state
-                remaining.remove(name)
-                finish(report, out, start)
-                continue
+            if state["status"] == "running":
+                running = name, state
+                break
+            report["items"][name] = state
+            remaining.remove(name)
+            finish(report, out, start)
+        out_of_time = time.time() > start + limit
+        if running:
+            name, state = running
             sizes = (report["device"] or {}).get("sizes", "full")
-            deadline = deadlines.setdefault(name, item_deadline(name, sizes, limit, start, state["started"]))
-            if time.time() > min(deadline + GRACE_S, start + limit) or exited:
+            deadline = min(item_deadline(name, sizes, limit, start, state["started"]) + GRACE_S, start + limit)
+            if exited or time.time() > deadline:
                 stop(worker)
-                why = (f"did not finish within its {deadline - state['started']:.0f} s" if not exited else
-                       f"its worker process died (exit {worker.returncode}); see worker.log")
-                report["items"][name] = {**state, "status": "timed out" if not exited else "failed", "reason": why,
+                why = (f"its worker process died (exit {worker.returncode}); see worker.log" if exited else
+                       f"did not finish within its {deadline - state['started']:.0f} s")
+                report["items"][name] = {**state, "status": "failed" if exited else "timed out", "reason": why,
                                          "seconds": round(time.time() - state["started"], 1)}
                 remaining.remove(name)
                 finish(report, out, start)
                 return remaining
-            break
-        if exited:
-            if remaining and read_state(states / f"{remaining[0]}.json") is None:  # died before its first item
+        elif exited:
+            if remaining:  # it died before starting the next item: that one fails, the others get a new worker
                 report["items"][remaining.pop(0)] = {"status": "failed", "reason": f"the worker exited "
                                                      f"({worker.returncode}) before starting it; see worker.log"}
+            return remaining
+        elif out_of_time:
+            stop(worker)
             return remaining
         time.sleep(0.2)
 
@@ -145,6 +151,20 @@ def stop(worker: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     worker.wait()
+
+
+def device_seen_from_outside() -> dict:
+    """The device, named without torch: for a limit too short for the worker to start and name it."""
+    from belamy.utils.machine import cpu_name
+
+    try:
+        gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        gpus = []
+    gpus = [g.strip() for g in gpus if g.strip()]
+    return {"type": "cuda" if gpus else "cpu", "name": gpus[0] if gpus else cpu_name(), "gpus": len(gpus),
+            "cpu": cpu_name(), "sizes": None, "note": "named by the parent: no worker started within the limit"}
 
 
 def finish(report: dict, out: Path, start: float) -> None:
@@ -203,8 +223,8 @@ def main() -> None:
     parser.add_argument("--items", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "src"))  # this checkout's belamy, installed or not
     if args.worker:
-        sys.path.insert(0, str(REPO / "src"))
         run_worker(args)
         return
     if args.limit <= 0:
