@@ -8,7 +8,7 @@
    check needs steps whose result does not depend on how the batch is split, so it uses constant
    noise, minibatch-std groups of one, no augmentation and the non-saturating loss (the run's
    latents, noise and augmentation are each rank's own draws), and no TF32. The weights must agree
-   within float tolerance.
+   within float tolerance (float sums in another order; a missing or wrong average is off by ~1).
 2. A real `belamy train` run of the style GAN under torchrun (NCCL over GPUs, gloo where processes
    share one): its speed, and each rank's weights at the end (BELAMY_RANK_CHECKSUMS).
 
@@ -34,7 +34,7 @@ from belamy.train.losses import StepBatch, get_loss
 from belamy.utils.atomic import read_jsonl, write_json
 from belamy.utils.device import resolve_device
 
-TOLERANCE = 1e-4  # relative L2 distance of each tensor: float rounding, not a different update
+TOLERANCE = 1e-2  # the runs' distance relative to the training's own steps: rounding, not another update (~1)
 
 
 class ConstNoise(nn.Module):
@@ -48,13 +48,20 @@ class ConstNoise(nn.Module):
         return self.G(z, labels, noise_mode="const")
 
 
-def train_steps(info: dd.DistInfo, device: torch.device, sizes, part: slice) -> dict[str, torch.Tensor]:
+def weights(G: nn.Module, D: nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().float().cpu().clone() for prefix, net in (("G", G), ("D", D))
+            for k, v in net.state_dict().items()}
+
+
+def train_steps(info: dd.DistInfo, device: torch.device, sizes, part: slice) -> tuple[dict, dict]:
+    """The weights before and after a few steps on this process's ``part`` of each global batch."""
     arch = get_architecture("style")
     cfg = arch.make_config(res=sizes.ddp_res, mbstd_group=1, **sizes.widths["style"])
     torch.manual_seed(0)
     G, D = arch.make_generator(cfg).to(device), arch.make_discriminator(cfg).to(device)
     for module in (G, D):
         dd.broadcast_module(info, module)
+    before = weights(G, D)
     loss = get_loss("nonsat")(ConstNoise(G), D, None)
     opts = {"G": adam(G.parameters(), 2.5e-3, (0.0, 0.99)), "D": adam(D.parameters(), 2.5e-3, (0.0, 0.99))}
     data = torch.Generator().manual_seed(1)  # the same global batches on every rank
@@ -64,8 +71,7 @@ def train_steps(info: dd.DistInfo, device: torch.device, sizes, part: slice) -> 
         batch = StepBatch(real[part].to(device), None, z[part].to(device), None, None, step)
         run_phases(loss, {"G": G, "D": D}, opts, batch, StatsCollector(), None, info)
         dd.average_buffers(info, G)  # w_avg moved by each rank's latents, as the trainer does
-    return {f"{prefix}.{k}": v.detach().float().cpu() for prefix, net in (("G", G), ("D", D))
-            for k, v in net.state_dict().items()}
+    return before, weights(G, D)
 
 
 def same_as_one_process(info: dd.DistInfo, device: torch.device, sizes) -> dict | None:
@@ -73,16 +79,26 @@ def same_as_one_process(info: dd.DistInfo, device: torch.device, sizes) -> dict 
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
         share = sizes.ddp_batch // info.world
-        split = train_steps(info, device, sizes, slice(info.rank * share, (info.rank + 1) * share))
+        start, split = train_steps(info, device, sizes, slice(info.rank * share, (info.rank + 1) * share))
         if not info.is_main:
             return None
-        alone = train_steps(dd.DistInfo(), device, sizes, slice(None))
+        _, alone = train_steps(dd.DistInfo(), device, sizes, slice(None))
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
-    worst = max(split, key=lambda k: float((split[k] - alone[k]).norm() / alone[k].norm().clamp_min(1e-12)))
-    distance = float((split[worst] - alone[worst]).norm() / alone[worst].norm().clamp_min(1e-12))
-    return {"steps": sizes.check_steps, "global_batch": sizes.ddp_batch, "max_relative_distance": distance,
-            "worst_tensor": worst, "tolerance": TOLERANCE, "within_tolerance": distance <= TOLERANCE}
+
+    def distance(keys) -> float:
+        """How far apart the two runs' weights end, relative to how far training moved them."""
+        gap = torch.cat([(split[k] - alone[k]).flatten() for k in keys])
+        moved = torch.cat([(alone[k] - start[k]).flatten() for k in keys])
+        return float(gap.norm() / moved.norm().clamp_min(1e-12))
+
+    # All the weights together: Adam's first steps move each weight by ±lr whatever its gradient's size, so a
+    # few weights whose gradient is ~0 may go either way on either side; a wrong average moves them all.
+    overall = distance(list(split))
+    worst = max((k for k in split if not torch.equal(alone[k], start[k])), key=lambda k: distance([k]))
+    return {"steps": sizes.check_steps, "global_batch": sizes.ddp_batch, "relative_distance": overall,
+            "worst_tensor": worst, "worst_tensor_distance": distance([worst]),
+            "tolerance": TOLERANCE, "within_tolerance": overall <= TOLERANCE}
 
 
 def main() -> None:

@@ -208,7 +208,7 @@ def run_worker(args) -> None:
             state.update(status="failed", reason=f"{type(exc).__name__}: {exc}".strip(),
                          traceback=traceback.format_exc(limit=4)[-1500:])
         state["seconds"] = round(time.time() - started, 1)
-        state["peak_gpu_mib"] = peak_gpu_mib(ctx)
+        state.setdefault("peak_gpu_mib", peak_gpu_mib(ctx))  # an item measured in parts gives its own
         write_json(path, state)
 
 

@@ -125,6 +125,12 @@ def peak_gpu_mib(ctx: ProofContext) -> float | None:
     return round(torch.cuda.max_memory_allocated() / 2**20, 1) if ctx.cuda else None
 
 
+def most(values) -> float | None:
+    """The peak of peaks measured in parts (each reset before it), None on a CPU."""
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
 def synthetic_corpus(folder: Path, count: int, res: int) -> Path:
     """A corpus of smooth random pictures: for the items whose figures do not depend on paintings."""
     from belamy.corpus.store import Corpus, write_subset
@@ -164,7 +170,7 @@ def training(ctx: ProofContext, note) -> dict:
             rows[name] = {"reason": f"{type(exc).__name__}: {exc}"}
         rows[name]["peak_gpu_mib"] = peak_gpu_mib(ctx)
         note("rows", rows)
-    figures: dict = {"rows": rows}
+    figures: dict = {"rows": rows, "peak_gpu_mib": most(row["peak_gpu_mib"] for row in rows.values())}
     if "s_per_kimg" in rows["dcgan"] and "s_per_kimg" in rows["plain_pytorch_dcgan"]:
         figures["dcgan_speedup_over_plain"] = round(rows["plain_pytorch_dcgan"]["s_per_kimg"] / rows["dcgan"]["s_per_kimg"], 2)
     return figures
@@ -204,7 +210,7 @@ def generation(ctx: ProofContext, note) -> dict:
         except Exception as exc:  # the export or the session: PyTorch's figures stand without it
             row["onnx"] = f"{type(exc).__name__}: {exc}"
         note("rows", rows)
-    return {"rows": rows, "columns": "fps: gen bN = the generator alone, N frames per call; R² = the whole "
+    return {"rows": rows, "peak_gpu_mib": most(row["peak_gpu_mib"] for row in rows.values()), "columns": "fps: gen bN = the generator alone, N frames per call; R² = the whole "
                                       "frame path (generate, resize to R², JPEG)"}
 
 
@@ -249,7 +255,8 @@ def ddp(ctx: ProofContext, note) -> dict:
     figures = {"backend": ranks[0]["backend"], "devices": [r["device"] for r in ranks],
                "same_as_one_process": ranks[0]["same_as_one_process"],
                "ranks_end_identical": len(set(sums)) == 1, "train": ranks[0]["train"],
-               "peak_gpu_mib_per_rank": [r["peak_gpu_mib"] for r in ranks]}
+               "peak_gpu_mib_per_rank": [r["peak_gpu_mib"] for r in ranks],
+               "peak_gpu_mib": most(r["peak_gpu_mib"] for r in ranks)}
     if not figures["same_as_one_process"]["within_tolerance"] or not figures["ranks_end_identical"]:
         raise ProofError(f"the processes disagree: {json.dumps(figures)}")
     return figures
