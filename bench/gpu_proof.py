@@ -82,6 +82,10 @@ def run_proof(out: Path, limit: float, corpus: Path | None, tiny: bool) -> dict:
     report = {"device": None, "limit_s": limit, "elapsed_s": 0.0, "items": {}, "contact_sheet": None}
     remaining = list(ITEM_NAMES)
     log = open(out / "worker.log", "ab")  # noqa: SIM115 - every worker appends to it
+    worker = None
+    # SIGTERM (a timeout from outside) stops the worker too: it runs in its own session, so that it and
+    # everything it starts can be killed together, and would outlive this process otherwise.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         while remaining:
             if start + limit - time.time() < MIN_START_S:
@@ -93,6 +97,8 @@ def run_proof(out: Path, limit: float, corpus: Path | None, tiny: bool) -> dict:
             worker = subprocess.Popen(command, env=child_env(), stdout=log, stderr=log, start_new_session=True)
             remaining = watch(worker, remaining, states, report, out, limit, start)
     finally:
+        if worker is not None and worker.poll() is None:
+            stop(worker)
         log.close()
     for name in remaining:
         report["items"][name] = {"status": "not reached", "reason": f"the {limit:g} s limit was spent before it"}

@@ -339,7 +339,7 @@ def quality(ctx: ProofContext, note) -> dict:
     from belamy.corpus.store import open_corpus
 
     s = ctx.sizes
-    work = ctx.work / "quality"
+    work = ctx.folder("quality")
     if ctx.corpus is None:
         if s is FULL:
             raise ProofError("no paintings: pass --corpus (the portraits, a folder of images or a corpus built at "
@@ -353,7 +353,6 @@ def quality(ctx: ProofContext, note) -> dict:
     else:
         source, corpus = str(ctx.corpus), build(ctx.corpus, work, s.quality_res)
     note("paintings", source)
-    shutil.rmtree(work / "split", ignore_errors=True)  # the split of this corpus, not of an earlier one
     train_dir, held_dir = split_corpus(corpus, work / "split")
     budget = min(s.quality_s, ctx.left() - s.quality_reserve_s)
     if budget < s.quality_s / 10:
@@ -361,8 +360,6 @@ def quality(ctx: ProofContext, note) -> dict:
     note("train_s", round(budget, 1))
     spec, stamp = "preset=auto", "proof"
     run = work / f"{file_stem(spec)}-{stamp}"
-    for old in (run, work / f"{file_stem(spec)}-{stamp}.json", work / f"{file_stem(spec)}-{stamp}.spent"):
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     rows = train_and_score(spec, train_dir.parent, work, stamp, s.quality_res, [budget], False, 0)
     if not rows:
         raise ProofError("the quality run stopped before its budget")
