@@ -36,7 +36,7 @@ def plain_networks(cfg):
 
 def plain_step(G, D, opt_G, opt_D, criterion, real, z):
     D.zero_grad()
-    label = torch.full((real.shape[0],), 1.0)
+    label = torch.full((real.shape[0],), 1.0, device=real.device)
     err_real = criterion(D(real).view(-1), label)
     err_real.backward()
     fake = G(z)
@@ -68,17 +68,23 @@ def interleaved_rates(steps_by_name: dict, steps: int, batch: int) -> dict[str, 
     return {name: steps * batch / seconds for name, seconds in spent.items()}
 
 
+def plain_training_step(res: int, batch: int, device: str | torch.device = "cpu", **widths):
+    """One iteration of the plain PyTorch DCGAN loop on ``device`` (its .item() waits for the GPU)."""
+    cfg = dcgan_config(res, **widths)
+    real = torch.rand(batch, 3, res, res, device=device) * 2 - 1
+    z = torch.randn(batch, cfg.nz, 1, 1, device=device)
+    torch.manual_seed(0)
+    G, D = (net.to(device) for net in plain_networks(cfg))
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    criterion = nn.BCELoss()
+    return lambda: plain_step(G, D, opt_G, opt_D, criterion, real, z)
+
+
 def training_steps(res: int, batch: int) -> dict:
     cfg = dcgan_config(res)
     real = torch.rand(batch, 3, res, res) * 2 - 1
     z = torch.randn(batch, cfg.nz)
-
-    torch.manual_seed(0)
-    G0, D0 = plain_networks(cfg)
-    opt_G0 = torch.optim.Adam(G0.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D0 = torch.optim.Adam(D0.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    criterion = nn.BCELoss()
-    z4 = z.view(batch, -1, 1, 1)
 
     def belamy(dtype):
         torch.manual_seed(0)
@@ -92,7 +98,7 @@ def training_steps(res: int, batch: int) -> dict:
                                   StepBatch(real_cl, None, z, None, None, 0), stats, dtype)
 
     return {
-        "plain": lambda: plain_step(G0, D0, opt_G0, opt_D0, criterion, real, z4),
+        "plain": plain_training_step(res, batch),
         "belamy": belamy(None),
         "belamy_bf16": belamy(torch.bfloat16),
     }

@@ -23,9 +23,10 @@ import torch
 
 from belamy.models.registry import get_architecture
 from belamy.runs.stats import StatsCollector
-from belamy.train.augment import AdaptiveAugment
+from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.gan import run_phases
 from belamy.train.losses import StepBatch, get_loss
+from belamy.train.options import COMMON_DEFAULTS
 from belamy.utils.machine import cpu_name
 
 
@@ -40,9 +41,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_style_step(res: int, batch: int, device: torch.device, layers: str | None = None):
+def make_style_step(res: int, batch: int, device: torch.device, layers: str | None = None, **widths):
     arch = get_architecture("style")
-    cfg = arch.make_config(res=res, layers=layers)
+    cfg = arch.make_config(res=res, layers=layers, **widths)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
     augment = AdaptiveAugment(p=0.2).to(device)
@@ -66,20 +67,26 @@ def make_style_step(res: int, batch: int, device: torch.device, layers: str | No
     return step, cfg, G
 
 
-def make_dcgan_step(res: int, batch: int, device: torch.device):
-    arch = get_architecture("dcgan")
-    cfg = arch.make_config(res=res)
+def make_arch_step(arch_name: str, res: int, batch: int, device: torch.device, **widths):
+    """One training iteration of a DCGAN-like architecture (dcgan, fastgan) with its default loss,
+    Adam settings and augmentation, as a new run of it trains."""
+    arch = get_architecture(arch_name)
+    settings = {**COMMON_DEFAULTS, **arch.defaults}
+    cfg = arch.make_config(res=res, **widths)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
-    loss = get_loss("nonsat")(G, D, None)
+    betas = (settings["beta1"], settings["beta2"])
+    opt_G = torch.optim.Adam(G.parameters(), lr=settings["lr"], betas=betas, fused=True)
+    opt_D = torch.optim.Adam(D.parameters(), lr=settings["lr"], betas=betas, fused=True)
+    augment = make_augment(settings["augment"])
+    loss = get_loss(arch.default_loss)(G, D, None, augment.to(device) if augment is not None else None)
     real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    rng = torch.Generator(device=device).manual_seed(0)
     stats = StatsCollector()
 
     def step(r1: bool = False):
         z = torch.randn(batch, cfg.nz, device=device)
-        run_phases(loss, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, StepBatch(real, None, z, None, None, 0), stats, None)
+        run_phases(loss, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, StepBatch(real, None, z, None, rng, 0), stats, None)
         sync(device)
 
     return step, cfg, G
@@ -95,7 +102,7 @@ def time_training(res: int, batch: int, steps: int, device: torch.device,
     """Seconds per kimg for each architecture, interleaved; R1 amortised as 1/16 of its step cost."""
     steps_by = {}
     if res in (64, 128):  # the DCGAN exists at 64² and 128² (art-DCGAN's widths)
-        steps_by["dcgan"] = make_dcgan_step(res, batch, device)[0]
+        steps_by["dcgan"] = make_arch_step("dcgan", res, batch, device)[0]
     for name, variant in style_names(layers or ["stylegan2-ada"]).items():
         steps_by[name] = make_style_step(res, batch, device, variant)[0]
     spent = dict.fromkeys(steps_by, 0.0)
@@ -112,15 +119,36 @@ def time_training(res: int, batch: int, steps: int, device: torch.device,
             start = time.perf_counter()
             steps_by[name](r1=True)
             r1_step = time.perf_counter() - start
-            r1_extra[name] = max(0.0, r1_step - spent[name] / steps) / 16
+            r1_extra[name] = r1_share(r1_step, spent[name] / steps)
     return {name: (spent[name] / steps + r1_extra[name]) / batch * 1000 for name in steps_by}
+
+
+def r1_share(r1_step_s: float, step_s: float, interval: int = 16) -> float:
+    """What R1 adds to every step: its step's extra cost, amortised over its interval."""
+    return max(0.0, r1_step_s - step_s) / interval
+
+
+def seconds_per_kimg(step, batch: int, steps: int, r1: bool = False) -> float:
+    """Seconds per kimg of one architecture's ``step`` timed alone, after one warm-up call (R1 amortised
+    when it has one): on a dedicated GPU nothing else competes, and its peak memory is its own."""
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    step_s = (time.perf_counter() - start) / steps
+    extra = 0.0
+    if r1:
+        start = time.perf_counter()
+        step(r1=True)
+        extra = r1_share(time.perf_counter() - start, step_s)
+    return (step_s + extra) / batch * 1000
 
 
 @torch.no_grad()
 def time_generation(arch_name: str, res: int, batch: int, steps: int, device: torch.device,
-                    layers: str | None = None) -> float:
+                    layers: str | None = None, **widths) -> float:
     arch = get_architecture(arch_name)
-    cfg = arch.make_config(res=res, layers=layers)
+    cfg = arch.make_config(res=res, layers=layers, **widths)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last).eval()
     z_dim = getattr(cfg, "z_dim", getattr(cfg, "nz", 0))
     run = (lambda z: G.synthesize(z)) if hasattr(G, "synthesize") else (lambda z: G(z))

@@ -4,7 +4,8 @@ GAN steps freeze and unfreeze networks between phases and run D several times pe
 ``DistributedDataParallel``'s hooks handle badly; averaging the gradients of each phase explicitly
 (one flat all-reduce per phase, as StyleGAN3 does) is simple and exact. Every rank starts from the
 same weights (same seed, then a broadcast from rank 0), so averaged gradients keep them identical.
-Only rank 0 writes files. NCCL on CUDA, gloo on CPU.
+Only rank 0 writes files. NCCL on CUDA, gloo on CPU, and gloo too where more processes than GPUs
+share a machine (NCCL refuses two ranks on one GPU): ranks then take the GPUs in turn.
 """
 
 from __future__ import annotations
@@ -44,16 +45,22 @@ def init_distributed(device_name: str) -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     use_cuda = device_name != "cpu" and torch.cuda.is_available()
     if use_cuda:
-        torch.cuda.set_device(local_rank)
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        dist.init_process_group(backend="nccl" if use_cuda and not gpus_shared() else "gloo")
     return DistInfo(rank, world, local_rank)
+
+
+def gpus_shared() -> bool:
+    """More processes on this machine than it has GPUs: some ranks share one."""
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    return local_world > torch.cuda.device_count()
 
 
 def device_for(info: DistInfo, device_name: str) -> str:
     """Each rank on its own GPU; 'auto'/'cuda' under torchrun becomes cuda:LOCAL_RANK."""
     if info.enabled and device_name in ("auto", "cuda") and torch.cuda.is_available():
-        return f"cuda:{info.local_rank}"
+        return f"cuda:{info.local_rank % torch.cuda.device_count()}"
     return device_name
 
 
