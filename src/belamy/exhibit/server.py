@@ -191,7 +191,7 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         try:
             await ws.send_text(json.dumps({"type": "hello", "screen": number, "label": spec.label_name,
                                            "mime": producer.generator.mime, "res": producer.generator.res,
-                                           "model_res": producer.generator.engine.res}))
+                                           "model_res": producer.generator.model_res}))
             sent = 0
             while True:
                 seq, frame = slot.latest()
@@ -201,8 +201,11 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
                     continue
                 await ws.send_bytes(frame)
                 sent = seq
-                # the client's ack: no new frame until it has drawn this one (latest-frame-wins)
-                await asyncio.wait_for(ws.receive_text(), timeout=ACK_TIMEOUT_S)
+                # the client's ack: no new frame until it has drawn this one (latest-frame-wins). Any
+                # message is one, text or binary: a client speaking otherwise is not worth a traceback.
+                message = await asyncio.wait_for(ws.receive(), timeout=ACK_TIMEOUT_S)
+                if message["type"] == "websocket.disconnect":
+                    break
         except (WebSocketDisconnect, TimeoutError, RuntimeError, OSError):  # gone, silent, or closed mid-send
             pass
         finally:
