@@ -107,6 +107,7 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
     try:
         from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
         from fastapi.responses import HTMLResponse, JSONResponse, Response
+        from starlette.datastructures import Headers, QueryParams
     except ImportError:
         raise BelamyError("the exhibit needs fastapi and uvicorn", "pip install 'belamy[exhibit]'") from None
 
@@ -138,17 +139,21 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         return f"?token={quote(token, safe='')}" if token and not loopback_only else ""
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if not allowed(request.headers, request.query_params):
-            return JSONResponse({"error": "forbidden: open the address printed by `belamy exhibit`"}, status_code=403)
+    async def headers(request: Request, call_next):
         response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    from belamy.utils.asgi import BodySizeLimit, route_limits
+    def admit(scope):
+        """Judged from the headers, before any body is read (sockets are judged in :func:`stream`)."""
+        if allowed(Headers(scope=scope), QueryParams(scope.get("query_string", b""))):
+            return None
+        return JSONResponse({"error": "forbidden: open the address printed by `belamy exhibit`"}, status_code=403)
 
-    app.add_middleware(BodySizeLimit, limit_for=route_limits({}, BODY_LIMIT))  # outermost: added last
+    from belamy.utils.asgi import RequestGate, route_limits
+
+    app.add_middleware(RequestGate, limit_for=route_limits({}, BODY_LIMIT), admit=admit)  # outermost: added last
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> str:
