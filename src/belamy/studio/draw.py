@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
@@ -42,6 +42,13 @@ from belamy.utils.imageio import PROVENANCE_KEY, save_png
 SET_NAME = "drawings"
 MAX_DRAWING_BYTES = 4 << 20
 MAX_DRAWING_PIXELS = 4096 * 4096
+# Points are in [0, 1] of the picture; a figure may reach past its edges (the template's legs do), but
+# not to 1e10, where drawing it overflows.
+MAX_POINT_REACH = 10.0
+# Drawings decoded and painted at once (each can be 4096² pixels, ~200 MB on its way): the page keeps
+# two requests in flight; more wait their turn, and past PAINT_WAIT_S are told to try again.
+PAINTING_SLOTS = 2
+PAINT_WAIT_S = 30.0
 _DATA_URL = "data:image/"
 
 
@@ -50,7 +57,7 @@ class DrawBody(BaseModel):
     run: str = Field(min_length=1, max_length=1000)
     checkpoint: str = Field("latest", min_length=1, max_length=200)
     drawing: str | None = Field(None, max_length=MAX_DRAWING_BYTES * 4 // 3 + 64)
-    points: list[list[float]] | None = Field(None, max_length=1000)
+    points: list[Annotated[list[float], Field(min_length=2, max_length=3)]] | None = Field(None, max_length=1000)
     # jpeg while drawing (fast to encode and decode); png to download: lossless, with its provenance
     format: Literal["jpeg", "png"] = "jpeg"
 
@@ -132,9 +139,12 @@ def condition_of(loaded: Loaded, body: DrawBody) -> np.ndarray:
     if tr.condition in ("pose", "landmarks"):
         if body.points is None:
             raise HTTPException(400, f"this run paints from a {tr.condition} figure: send its points")
-        pts = np.array(body.points, dtype=np.float32) if all(len(p) in (2, 3) for p in body.points) else None
-        if pts is None or pts.ndim != 2 or len(pts) == 0 or not np.isfinite(pts).all():
-            raise HTTPException(400, "points must be [x, y] pairs in [0, 1]")
+        pts = np.array(body.points, dtype=np.float64) if len({len(p) for p in body.points}) == 1 else None
+        if pts is None or pts.ndim != 2 or len(pts) == 0 or not np.isfinite(pts).all() \
+                or np.abs(pts[:, :2]).max() > MAX_POINT_REACH:
+            raise HTTPException(400, "points must be [x, y] (or [x, y, confidence]) pairs of finite numbers, "
+                                     f"in [0, 1] of the picture (at most {MAX_POINT_REACH:g} outside it)")
+        pts = pts.astype(np.float32)
         pts[:, 0] *= width
         pts[:, 1] *= height
         try:
@@ -168,6 +178,7 @@ def create_draw_router(studio) -> APIRouter:
     router = APIRouter()
     models = DrawModels(studio.root / ".belamy-cache" / "onnx", device=studio.device)
     studio.draw_models = models
+    painting_slots = threading.BoundedSemaphore(PAINTING_SLOTS)
 
     def run_of(name: str) -> Path:
         folder = studio.run_dir(name)
@@ -186,9 +197,14 @@ def create_draw_router(studio) -> APIRouter:
             loaded = models.get(run_of(body.run), body.checkpoint)
         except BelamyError as exc:
             raise HTTPException(400, str(exc)) from None
-        condition = condition_of(loaded, body)
-        started = time.perf_counter()
-        painting = loaded.engine.render(condition[None])[0]
+        if not painting_slots.acquire(timeout=PAINT_WAIT_S):
+            raise HTTPException(503, "the studio is busy painting other drawings: try again in a moment")
+        try:
+            condition = condition_of(loaded, body)
+            started = time.perf_counter()
+            painting = loaded.engine.render(condition[None])[0]
+        finally:
+            painting_slots.release()
         provenance = loaded.translator.provenance(
             condition_sha256=hashlib.sha256(condition.tobytes()).hexdigest(), engine=loaded.engine.name,
             source="studio draw")
