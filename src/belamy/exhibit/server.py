@@ -64,6 +64,10 @@ class ExhibitConfig:
             raise BelamyError(f"--truncation {self.truncation} is out of range", "use ψ between 0 and 2 (1 = none)")
         if self.format not in FORMATS:
             raise BelamyError(f"--format {self.format} is not supported", f"use one of {', '.join(FORMATS)}")
+        if self.seed is not None:
+            from belamy.models.latents import check_seed
+
+            check_seed(self.seed)
 
 
 def build_producer(config: ExhibitConfig) -> FrameProducer:
