@@ -249,6 +249,7 @@ def serve(config: ExhibitConfig, host: str = "127.0.0.1", port: int = 8750, echo
     token = None if is_loopback(host) else (os.environ.get("BELAMY_EXHIBIT_TOKEN") or secrets.token_urlsafe(18))
     check_port_free(host, port)
     producer = build_producer(config)
+    producer.make_one()  # a model that draws nothing (NaN, one flat colour) is one line now, not a black show
     app = create_app(producer, host=host, token=token)
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):  # every interface: name this machine as others on the network see it

@@ -11,7 +11,7 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
 from belamy.models.latents import check_seed
 from belamy.runs.paths import prepare_writable
-from belamy.utils.grid import make_grid, to_uint8
+from belamy.utils.grid import make_grid, to_pictures, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import make_progress
 
@@ -56,7 +56,7 @@ def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, tru
             # One class for all (--label), else class = seed mod classes: reproducible per seed.
             values = [label if label is not None else s % gen.num_classes for s in chunk]
             labels = torch.tensor(values, device=gen.device)
-        pictures = to_uint8(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation,
+        pictures = to_pictures(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation,
                                            truncation_cutoff=truncation_cutoff))
         yield from zip(chunk, pictures, strict=True)
 
