@@ -8,8 +8,10 @@ Each variant starts the studio as its own process on a free loopback port, lets 
   no-token      a studio in token mode, asked without the token: refused from the headers (401)
   allowed       our own page's headers (Host, CSRF): the bodies are read, up to the studio's body budget;
                 the rest are told to retry (503)
+  drawings      16 clients (--drawings) at once, each a 2048² drawing (the largest taken) (a small PNG, a large picture) to
+                ``POST /api/draw/paint`` on a pix2pix run (random weights, 64²): all are painted, a few at a time
 
-    python bench/bench_studio_burst.py [--clients 100] [--mb 15] [--only foreign-host]
+    python bench/bench_studio_burst.py [--clients 100] [--mb 15] [--drawings 16] [--only foreign-host]
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def client(port: int, head: bytes, body: memoryview, answers: Counter, lock: thr
                     sock.sendall(body[start : start + (1 << 16)])
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the server hung up: it will not read the rest
+            sock.settimeout(300)  # a drawing waits its turn to be painted
             reply = sock.recv(64)
             if reply.startswith(b"HTTP/1.1 "):
                 status = reply.split(b" ", 2)[1].decode()
@@ -104,22 +107,55 @@ def client(port: int, head: bytes, body: memoryview, answers: Counter, lock: thr
         answers[status] += 1
 
 
+def pix2pix_run(folder: Path) -> None:
+    """A pix2pix run of random weights at 64² (what a drawing costs does not depend on training)."""
+    import json
+
+    import torch
+
+    from belamy.models.pix2pix import UNetGenerator, pix2pix_config
+    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+
+    cfg = pix2pix_config(64, "1:1", ngf=8, ndf=8, condition="edges")
+    torch.manual_seed(0)
+    save_checkpoint(folder / "checkpoints", 64, module_tensors("G", UNetGenerator(cfg)),
+                    {"arch": "pix2pix", "model": cfg.to_dict(), "kimg": 0.064})
+    (folder / "run.json").write_text(json.dumps({"arch": "pix2pix", "model": cfg.to_dict()}))
+
+
+def drawing_body(side: int = 2048) -> bytes:
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (side, side), (255, 255, 255, 255)).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return json.dumps({"run": "runs/sketches", "drawing": url}).encode()
+
+
 def burst(variant: str, clients: int, mb: int) -> tuple[float, float, Counter]:
     with tempfile.TemporaryDirectory(prefix="belamy-burst-") as tmp:
         root = Path(tmp)
+        if variant == "drawings":
+            pix2pix_run(root / "runs" / "sketches")
         port = free_port()
         proc = start_studio(root, port, token=variant == "no-token")
         try:
-            extra = ""
+            extra, path = "", "/api/draw/keep"
             host = f"127.0.0.1:{port}"
             if variant == "foreign-host":
                 host = "evil.example"
-            elif variant == "allowed":
+            elif variant in ("allowed", "drawings"):
                 extra = f"X-Belamy-CSRF: {csrf_of(port)}\r\nOrigin: http://127.0.0.1:{port}\r\n"
-            size = mb << 20
-            head = (f"POST /api/draw/keep HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {size}\r\n{extra}\r\n").encode()
-            body = memoryview(b"{" * size)
+            payload = b"{" * (mb << 20)
+            if variant == "drawings":
+                path, payload = "/api/draw/paint", drawing_body()
+            head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n{extra}\r\n").encode()
+            body = memoryview(payload)
             idle = rss_mb(proc.pid, "VmRSS")
             answers: Counter = Counter()
             lock, go = threading.Lock(), threading.Event()
@@ -139,14 +175,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--mb", type=int, default=15)
-    parser.add_argument("--only", choices=("foreign-host", "no-token", "allowed"))
+    parser.add_argument("--drawings", type=int, default=16)
+    parser.add_argument("--only", choices=("foreign-host", "no-token", "allowed", "drawings"))
     args = parser.parse_args()
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {args.clients} clients × {args.mb} MB, POST /api/draw/keep")
     print(f"{'variant':<14} {'idle RSS':>9} {'peak RSS':>9} {'target':>7}  answers")
-    for variant in ("foreign-host", "no-token", "allowed"):
+    for variant in ("foreign-host", "no-token", "allowed", "drawings"):
         if args.only and variant != args.only:
             continue
-        idle, peak, answers = burst(variant, args.clients, args.mb)
+        idle, peak, answers = burst(variant, args.drawings if variant == "drawings" else args.clients, args.mb)
         verdict = "ok" if peak < TARGET_MB else "OVER"
         shown = ", ".join(f"{n}× {s}" for s, n in sorted(answers.items()))
         print(f"{variant:<14} {idle:>6.0f} MB {peak:>6.0f} MB {TARGET_MB:>4} MB  {shown}  ({verdict})")

@@ -56,7 +56,8 @@ def test_a_figure_reaching_past_the_picture_is_still_painted(server):
 
 
 def test_more_huge_drawings_at_once_than_the_studio_paints_are_each_painted(server):
-    """2048² canvases (a small PNG, a large picture), five at once: painted two at a time, none refused or lost."""
+    """2048² canvases (a small PNG, a large picture: the largest taken), five at once: painted two at a time,
+    none refused or lost; a larger one is refused before it is decoded."""
     address, headers = server
     buffer = io.BytesIO()
     Image.new("RGBA", (2048, 2048), (255, 255, 255, 255)).save(buffer, format="PNG")
@@ -72,3 +73,8 @@ def test_more_huge_drawings_at_once_than_the_studio_paints_are_each_painted(serv
     for t in threads:
         t.join()
     assert statuses == [200] * 5
+    bigger = io.BytesIO()
+    Image.new("RGBA", (2049, 2048), (255, 255, 255, 255)).save(bigger, format="PNG")
+    body["drawing"] = "data:image/png;base64," + base64.b64encode(bigger.getvalue()).decode()
+    response = httpx.post(f"{address}/api/draw/paint", json=body, headers=headers, timeout=60)
+    assert response.status_code == 413 and "2049×2048 pixels" in response.json()["detail"]

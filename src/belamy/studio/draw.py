@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import datetime as _dt
 import hashlib
 import io
@@ -41,12 +42,15 @@ from belamy.utils.imageio import PROVENANCE_KEY, save_png
 
 SET_NAME = "drawings"
 MAX_DRAWING_BYTES = 4 << 20
-MAX_DRAWING_PIXELS = 4096 * 4096
+# The page sends its canvas at the run's own shape; 2048² is room for any run, and ~50 MB to decode.
+MAX_DRAWING_PIXELS = 2048 * 2048
 # Points are in [0, 1] of the picture; a figure may reach past its edges (the template's legs do), but
 # not to 1e10, where drawing it overflows.
 MAX_POINT_REACH = 10.0
-# Drawings decoded and painted at once (each can be 4096² pixels, ~200 MB on its way): the page keeps
-# two requests in flight; more wait their turn, and past PAINT_WAIT_S are told to try again.
+# Drawings decoded and painted at once (each can be 2048² pixels, ~50 MB on its way): the page keeps
+# two requests in flight; more wait their turn, and past PAINT_WAIT_S are told to try again. They are
+# painted on threads of their own: the C allocator keeps what a thread freed for that thread, so big
+# pictures decoded on any of the server's forty threads would leave up to forty such peaks resident.
 PAINTING_SLOTS = 2
 PAINT_WAIT_S = 30.0
 _DATA_URL = "data:image/"
@@ -124,7 +128,8 @@ def decode_drawing(data_url: str) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(raw))
         if im.width * im.height > MAX_DRAWING_PIXELS:
-            raise HTTPException(413, "the drawing has too many pixels")
+            raise HTTPException(413, f"the drawing has {im.width}×{im.height} pixels, more than the "
+                                     f"{MAX_DRAWING_PIXELS:,} taken: send it at the run's own size")
         im.load()
     except HTTPException:
         raise
@@ -178,7 +183,7 @@ def create_draw_router(studio) -> APIRouter:
     router = APIRouter()
     models = DrawModels(studio.root / ".belamy-cache" / "onnx", device=studio.device)
     studio.draw_models = models
-    painting_slots = threading.BoundedSemaphore(PAINTING_SLOTS)
+    painters = concurrent.futures.ThreadPoolExecutor(PAINTING_SLOTS, thread_name_prefix="belamy-draw")
 
     def run_of(name: str) -> Path:
         folder = studio.run_dir(name)
@@ -197,14 +202,17 @@ def create_draw_router(studio) -> APIRouter:
             loaded = models.get(run_of(body.run), body.checkpoint)
         except BelamyError as exc:
             raise HTTPException(400, str(exc)) from None
-        if not painting_slots.acquire(timeout=PAINT_WAIT_S):
-            raise HTTPException(503, "the studio is busy painting other drawings: try again in a moment")
-        try:
+        def work() -> tuple[np.ndarray, np.ndarray, float]:
             condition = condition_of(loaded, body)
             started = time.perf_counter()
-            painting = loaded.engine.render(condition[None])[0]
-        finally:
-            painting_slots.release()
+            return condition, loaded.engine.render(condition[None])[0], started
+
+        job = painters.submit(work)
+        try:
+            condition, painting, started = job.result(timeout=PAINT_WAIT_S)
+        except concurrent.futures.TimeoutError:
+            job.cancel()
+            raise HTTPException(503, "the studio is busy painting other drawings: try again in a moment") from None
         provenance = loaded.translator.provenance(
             condition_sha256=hashlib.sha256(condition.tobytes()).hexdigest(), engine=loaded.engine.name,
             source="studio draw")
