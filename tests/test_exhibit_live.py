@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from conftest import random_run, serve_in_thread
@@ -49,9 +50,11 @@ def test_a_pose_exhibit_streams_paintings_over_a_websocket(sketches, engine: str
                                             seconds_per_face=0.25, res=48))
     with serve_in_thread(create_app(producer)) as address:
         hello, pictures = watch(address, frames=3)
+        health = httpx.get(f"{address}/health", timeout=30)
     assert hello["type"] == "hello" and hello["model_res"] == 32 and hello["res"] == 48
     assert all(p.shape == (48, 48, 3) for p in pictures)
-    assert producer.error is None
+    assert health.status_code == 200 and health.json()["error"] is None and health.json()["frames"] >= 3
+    assert health.json()["engine"] in ("torch", "onnx") and (engine == "auto" or health.json()["engine"] == engine)
 
 
 def test_a_binary_message_is_an_ack_not_a_traceback(tmp_path: Path, caplog, one_torch_thread):
