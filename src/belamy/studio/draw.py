@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
@@ -61,7 +61,7 @@ class DrawBody(BaseModel):
     run: str = Field(min_length=1, max_length=1000)
     checkpoint: str = Field("latest", min_length=1, max_length=200)
     drawing: str | None = Field(None, max_length=MAX_DRAWING_BYTES * 4 // 3 + 64)
-    points: list[Annotated[list[float], Field(min_length=2, max_length=3)]] | None = Field(None, max_length=1000)
+    points: list[list[float]] | None = Field(None, max_length=1000)
     # jpeg while drawing (fast to encode and decode); png to download: lossless, with its provenance
     format: Literal["jpeg", "png"] = "jpeg"
 
@@ -144,7 +144,8 @@ def condition_of(loaded: Loaded, body: DrawBody) -> np.ndarray:
     if tr.condition in ("pose", "landmarks"):
         if body.points is None:
             raise HTTPException(400, f"this run paints from a {tr.condition} figure: send its points")
-        pts = np.array(body.points, dtype=np.float64) if len({len(p) for p in body.points}) == 1 else None
+        sizes = {len(p) for p in body.points}
+        pts = np.array(body.points, dtype=np.float64) if sizes in ({2}, {3}) else None
         if pts is None or pts.ndim != 2 or len(pts) == 0 or not np.isfinite(pts).all() \
                 or np.abs(pts[:, :2]).max() > MAX_POINT_REACH:
             raise HTTPException(400, "points must be [x, y] (or [x, y, confidence]) pairs of finite numbers, "
