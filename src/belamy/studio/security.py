@@ -60,6 +60,7 @@ class Guard:
         self.loopback_only = loopback_only
         self.host = host  # the address bound: its name is accepted in Host headers too
         self.csrf = secrets.token_urlsafe(24)
+        self.budget = BodyBudget(BODY_BUDGET)  # the bodies all requests hold at once
 
     def _token_ok(self, request: Request) -> bool:
         given = request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
@@ -88,7 +89,7 @@ class Guard:
     def gate(self, app) -> RequestGate:
         """``app`` behind these checks, made from the headers alone, and the studio's body limits."""
         return RequestGate(app, route_limits(BODY_LIMITS, DEFAULT_BODY_LIMIT), admit=lambda scope: self.check(Request(scope)),
-                           budget=BodyBudget(BODY_BUDGET))
+                           budget=self.budget)
 
     def _check_csrf(self, request: Request, host: str) -> Response | None:
         if request.method != "POST":
