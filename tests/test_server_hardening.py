@@ -135,11 +135,12 @@ def serving(app):
         thread.join(timeout=15)
 
 
-def stream_post(port: int, path: str, headers: dict[str, str], total: int, chunk: int = 1 << 16) -> tuple[int, int]:
+def stream_post(port: int, path: str, headers: dict[str, str], total: int, chunk: int = 1 << 16,
+                host: str | None = None) -> tuple[int, int]:
     """POST up to ``total`` bytes with chunked encoding, stopping as soon as the server answers or hangs up.
     Returns (status, body bytes sent)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Transfer-Encoding: chunked",
+    head = [f"POST {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}", "Transfer-Encoding: chunked",
             *(f"{k}: {v}" for k, v in headers.items())]
     sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
     block = f"{chunk:x}\r\n".encode() + b"[" * chunk + b"\r\n"
@@ -173,7 +174,7 @@ def test_a_300_mb_streamed_post_is_refused_early_without_being_buffered(root: Pa
         # A declared length over the cap: refused before a byte of the body is sent.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(f"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {300 * 2**20}\r\n"
-                         "Content-Type: application/json\r\n\r\n".encode())
+                         f"Content-Type: application/json\r\nX-Belamy-CSRF: {app.state.guard.csrf}\r\n\r\n".encode())
             assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
         # The studio still answers, and a small body still goes through.
         import http.client
@@ -193,6 +194,63 @@ def test_each_studio_route_has_its_body_cap_and_the_exhibit_takes_none(root: Pat
         assert client.post("/api/generate", content=b" " * 5000 + b"{}", headers=h).status_code == 413
     with TestClient(exhibit_app(exhibit_run), base_url=EXHIBIT) as client:
         assert client.post("/health", content=b"x" * 10_000).status_code == 413
+
+
+@pytest.mark.parametrize("who", ["foreign host", "no token", "no csrf"])
+def test_a_request_refused_for_who_sends_it_is_refused_before_its_body_is_read(root: Path, who: str):
+    """A foreign Host, a missing token or CSRF header: answered from the headers, the 64 MB body never taken."""
+    token = "s3cret" if who == "no token" else None
+    app = studio_app(root, retrain_every=1000, token=token, loopback_only=token is None)
+    headers = {"Content-Type": "application/json"} | ({} if who == "no csrf" else {"X-Belamy-CSRF": app.state.guard.csrf})
+    with serving(app) as port:
+        status, sent = stream_post(port, "/api/draw/keep", headers, total=64 * 2**20,
+                                   host="evil.example:8700" if who == "foreign host" else None)
+        assert status == {"foreign host": 403, "no token": 401, "no csrf": 403}[who]
+        assert sent < 8 * 2**20, f"the server took {sent / 2**20:.0f} MB before refusing"
+
+
+def test_the_exhibit_judges_who_asks_before_reading_a_body(exhibit_run: Path):
+    with serving(exhibit_app(exhibit_run)) as port:
+        assert stream_post(port, "/health", {}, total=64 * 2**20, host="rebound.example") [0] == 403
+        assert stream_post(port, "/health", {}, total=64 * 2**20)[0] == 413  # our own host: the size cap
+
+
+def test_large_bodies_held_at_once_share_one_budget_and_the_rest_are_told_to_retry(root: Path):
+    app = studio_app(root, retrain_every=1000)
+    head = (f"POST /api/draw/keep HTTP/1.1\r\nHost: 127.0.0.1:{{port}}\r\nContent-Type: application/json\r\n"
+            f"X-Belamy-CSRF: {app.state.guard.csrf}\r\nContent-Length: {16 << 20}\r\n\r\n")
+    with serving(app) as port, contextlib.ExitStack() as stack:
+        slow = []
+        for _ in range(3):  # three 16 MB drawings on their way: the budget (48 MB) is theirs
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+            sock.sendall(head.format(port=port).encode() + b"{" * 4096)
+            slow.append(sock)
+        for _ in range(300):  # until the server has seen all three (it takes what they declare at once)
+            if app.state.guard.budget.held == 48 << 20:
+                break
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head.format(port=port).encode())
+            reply = sock.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in reply.lower()
+        for sock in slow:  # they give up: their share of the budget comes back
+            sock.close()
+        import http.client
+
+        for _ in range(50):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                conn.request("POST", "/api/draw/keep", body=b"x" * (8 << 20), headers={
+                    "X-Belamy-CSRF": app.state.guard.csrf, "Content-Type": "application/json"})
+                status = conn.getresponse().status
+            except (ConnectionResetError, BrokenPipeError):
+                status = 503  # refused (and hung up on) before the body was all sent
+            finally:
+                conn.close()
+            if status != 503:
+                break
+            time.sleep(0.1)  # the server notices the closed connections as its loop comes round
+        assert status == 422  # read, and judged as a drawing (not JSON): the budget was given back
 
 
 # --------------------------------------------------------------------------- links out of the root

@@ -93,7 +93,7 @@ def test_same_seeds_give_the_same_video(run: Path, tmp_path: Path):
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(seeds="1,x"), "not a list of whole numbers"),
-    (dict(seeds="1,-2"), "negative seed"),
+    (dict(seeds="1,-2"), "seed -2 is out of range"),
     (dict(seeds="4"), "at least 2 seeds"),
     (dict(seeds="1,2,3", mode="noise"), "1 or 2 seeds"),
     (dict(seeds="1,2", mode="zigzag"), "--mode zigzag"),

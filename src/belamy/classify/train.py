@@ -21,6 +21,7 @@ from belamy.classify.model import StyleClassifier
 from belamy.classify.store import save_classifier
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
+from belamy.models.latents import check_seed
 from belamy.runs.data import corpus_labels, fit_shape
 from belamy.utils.device import resolve_device
 from belamy.utils.progress import console, make_progress
@@ -106,6 +107,7 @@ def train_classifier(corpus: Path, labels: str, out: Path, res: int = 64, epochs
                      device: str = "auto") -> ClassifierReport:
     """Train a style classifier on ``corpus`` labelled by ``labels`` (a manifest field or ``folder``)."""
     _check(res, epochs, batch, holdout, lr, channels)
+    check_seed(seed)
     if Path(out).exists() and not Path(out).is_dir():
         raise BelamyError(f"--out {out} is a file", "give a folder for the classifier")
     started = time.perf_counter()

@@ -16,7 +16,7 @@ import torch
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator
-from belamy.utils.grid import to_uint8
+from belamy.utils.grid import check_pictures, to_pictures
 
 ENGINES = ("torch", "onnx", "auto")
 
@@ -46,7 +46,7 @@ class TorchEngine:
             lt = None
             if self.num_classes and labels is not None:
                 lt = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.float32)).to(self.gen.device)
-            return to_uint8(self.gen.synthesize(zt, lt, truncation=self.truncation))
+            return to_pictures(self.gen.synthesize(zt, lt, truncation=self.truncation))
 
 
 class OnnxEngine:
@@ -77,8 +77,8 @@ class OnnxEngine:
             feeds["labels"] = np.ascontiguousarray(labels, dtype=np.float32)
         (image,) = self.session.run(["image"], feeds)
         if self.output == "float":
-            return to_uint8(torch.from_numpy(image))
-        return image
+            return to_pictures(torch.from_numpy(image))
+        return check_pictures(image)
 
 
 def onnx_engine_for(gen: LoadedGenerator, truncation: float, cache_dir: Path | None = None) -> OnnxEngine:

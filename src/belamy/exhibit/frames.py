@@ -89,6 +89,11 @@ class FrameGenerator:
     def mime(self) -> str:
         return FORMATS[self.fmt][1]
 
+    @property
+    def model_res(self) -> int:
+        """The longer side of the pictures the model draws (the page upscales no further than its screen)."""
+        return self.engine.res
+
     def next_pixels(self) -> list[Image.Image]:
         points = [walk.step() for walk in self.walks]
         z = np.stack([p[0] for p in points])

@@ -145,6 +145,11 @@ class PoseFrameGenerator:
     def mime(self) -> str:
         return FORMATS[self.fmt][1]
 
+    @property
+    def model_res(self) -> int:
+        """The longer side of the paintings the run makes (translate engines know a height and a width)."""
+        return max(self.engine.height, self.engine.width)
+
     def next_pixels(self):
         conditions = [next(seq) for seq in self.sequences]
         paintings = []

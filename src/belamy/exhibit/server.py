@@ -64,6 +64,10 @@ class ExhibitConfig:
             raise BelamyError(f"--truncation {self.truncation} is out of range", "use ψ between 0 and 2 (1 = none)")
         if self.format not in FORMATS:
             raise BelamyError(f"--format {self.format} is not supported", f"use one of {', '.join(FORMATS)}")
+        if self.seed is not None:
+            from belamy.models.latents import check_seed
+
+            check_seed(self.seed)
 
 
 def build_producer(config: ExhibitConfig) -> FrameProducer:
@@ -107,6 +111,7 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
     try:
         from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
         from fastapi.responses import HTMLResponse, JSONResponse, Response
+        from starlette.datastructures import Headers, QueryParams
     except ImportError:
         raise BelamyError("the exhibit needs fastapi and uvicorn", "pip install 'belamy[exhibit]'") from None
 
@@ -138,17 +143,21 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         return f"?token={quote(token, safe='')}" if token and not loopback_only else ""
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if not allowed(request.headers, request.query_params):
-            return JSONResponse({"error": "forbidden: open the address printed by `belamy exhibit`"}, status_code=403)
+    async def headers(request: Request, call_next):
         response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    from belamy.utils.asgi import BodySizeLimit, route_limits
+    def admit(scope):
+        """Judged from the headers, before any body is read (sockets are judged in :func:`stream`)."""
+        if allowed(Headers(scope=scope), QueryParams(scope.get("query_string", b""))):
+            return None
+        return JSONResponse({"error": "forbidden: open the address printed by `belamy exhibit`"}, status_code=403)
 
-    app.add_middleware(BodySizeLimit, limit_for=route_limits({}, BODY_LIMIT))  # outermost: added last
+    from belamy.utils.asgi import RequestGate, route_limits
+
+    app.add_middleware(RequestGate, limit_for=route_limits({}, BODY_LIMIT), admit=admit)  # outermost: added last
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> str:
@@ -191,7 +200,7 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
         try:
             await ws.send_text(json.dumps({"type": "hello", "screen": number, "label": spec.label_name,
                                            "mime": producer.generator.mime, "res": producer.generator.res,
-                                           "model_res": producer.generator.engine.res}))
+                                           "model_res": producer.generator.model_res}))
             sent = 0
             while True:
                 seq, frame = slot.latest()
@@ -201,8 +210,11 @@ def create_app(producer: FrameProducer, host: str = "127.0.0.1", token: str | No
                     continue
                 await ws.send_bytes(frame)
                 sent = seq
-                # the client's ack: no new frame until it has drawn this one (latest-frame-wins)
-                await asyncio.wait_for(ws.receive_text(), timeout=ACK_TIMEOUT_S)
+                # the client's ack: no new frame until it has drawn this one (latest-frame-wins). Any
+                # message is one, text or binary: a client speaking otherwise is not worth a traceback.
+                message = await asyncio.wait_for(ws.receive(), timeout=ACK_TIMEOUT_S)
+                if message["type"] == "websocket.disconnect":
+                    break
         except (WebSocketDisconnect, TimeoutError, RuntimeError, OSError):  # gone, silent, or closed mid-send
             pass
         finally:
@@ -237,6 +249,7 @@ def serve(config: ExhibitConfig, host: str = "127.0.0.1", port: int = 8750, echo
     token = None if is_loopback(host) else (os.environ.get("BELAMY_EXHIBIT_TOKEN") or secrets.token_urlsafe(18))
     check_port_free(host, port)
     producer = build_producer(config)
+    producer.make_one()  # a model that draws nothing (NaN, one flat colour) is one line now, not a black show
     app = create_app(producer, host=host, token=token)
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):  # every interface: name this machine as others on the network see it

@@ -21,6 +21,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.translate import Translator
+from belamy.utils.grid import check_pictures
 
 OPSET = 17
 ENGINES = ("torch", "onnx", "auto")
@@ -112,7 +113,7 @@ class OnnxTranslateEngine:
             raise BelamyError(f"the ONNX model takes {self.width}×{self.height} conditions, not "
                               f"{conditions.shape[2]}×{conditions.shape[1]}", "fit the input to the run's shape")
         (image,) = self.session.run(["image"], {"condition": conditions})
-        return image
+        return check_pictures(image)
 
 
 def measure(engine, seconds: float = 0.75) -> float:

@@ -9,8 +9,9 @@ import torch
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
+from belamy.models.latents import check_seed
 from belamy.runs.paths import prepare_writable
-from belamy.utils.grid import make_grid, to_uint8
+from belamy.utils.grid import make_grid, to_pictures, to_uint8
 from belamy.utils.imageio import save_png
 from belamy.utils.progress import make_progress
 
@@ -55,7 +56,7 @@ def generate_images(gen: LoadedGenerator, seeds: list[int], batch: int = 32, tru
             # One class for all (--label), else class = seed mod classes: reproducible per seed.
             values = [label if label is not None else s % gen.num_classes for s in chunk]
             labels = torch.tensor(values, device=gen.device)
-        pictures = to_uint8(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation,
+        pictures = to_pictures(gen.synthesize(gen.latents(chunk), labels=labels, truncation=truncation,
                                            truncation_cutoff=truncation_cutoff))
         yield from zip(chunk, pictures, strict=True)
 
@@ -69,8 +70,8 @@ def generate(run: Path, out: Path, n: int = 16, seed: int = 0, grid: bool = Fals
     """
     if not 1 <= n <= 1_000_000:
         raise BelamyError(f"--n {n} is not valid", "ask for 1 to 1,000,000 images")
-    if seed < 0:
-        raise BelamyError(f"--seed {seed} is negative", "use a seed of 0 or more")
+    check_seed(seed)
+    check_seed(seed + n - 1, f"--seed {seed} with --n {n} reaches seed")
     if truncation_cutoff is not None and truncation_cutoff < 0:
         raise BelamyError(f"--truncation-cutoff {truncation_cutoff} is negative", "give how many coarse ws to truncate (0 or more)")
     gen = load_generator(Path(run), checkpoint, device)

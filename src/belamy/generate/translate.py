@@ -26,7 +26,7 @@ from belamy.corpus.pairs import BACKGROUNDS, fit_image
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import Pix2PixConfig, UNetGenerator
 from belamy.runs import checkpoint as ck
-from belamy.utils.grid import to_uint8
+from belamy.utils.grid import to_pictures
 from belamy.utils.imageio import file_sha256, open_rgb, save_png
 from belamy.utils.progress import make_progress
 from belamy.utils.video import is_video, video_frames, write_mp4
@@ -79,7 +79,7 @@ class Translator:
         """uint8 [N, H, W, 3] conditions → uint8 [N, H, W, 3] paintings (the PyTorch engine)."""
         x = torch.from_numpy(np.ascontiguousarray(conditions)).to(self.device)
         x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous(memory_format=torch.channels_last)
-        return to_uint8(self.G(x))
+        return to_pictures(self.G(x))
 
     def provenance(self, **extra) -> dict:
         record = {

@@ -22,6 +22,7 @@ from belamy.generate.loader import load_generator
 from belamy.metrics.ambiguity import heldout_paintings, style_figures, without_shared
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import images_to_uint8_nchw, swd
+from belamy.models.latents import check_seed
 from belamy.runs.data import fit_shape
 from belamy.utils.atomic import append_jsonl
 
@@ -47,6 +48,7 @@ def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoin
     appended to RUN/eval.jsonl) is returned."""
     if not 16 <= n <= 1_000_000:
         raise BelamyError(f"--n {n} is not valid", "use 16 to 1,000,000 images (1000 or more for stable figures)")
+    check_seed(seed, "--seed")
     gen = load_generator(Path(run), checkpoint, device)
     clf = load_classifier(classifier, gen.device) if classifier is not None else None
     if corpus is None:

@@ -136,7 +136,7 @@ def swd(images_a, images_b, seed: int = 0) -> dict[str, float]:
     # exactly 0 and differences are not drowned in sampling noise.
     desc_a = descriptors(a, torch.Generator().manual_seed(seed))
     desc_b = descriptors(b, torch.Generator().manual_seed(seed))
-    g = torch.Generator().manual_seed(seed + 1)
+    g = torch.Generator().manual_seed((seed + 1) % 2**64)  # the largest seed wraps to 0, not an error
     sizes = pyramid_levels(a.shape[2], a.shape[3])
     result = {}
     for size, da, db in zip(sizes, desc_a, desc_b, strict=True):

@@ -20,10 +20,9 @@ from belamy.curate.preference import FeatureSource
 from belamy.errors import BelamyError
 from belamy.studio.jobs import GenerationJobs, Retrainer
 from belamy.studio.runs import find_runs, read_metrics, read_run
-from belamy.studio.security import BODY_LIMITS, DEFAULT_BODY_LIMIT, Guard, resolve_under
+from belamy.studio.security import Guard, resolve_under
 from belamy.studio.styles import StylePosteriors
 from belamy.studio.travel import render_travel
-from belamy.utils.asgi import BodySizeLimit, route_limits
 from belamy.utils.device import resolve_device
 
 STATIC = Path(__file__).parent / "static"
@@ -131,10 +130,7 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
     app.state.guard = guard
 
     @app.middleware("http")
-    async def guard_middleware(request: Request, call_next):
-        refused = guard.check(request)
-        if refused is not None:
-            return refused
+    async def headers_middleware(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -143,8 +139,8 @@ def create_app(root: Path, token: str | None = None, loopback_only: bool = True,
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # Outermost (added last): an oversize body is refused before anything reads it.
-    app.add_middleware(BodySizeLimit, limit_for=route_limits(BODY_LIMITS, DEFAULT_BODY_LIMIT))
+    # Outermost (added last): who is asking and how big a body, judged before anything reads it.
+    app.add_middleware(guard.gate)
 
     @app.exception_handler(BelamyError)
     async def belamy_error(request: Request, exc: BelamyError):

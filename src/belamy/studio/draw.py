@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import datetime as _dt
 import hashlib
 import io
@@ -41,7 +42,17 @@ from belamy.utils.imageio import PROVENANCE_KEY, save_png
 
 SET_NAME = "drawings"
 MAX_DRAWING_BYTES = 4 << 20
-MAX_DRAWING_PIXELS = 4096 * 4096
+# The page sends its canvas at the run's own shape; 2048² is room for any run, and ~50 MB to decode.
+MAX_DRAWING_PIXELS = 2048 * 2048
+# Points are in [0, 1] of the picture; a figure may reach past its edges (the template's legs do), but
+# not to 1e10, where drawing it overflows.
+MAX_POINT_REACH = 10.0
+# Drawings decoded and painted at once (each can be 2048² pixels, ~50 MB on its way): the page keeps
+# two requests in flight; more wait their turn, and past PAINT_WAIT_S are told to try again. They are
+# painted on threads of their own: the C allocator keeps what a thread freed for that thread, so big
+# pictures decoded on any of the server's forty threads would leave up to forty such peaks resident.
+PAINTING_SLOTS = 2
+PAINT_WAIT_S = 30.0
 _DATA_URL = "data:image/"
 
 
@@ -117,7 +128,8 @@ def decode_drawing(data_url: str) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(raw))
         if im.width * im.height > MAX_DRAWING_PIXELS:
-            raise HTTPException(413, "the drawing has too many pixels")
+            raise HTTPException(413, f"the drawing has {im.width}×{im.height} pixels, more than the "
+                                     f"{MAX_DRAWING_PIXELS:,} taken: send it at the run's own size")
         im.load()
     except HTTPException:
         raise
@@ -132,9 +144,13 @@ def condition_of(loaded: Loaded, body: DrawBody) -> np.ndarray:
     if tr.condition in ("pose", "landmarks"):
         if body.points is None:
             raise HTTPException(400, f"this run paints from a {tr.condition} figure: send its points")
-        pts = np.array(body.points, dtype=np.float32) if all(len(p) in (2, 3) for p in body.points) else None
-        if pts is None or pts.ndim != 2 or len(pts) == 0 or not np.isfinite(pts).all():
-            raise HTTPException(400, "points must be [x, y] pairs in [0, 1]")
+        sizes = {len(p) for p in body.points}
+        pts = np.array(body.points, dtype=np.float64) if sizes in ({2}, {3}) else None
+        if pts is None or pts.ndim != 2 or len(pts) == 0 or not np.isfinite(pts).all() \
+                or np.abs(pts[:, :2]).max() > MAX_POINT_REACH:
+            raise HTTPException(400, "points must be [x, y] (or [x, y, confidence]) pairs of finite numbers, "
+                                     f"in [0, 1] of the picture (at most {MAX_POINT_REACH:g} outside it)")
+        pts = pts.astype(np.float32)
         pts[:, 0] *= width
         pts[:, 1] *= height
         try:
@@ -168,6 +184,7 @@ def create_draw_router(studio) -> APIRouter:
     router = APIRouter()
     models = DrawModels(studio.root / ".belamy-cache" / "onnx", device=studio.device)
     studio.draw_models = models
+    painters = concurrent.futures.ThreadPoolExecutor(PAINTING_SLOTS, thread_name_prefix="belamy-draw")
 
     def run_of(name: str) -> Path:
         folder = studio.run_dir(name)
@@ -186,9 +203,17 @@ def create_draw_router(studio) -> APIRouter:
             loaded = models.get(run_of(body.run), body.checkpoint)
         except BelamyError as exc:
             raise HTTPException(400, str(exc)) from None
-        condition = condition_of(loaded, body)
-        started = time.perf_counter()
-        painting = loaded.engine.render(condition[None])[0]
+        def work() -> tuple[np.ndarray, np.ndarray, float]:
+            condition = condition_of(loaded, body)
+            started = time.perf_counter()
+            return condition, loaded.engine.render(condition[None])[0], started
+
+        job = painters.submit(work)
+        try:
+            condition, painting, started = job.result(timeout=PAINT_WAIT_S)
+        except concurrent.futures.TimeoutError:
+            job.cancel()
+            raise HTTPException(503, "the studio is busy painting other drawings: try again in a moment") from None
         provenance = loaded.translator.provenance(
             condition_sha256=hashlib.sha256(condition.tobytes()).hexdigest(), engine=loaded.engine.name,
             source="studio draw")

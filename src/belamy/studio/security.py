@@ -6,7 +6,8 @@
   page cannot talk to us): see :mod:`belamy.utils.loopback`.
   Bound elsewhere, every request needs the token: header ``X-Belamy-Token`` or the cookie that a
   first visit with ``?token=`` sets.
-- Request bodies are capped per route (:data:`BODY_LIMITS`) before they are read.
+- All of this is judged from the headers, before a byte of a request's body is read; then bodies are
+  capped per route (:data:`BODY_LIMITS`), and all those held at once by :data:`BODY_BUDGET`.
 - A state-changing request is a POST with a JSON body, the page's ``X-Belamy-CSRF`` header, and (when the
   browser sends one) an Origin equal to our own. A cross-site form can set neither the header nor JSON.
 """
@@ -20,6 +21,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from belamy.utils.asgi import BodyBudget, RequestGate, route_limits
 from belamy.utils.loopback import host_allowed, same_origin
 
 TOKEN_HEADER = "x-belamy-token"
@@ -33,6 +35,9 @@ BODY_LIMITS = {"/api/generate": 4096, "/api/decide": 1024, "/api/undo": 1024, "/
                # the draw page sends its drawing (a PNG data URL) with every stroke, and the painting to keep
                "/api/draw/paint": 8 << 20, "/api/draw/keep": 16 << 20}
 DEFAULT_BODY_LIMIT = 64 * 1024
+# The bodies held at once, all requests together: three of the largest (a burst of big drawings waits
+# its turn with 503 instead of filling the memory).
+BODY_BUDGET = 48 << 20
 
 
 def resolve_under(root: Path, relative: str) -> Path | None:
@@ -55,6 +60,7 @@ class Guard:
         self.loopback_only = loopback_only
         self.host = host  # the address bound: its name is accepted in Host headers too
         self.csrf = secrets.token_urlsafe(24)
+        self.budget = BodyBudget(BODY_BUDGET)  # the bodies all requests hold at once
 
     def _token_ok(self, request: Request) -> bool:
         given = request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
@@ -79,6 +85,11 @@ class Guard:
         if request.method not in SAFE_METHODS:
             return self._check_csrf(request, host)
         return None
+
+    def gate(self, app) -> RequestGate:
+        """``app`` behind these checks, made from the headers alone, and the studio's body limits."""
+        return RequestGate(app, route_limits(BODY_LIMITS, DEFAULT_BODY_LIMIT), admit=lambda scope: self.check(Request(scope)),
+                           budget=self.budget)
 
     def _check_csrf(self, request: Request, host: str) -> Response | None:
         if request.method != "POST":

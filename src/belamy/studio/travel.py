@@ -12,7 +12,7 @@ from belamy.curate.features import find_checkpoint
 from belamy.errors import BelamyError
 from belamy.generate.latent_paths import slerp
 from belamy.provenance.record import Record
-from belamy.utils.grid import to_uint8
+from belamy.utils.grid import to_pictures
 from belamy.utils.imageio import save_png
 
 
@@ -59,7 +59,7 @@ def render_travel(root: Path, a: Candidate, b: Candidate, frames: int, device: s
     with torch.inference_mode():
         for start in range(0, frames, 32):
             chunk = None if labels is None else labels[start : start + 32]
-            images.append(to_uint8(gen.synthesize(path_z[start : start + 32], labels=chunk, truncation=truncation)))
+            images.append(to_pictures(gen.synthesize(path_z[start : start + 32], labels=chunk, truncation=truncation)))
     pictures = np.concatenate(images)
     for i, (p, picture) in enumerate(zip(paths, pictures, strict=True)):
         save_png(picture, p, gen.provenance(travel={"from_seed": a.seed, "to_seed": b.seed, "t": float(steps[i]),

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from belamy.errors import BelamyError
+from belamy.utils.grid import check_finite
 from belamy.utils.imageio import to_rgb
 from belamy.utils.progress import make_progress
 
@@ -107,7 +108,7 @@ def _run_tile(net: Network, image: np.ndarray, y0: int, y1: int, x0: int, x1: in
             "is its scale what the model file says?",
         )
     oy, ox = (y0 - cy0) * scale, (x0 - cx0) * scale
-    y = y[0, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale]
+    y = check_finite(y[0, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale])
     return y.float().clamp(0, 1).mul(255.0).permute(1, 2, 0).cpu().numpy()
 
 

@@ -7,6 +7,13 @@ import math
 import numpy as np
 import torch
 
+from belamy.errors import BelamyError
+
+# What a generator that draws NaN, infinity or one flat colour most likely has: weights finite enough to
+# load but absurd (1e30 overflows to infinity), or a BatchNorm variance below zero (its square root is NaN).
+BROKEN_WEIGHTS = ("its weights are probably broken (absurd values, or a negative BatchNorm variance): use another "
+                  "checkpoint (--checkpoint), or train again")
+
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[N, C, H, W] in [-1, 1] to [N, H, W, 3] uint8 (grayscale repeated to RGB)."""
@@ -15,6 +22,27 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     if x.shape[3] == 1:
         x = np.repeat(x, 3, axis=3)
     return x
+
+
+def to_pictures(images: torch.Tensor) -> np.ndarray:
+    """:func:`to_uint8` for pictures someone will see: NaN, infinity or a flat colour is refused, not written."""
+    return check_pictures(to_uint8(check_finite(images)))
+
+
+def check_finite(images: torch.Tensor) -> torch.Tensor:
+    """``images`` unless they hold NaN or infinity (which :func:`to_uint8` would draw as black)."""
+    if not bool(torch.isfinite(images).all()):
+        raise BelamyError("the model drew NaN or infinite values", BROKEN_WEIGHTS)
+    return images
+
+
+def check_pictures(pictures: np.ndarray) -> np.ndarray:
+    """``pictures`` (uint8 [N, H, W, 3]) unless one is a single flat colour, which no working model draws."""
+    rows = pictures.reshape(len(pictures), -1)
+    flat = np.flatnonzero(rows.max(axis=1) == rows.min(axis=1)) if rows.size else []
+    if len(flat):
+        raise BelamyError(f"the model drew a flat picture (every pixel {int(rows[flat[0], 0])})", BROKEN_WEIGHTS)
+    return pictures
 
 
 def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:

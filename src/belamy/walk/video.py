@@ -19,6 +19,7 @@ import numpy as np
 from belamy.errors import BelamyError
 from belamy.exhibit.frames import resize_frame
 from belamy.generate.latent_paths import circle_point, slerp, smoothstep
+from belamy.models.latents import check_seed
 from belamy.utils.atomic import atomic_path
 from belamy.utils.imageio import seal
 from belamy.utils.progress import make_progress
@@ -35,9 +36,7 @@ def parse_seeds(text: str) -> list[int]:
         seeds = [int(p) for p in parts]
     except ValueError:
         raise BelamyError(f"--seeds {text!r} is not a list of whole numbers", "write them like 1,7,42") from None
-    if any(s < 0 for s in seeds):
-        raise BelamyError(f"--seeds {text!r} has a negative seed", "use seeds of 0 or more")
-    return seeds
+    return [check_seed(s, "--seeds: seed") for s in seeds]
 
 
 def check_walk(seeds: list[int], seconds: float, fps: float, loop: bool, mode: str, out: Path) -> int:
