@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from belamy import __version__
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.identity import Identity, load_identity
 
 ASSERTION = "org.belamy.provenance"
@@ -161,7 +161,7 @@ def read_store(path: Path, trust_anchors: bytes | None = None) -> dict | None:
     try:
         with open(path, "rb") as fh:
             reader = c2pa.Reader(mime, fh, context=context)
-            store = json.loads(reader.json())
+            store = untrusted.loads_json(reader.json(), f"the C2PA manifest of {path.name}", finite=False)
             state = reader.get_validation_state()
     except c2pa.C2paError as exc:
         text = str(exc)
