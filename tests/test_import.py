@@ -524,6 +524,8 @@ def test_pickle_bombs_are_refused_before_they_grow(armed, tmp_path):
         "itself.pkl": (self_containing_module_pickle(), "contains itself"),
         "deep.pkl": (b"\x80\x04" + b"]" * 200_000 + b"a" * 199_999 + b".", "nested more than"),
     }
+    torch.save({"g_ema": {"input.input": torch.zeros(1).expand(2**15, 2**15)}}, tmp_path / "zero-stride.pt")
+    cases["zero-stride.pt"] = ((tmp_path / "zero-stride.pt").read_bytes(), "zero or overlapping stride")
     good = nvlabs_pickle(tmp_path / "good.pkl", cfg, *nets, armed.source)
     assert import_model(good, tmp_path / "run-good").run_dir.is_dir()  # the limits leave a real snapshot alone
     for name, (data, expected) in cases.items():

@@ -16,6 +16,8 @@ import torch
 
 from belamy.errors import BelamyError
 from belamy.importers.imported import ImportedModel, ImportResult, check_out_free, write_imported_run
+from belamy.importers.safe_unpickle import PICKLE_LIMITS
+from belamy.utils import untrusted
 from belamy.utils.imageio import file_sha256
 
 __all__ = ["ImportResult", "import_model", "read_model"]
@@ -28,7 +30,7 @@ def _torch_load(path: Path) -> object:
     """``torch.load`` with weights only; rosinality's ``args`` (an argparse.Namespace) is the one extra type."""
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()
         detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
@@ -37,6 +39,9 @@ def _torch_load(path: Path) -> object:
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
         line = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise BelamyError(f"{path.name} is damaged or truncated ({line[:200]})", "download or copy the file again") from None
+    # weights only, but still shapes: a zero-stride tensor over one float claims what any copy allocates
+    untrusted.check_structure(obj, path.name, PICKLE_LIMITS)
+    return obj
 
 
 def read_model(path: Path, label_names: list[str] | None = None, discriminator: Path | None = None) -> ImportedModel:
