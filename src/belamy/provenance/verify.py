@@ -17,6 +17,7 @@ from belamy.provenance.credit import credit_line
 from belamy.provenance.record import Record
 
 UNTRUSTED = "signingCredential.untrusted"
+EXIT_UNKNOWN_SIGNER = 3  # `belamy verify`: valid signature, but not from a signer this machine trusts
 SIGNATURE_OK = ("claimSignature.validated",)
 BINDING_CODES = ("assertion.dataHash", "assertion.boxesHash", "assertion.bmffHash", "assertion.collectionHash")
 ACTION_WORDS = {"c2pa.created": "created", "c2pa.opened": "opened", "c2pa.resized": "resized",
@@ -60,13 +61,28 @@ class Verification:
     error: str | None = None
 
     @property
-    def ok(self) -> bool:
+    def intact(self) -> bool:
+        """Signed, the signature valid, the file and its pixels as they were signed: by *someone*."""
         return (self.signed and bool(self.signature_valid) and bool(self.binding_ok) and self.pixels_ok is not False
                 and not self.failures)
 
     @property
+    def ok(self) -> bool:
+        """Intact and signed by a signer this machine trusts: only then does the record vouch for anything
+        (anyone can make a key with the same display name and copy a real run's record)."""
+        return self.intact and bool(self.trusted)
+
+    @property
+    def exit_code(self) -> int:
+        """0: verified (intact, trusted signer); 3: intact, but signed by an unknown signer; 1: unsigned or a check fails."""
+        return 0 if self.ok else EXIT_UNKNOWN_SIGNER if self.intact else 1
+
+    @property
     def credit(self) -> str:
-        return credit_line(self.record)
+        line = credit_line(self.record)
+        if self.intact and not self.trusted:
+            return f"claimed by an unknown signer ({self.signer or 'unnamed'}), not verified: {line}"
+        return line
 
     def lines(self) -> list[tuple[str, str]]:
         """(label, text) pairs for a person to read."""

@@ -45,15 +45,33 @@ def c2pa_library():
 
 def mime_of(path: Path) -> str | None:
     """The MIME type of a file, from its content when PIL knows it, else from its extension."""
-    try:
-        from PIL import Image
+    return _pil_mime(path) or MIME_TYPES.get(Path(path).suffix.lower())
 
+
+def content_mime(path: Path) -> str | None:
+    """The MIME type of an image or MP4 video by its content; None for a file of another kind. A file
+    whose name says image or video but whose content is neither is refused: it is not a broken signed file."""
+    found = _pil_mime(path)
+    named = MIME_TYPES.get(Path(path).suffix.lower())
+    if found or named is None:
+        return found
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if named == "video/mp4" and head[4:8] == b"ftyp":
+        return named
+    kind = "a video" if named.startswith("video/") else "an image"
+    raise BelamyError(f"{Path(path).name} is not {kind}: its content is not {named.split('/')[1].upper()}",
+                      "give a PNG, JPEG, TIFF, GIF, WebP or MP4 file")
+
+
+def _pil_mime(path: Path) -> str | None:
+    from PIL import Image
+
+    try:
         with Image.open(path) as im:
-            if im.format in PIL_MIME:
-                return PIL_MIME[im.format]
-    except (OSError, ValueError):
-        pass
-    return MIME_TYPES.get(Path(path).suffix.lower())
+            return PIL_MIME.get(im.format)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def pixel_digest(path: Path) -> dict | None:
@@ -148,16 +166,20 @@ def read_store(path: Path, trust_anchors: bytes | None = None) -> dict | None:
     """
     c2pa = c2pa_library()
     path = Path(path)
-    mime = mime_of(path)
+    mime = content_mime(path)
     if mime is None:
         return None
     if trust_anchors is None:
-        identity = load_identity()
+        identity = load_identity()  # a damaged identity is one line here, before anything is trusted
         trust_anchors = identity.ca_pem if identity else b""
     settings = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
     if trust_anchors:
-        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii")}
-    context = c2pa.Context(c2pa.Settings.from_dict(settings))
+        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii", "replace")}
+    try:
+        context = c2pa.Context(c2pa.Settings.from_dict(settings))
+    except c2pa.C2paError as exc:
+        raise BelamyError(f"the trusted certificates cannot be used: {exc}",
+                          "run `belamy keys init --force` for a new identity") from None
     try:
         with open(path, "rb") as fh:
             reader = c2pa.Reader(mime, fh, context=context)
