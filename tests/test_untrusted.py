@@ -80,3 +80,14 @@ def test_what_belamy_writes_reads_back_unchanged():
     data = {"seed": 2**64 - 1, "state": 2**127 + 5, "x": [1.5, -2e-300, {"a": '[{\\"}' * 3}], "deep": [[[[[]]]]]}
     assert loads_json(json.dumps(data), "the test text") == data
     assert loads_json('{"loss": NaN}', "a checkpoint", finite=False)["loss"] != 0
+
+
+def test_json_lines_files_are_bounded_line_by_line(tmp_path: Path):
+    from belamy.utils.atomic import read_jsonl
+
+    path = tmp_path / "manifest.jsonl"
+    path.write_text('{"index": 0, "loss": NaN}\n{"index": 1, "x": ' + DEEP + '}\n{"torn": ')
+    with pytest.raises(BelamyError, match="a line of manifest.jsonl is nested 100,001 levels deep"):
+        read_jsonl(path)
+    path.write_text('{"index": 0, "loss": NaN}\n{"torn": ')
+    assert [r["index"] for r in read_jsonl(path)] == [0]  # a torn last line is still skipped

@@ -107,14 +107,15 @@ def _check_json_shape(text: str, what: str, limits: Limits) -> None:
     """Depth and value count of a JSON text from its brackets and commas outside strings (in C and numpy,
     never in a Python loop over characters)."""
     bare = _STRING.sub('""', text)
-    if not any(c in bare for c in "[{"):
+    brackets = bare.count("[") + bare.count("{")
+    count = brackets + bare.count(",") + 1
+    if count > limits.max_elements:
+        raise refuse(what, f"holds about {count:,} values, over belamy's limit of {limits.max_elements:,}")
+    if brackets <= limits.max_depth:  # cannot nest deeper than it has brackets (a JSON-lines record, say)
         return
     codes = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     opens = (codes == ord("[")) | (codes == ord("{"))
     closes = (codes == ord("]")) | (codes == ord("}"))
-    count = int(opens.sum()) + int((codes == ord(",")).sum()) + 1
-    if count > limits.max_elements:
-        raise refuse(what, f"holds about {count:,} values, over belamy's limit of {limits.max_elements:,}")
     depth = int(np.cumsum(opens.astype(np.int64) - closes.astype(np.int64)).max())
     if depth > limits.max_depth:
         raise refuse(what, f"is nested {depth:,} levels deep, over belamy's limit of {limits.max_depth}")
