@@ -157,12 +157,90 @@ _STORAGE_DTYPES = {
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
+# A real network pickle is hundreds of MB of tensor bytes around a small tree of modules.
+PICKLE_LIMITS = untrusted.Limits(max_bytes=4 << 30, max_depth=100, max_elements=2_000_000)
+
+
+class _BoundedFile:
+    """The file a pickle is read from, refusing any read past its end *before* it happens: a pickle may
+    claim a length (of bytes, a frame, a bytearray) that would otherwise be allocated first."""
+
+    def __init__(self, f: io.BufferedIOBase):
+        start = f.tell()
+        self.left = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        if self.left > PICKLE_LIMITS.max_bytes:
+            raise untrusted.refuse("the pickle", f"is {self.left:,} bytes, over belamy's limit of {PICKLE_LIMITS.max_bytes:,}")
+        self.f = f
+
+    def read(self, n: int = -1) -> bytes:
+        if n > self.left:
+            raise RefusedPickle(f"the pickle claims {n:,} bytes where {self.left:,} are left", "the file may be truncated or corrupt")
+        data = self.f.read(self.left if n < 0 else n)
+        self.left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.f.readline()
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+class _CountingUnpickler(pickle._Unpickler):  # the Python unpickler: its opcodes can be watched
+    """Weighs each tuple and frozenset as it is built (hashing one visits every value in it, unshared:
+    a dict key or set member built of shared tuples hangs the load), and refuses a bytearray whose
+    claimed length is not in the file before it is allocated."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, f: io.BufferedIOBase, **kwargs: Any):
+        self._file = _BoundedFile(f)
+        self._weights: dict[int, tuple[Any, int]] = {}
+        super().__init__(self._file, **kwargs)
+
+    def _weigh_top(self) -> None:
+        value = self.stack[-1]
+        if type(value) in (tuple, frozenset) and id(value) not in self._weights:
+            weight = 1 + sum(self._weights[id(v)][1] if id(v) in self._weights else untrusted.leaf_weight(v)
+                             for v in value)
+            if weight > PICKLE_LIMITS.max_hashable:
+                raise untrusted.refuse("the pickle", f"builds a tuple or set of more than "
+                                                     f"{PICKLE_LIMITS.max_hashable:,} values (shared parts repeated)")
+            self._weights[id(value)] = (value, weight)
+
+    def load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        if n > self._file.left:
+            raise RefusedPickle(f"the pickle claims a {n:,}-byte array where {self._file.left:,} bytes are left",
+                                "the file may be truncated or corrupt")
+        self.append(bytearray(self.read(n)))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+
+def _weighed(load):
+    def load_and_weigh(self):
+        load(self)
+        self._weigh_top()
+    return load_and_weigh
+
+
+for _op in (pickle.TUPLE, pickle.EMPTY_TUPLE, pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3, pickle.FROZENSET,
+            pickle.REDUCE):
+    _CountingUnpickler.dispatch[_op[0]] = _weighed(_CountingUnpickler.dispatch[_op[0]])
+
+
 class _StorageType:
     def __init__(self, name: str):
         self.dtype = _STORAGE_DTYPES[name]
 
 
-class _LegacyUnpickler(pickle.Unpickler):
+class _LegacyUnpickler(_CountingUnpickler):
     """The small pickles inside a legacy ``torch.save`` blob: numbers, strings and storage records."""
 
     def find_class(self, module: str, name: str) -> Any:
@@ -236,85 +314,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-# A real network pickle is hundreds of MB of tensor bytes around a small tree of modules.
-PICKLE_LIMITS = untrusted.Limits(max_bytes=4 << 30, max_depth=100, max_elements=2_000_000)
-
-
-class _BoundedFile:
-    """The file a pickle is read from, refusing any read past its end *before* it happens: a pickle may
-    claim a length (of bytes, a frame, a bytearray) that would otherwise be allocated first."""
-
-    def __init__(self, f: io.BufferedIOBase):
-        start = f.tell()
-        self.left = f.seek(0, io.SEEK_END) - start
-        f.seek(start)
-        if self.left > PICKLE_LIMITS.max_bytes:
-            raise untrusted.refuse("the pickle", f"is {self.left:,} bytes, over belamy's limit of {PICKLE_LIMITS.max_bytes:,}")
-        self.f = f
-
-    def read(self, n: int = -1) -> bytes:
-        if n > self.left:
-            raise RefusedPickle(f"the pickle claims {n:,} bytes where {self.left:,} are left", "the file may be truncated or corrupt")
-        data = self.f.read(self.left if n < 0 else n)
-        self.left -= len(data)
-        return data
-
-    def readline(self) -> bytes:
-        data = self.f.readline()
-        self.left -= len(data)
-        return data
-
-    def readinto(self, buf) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-
-class _CountingUnpickler(pickle._Unpickler):  # the Python unpickler: its opcodes can be watched
-    """Weighs each tuple and frozenset as it is built (hashing one visits every value in it, unshared:
-    a dict key or set member built of shared tuples hangs the load), and refuses a bytearray whose
-    claimed length is not in the file before it is allocated."""
-
-    dispatch = dict(pickle._Unpickler.dispatch)
-
-    def _weigh_top(self) -> None:
-        value = self.stack[-1]
-        if type(value) in (tuple, frozenset) and id(value) not in self._weights:
-            weight = 1 + sum(self._weights[id(v)][1] if id(v) in self._weights else untrusted.leaf_weight(v)
-                             for v in value)
-            if weight > PICKLE_LIMITS.max_hashable:
-                raise untrusted.refuse("the pickle", f"builds a tuple or set of more than "
-                                                     f"{PICKLE_LIMITS.max_hashable:,} values (shared parts repeated)")
-            self._weights[id(value)] = (value, weight)
-
-    def load_bytearray8(self) -> None:
-        (n,) = struct.unpack("<Q", self.read(8))
-        if n > self._file.left:
-            raise RefusedPickle(f"the pickle claims a {n:,}-byte array where {self._file.left:,} bytes are left",
-                                "the file may be truncated or corrupt")
-        self.append(bytearray(self.read(n)))
-
-    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
-
-
-def _weighed(load):
-    def load_and_weigh(self):
-        load(self)
-        self._weigh_top()
-    return load_and_weigh
-
-
-for _op in (pickle.TUPLE, pickle.EMPTY_TUPLE, pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3, pickle.FROZENSET,
-            pickle.REDUCE):
-    _CountingUnpickler.dispatch[_op[0]] = _weighed(_CountingUnpickler.dispatch[_op[0]])
-
-
 class RestrictedUnpickler(_CountingUnpickler):
-    def __init__(self, f: io.BufferedIOBase):
-        self._file = _BoundedFile(f)
-        self._weights: dict[int, tuple[Any, int]] = {}
-        super().__init__(self._file)
-
     def find_class(self, module: str, name: str) -> Any:
         try:
             return _ALLOWED[(module, name)]
