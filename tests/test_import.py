@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -26,6 +27,7 @@ from torch import nn
 from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.importers import import_model
+from belamy.importers.safe_unpickle import restricted_load
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
 from belamy.provenance.record import Record
 from belamy.runs import checkpoint as ck
@@ -528,6 +530,8 @@ def test_pickle_bombs_are_refused_before_they_grow(armed, tmp_path):
     cases["zero-stride.pt"] = ((tmp_path / "zero-stride.pt").read_bytes(), "zero or overlapping stride")
     good = nvlabs_pickle(tmp_path / "good.pkl", cfg, *nets, armed.source)
     assert import_model(good, tmp_path / "run-good").run_dir.is_dir()  # the limits leave a real snapshot alone
+    big = {"weight": torch.randn(600, 1000)}  # a storage of 2.4 MB in one bytes value, as a real network's
+    assert torch.equal(restricted_load(io.BytesIO(pickle.dumps(big, protocol=4)))["weight"], big["weight"])
     for name, (data, expected) in cases.items():
         assert len(data) < 600_000, name
         (tmp_path / name).write_bytes(data)

@@ -206,8 +206,8 @@ class _CountingUnpickler(pickle._Unpickler):  # the Python unpickler: its opcode
     def _weigh_top(self) -> None:
         value = self.stack[-1]
         if type(value) in (tuple, frozenset) and id(value) not in self._weights:
-            weight = 1 + sum(self._weights[id(v)][1] if id(v) in self._weights else untrusted.leaf_weight(v)
-                             for v in value)
+            # a leaf counts one however long: hashing bytes reads them once, and caches the hash
+            weight = 1 + sum(self._weights[id(v)][1] if id(v) in self._weights else 1 for v in value)
             if weight > PICKLE_LIMITS.max_hashable:
                 raise untrusted.refuse("the pickle", f"builds a tuple or set of more than "
                                                      f"{PICKLE_LIMITS.max_hashable:,} values (shared parts repeated)")
