@@ -36,19 +36,28 @@ def text(value: str) -> bytes:
     return b"\x8c" + bytes([len(data)]) + data
 
 
-def persistent(state_ops: bytes) -> bytes:
-    """Opcodes building _reconstruct_persistent_obj({"type": "class", "class_name": "Generator", "state": STATE})."""
-    return (RECONSTRUCT + b"}(" + text("type") + text("class") + text("class_name") + text("Generator")
+def persistent(state_ops: bytes, class_name: str = "Generator") -> bytes:
+    """Opcodes building _reconstruct_persistent_obj({"type": "class", "class_name": NAME, "state": STATE})."""
+    return (RECONSTRUCT + b"}(" + text("type") + text("class") + text("class_name") + text(class_name)
             + text("state") + state_ops + b"u\x85R")
 
 
 def tree_bomb(levels: int = 25) -> bytes:
-    """A module tree whose every module names its child twice: 2²⁵ modules to walk."""
-    ops = persistent(b"}")
-    for i in range(levels):  # MEMOIZE, POP, then a module whose _modules name it twice
-        ops += b"\x940" + persistent(b"}" + text("_modules") + b"}(" + text("a") + b"h" + bytes([i]) + text("b")
-                                     + b"h" + bytes([i]) + b"us")
-    return b"\x80\x04}" + text("G_ema") + ops + b"s."
+    """A StyleGAN2-ADA generator whose synthesis network names its child block twice, and so on: 2²⁵
+    blocks to walk, in a valid-looking snapshot (the names and constructor arguments check)."""
+
+    def module(class_name: str, modules: bytes, kwargs: bytes = b"}") -> bytes:
+        return persistent(b"}(" + text("_init_kwargs") + kwargs + text("_modules") + b"}" + modules + b"u", class_name)
+
+    ops = module("SynthesisBlock", b"")
+    for i in range(levels):  # MEMOIZE, POP, then a block whose _modules name the last one twice
+        ops += b"\x940" + module("SynthesisNetwork" if i == levels - 1 else "SynthesisBlock", b"(" + text("a") + b"h" + bytes([i]) + text("b") + b"h"
+                                 + bytes([i]) + b"u")
+    kwargs = b"}(" + b"".join(text(k) + b"K" + bytes([v]) for k, v in (("z_dim", 8), ("w_dim", 8), ("c_dim", 0),
+                                                                         ("img_resolution", 16), ("img_channels", 3)))
+    generator = module("Generator", b"(" + text("mapping") + module("MappingNetwork", b"") + text("synthesis")
+                       + ops + b"u", kwargs + b"u")
+    return b"\x80\x04}" + text("G_ema") + generator + b"s."
 
 
 def list_bomb(levels: int = 40) -> bytes:

@@ -509,8 +509,9 @@ def test_pickle_bombs_are_refused_before_they_grow(armed, tmp_path):
     g_kwargs = {"z_dim": 8, "c_dim": 0, "w_dim": 8, "img_resolution": 16, "img_channels": 3,
                 "mapping_kwargs": {"num_layers": 2, "activation": shared_list_bomb()}}
     tree = Persistent("Generator", armed.source, {k: v for k, v in g_kwargs.items() if k != "mapping_kwargs"})
-    level = tree
-    for _ in range(25):  # a module tree of 2²⁵ modules, each part named twice (75 levels of nesting)
+    tree.children["mapping"] = Persistent("MappingNetwork", armed.source)
+    level = tree.children["synthesis"] = Persistent("SynthesisNetwork", armed.source)
+    for _ in range(25):  # a synthesis tree of 2²⁵ blocks, each part named twice (75 levels of nesting)
         child = Persistent("SynthesisBlock", armed.source)
         level.children["a"] = level.children["b"] = child
         level = child
