@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import types
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -529,6 +530,11 @@ def test_pickle_bombs_are_refused_before_they_grow(armed, tmp_path):
     }
     torch.save({"g_ema": {"input.input": torch.zeros(1).expand(2**15, 2**15)}}, tmp_path / "zero-stride.pt")
     cases["zero-stride.pt"] = ((tmp_path / "zero-stride.pt").read_bytes(), "zero or overlapping stride")
+    torch.save({"g_ema": {"input.input": torch.zeros(4_000_000)}}, tmp_path / "stored.pt")
+    with zipfile.ZipFile(tmp_path / "stored.pt") as stored, zipfile.ZipFile(tmp_path / "z.pt", "w", zipfile.ZIP_DEFLATED) as z:
+        for record in stored.infolist():  # 16 MB of zeros in a few KB: torch.load would inflate it
+            z.writestr(record.filename, stored.read(record.filename))
+    cases["deflated.pt"] = ((tmp_path / "z.pt").read_bytes(), "compressed records claiming")
     good = nvlabs_pickle(tmp_path / "good.pkl", cfg, *nets, armed.source)
     assert import_model(good, tmp_path / "run-good").run_dir.is_dir()  # the limits leave a real snapshot alone
     big = {"weight": torch.randn(600, 1000)}  # a storage of 2.4 MB in one bytes value, as a real network's

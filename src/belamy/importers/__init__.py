@@ -26,8 +26,23 @@ __all__ = ["ImportResult", "import_model", "read_model"]
 _LEGACY_TORCH = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 
 
+def _check_zip_records(path: Path) -> None:
+    """torch.load inflates compressed records (torch.save writes none): a few MB of zeros deflated would
+    claim gigabytes. Refused on the zip's directory, before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # torch.load says what is wrong with it
+    claimed = sum(r.file_size for r in records)
+    if any(r.compress_type != zipfile.ZIP_STORED for r in records) or claimed > path.stat().st_size:
+        raise untrusted.refuse(path.name, f"holds compressed records claiming {claimed:,} bytes (torch.save "
+                                          "compresses nothing)")
+
+
 def _torch_load(path: Path) -> object:
     """``torch.load`` with weights only; rosinality's ``args`` (an argparse.Namespace) is the one extra type."""
+    _check_zip_records(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
