@@ -99,10 +99,20 @@ def default_actions(provenance: dict | None, parent: Path | None) -> list[dict]:
 
 
 @functools.cache
-def _signing_context():
+def _context(trust_anchors: bytes):
+    """A c2pa context trusting ``trust_anchors`` (PEM; none: trust nothing). Signing uses the identity's
+    own CA, so that each ingredient's recorded validation says whether its signer is trusted: the
+    signed statement `verify` relies on for every picture up the chain."""
     c2pa = c2pa_library()
     # No thumbnail: it would double a small PNG and take seconds on a print-sized TIFF.
-    return c2pa.Context(c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}}}))
+    settings: dict = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
+    if trust_anchors:
+        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii", "replace")}
+    try:
+        return c2pa.Context(c2pa.Settings.from_dict(settings))
+    except c2pa.C2paError as exc:
+        raise BelamyError(f"the trusted certificates cannot be used: {exc}",
+                          "run `belamy keys init --force` for a new identity") from None
 
 
 def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path | None = None,
@@ -136,7 +146,7 @@ def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path |
     }
     signed = tmp.with_name(f"{tmp.name}.c2pa")
     try:
-        builder = c2pa.Builder(manifest, context=_signing_context())
+        builder = c2pa.Builder(manifest, context=_context(identity.ca_pem))
         if parent_mime:
             with open(parent, "rb") as fh:
                 builder.add_ingredient({"title": Path(parent).name, "relationship": "parentOf", "label": PARENT_ID},
@@ -172,14 +182,7 @@ def read_store(path: Path, trust_anchors: bytes | None = None) -> dict | None:
     if trust_anchors is None:
         identity = load_identity()  # a damaged identity is one line here, before anything is trusted
         trust_anchors = identity.ca_pem if identity else b""
-    settings = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
-    if trust_anchors:
-        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii", "replace")}
-    try:
-        context = c2pa.Context(c2pa.Settings.from_dict(settings))
-    except c2pa.C2paError as exc:
-        raise BelamyError(f"the trusted certificates cannot be used: {exc}",
-                          "run `belamy keys init --force` for a new identity") from None
+    context = _context(trust_anchors)
     try:
         with open(path, "rb") as fh:
             reader = c2pa.Reader(mime, fh, context=context)
