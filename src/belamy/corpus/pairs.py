@@ -94,7 +94,7 @@ def _reasons(rejects: list[dict]) -> dict[str, int]:
 def is_pairs(path: str | os.PathLike) -> bool:
     """True when ``path`` holds a pair corpus (without opening its arrays)."""
     try:
-        info = untrusted.read_json(Path(path) / "corpus.json", str(Path(path) / "corpus.json"))
+        info = untrusted.read_json(Path(path) / "corpus.json", str(Path(path) / "corpus.json"), finite=False)
     except (OSError, ValueError):
         return False
     return isinstance(info, dict) and info.get("kind") == "pairs"

@@ -64,7 +64,7 @@ def open_corpus(path: str | Path) -> Corpus:
     if not path.is_dir():
         raise BelamyError(f"no corpus at {path}", hint)
     try:
-        info = untrusted.read_json(path / "corpus.json", str(path / "corpus.json"))
+        info = untrusted.read_json(path / "corpus.json", str(path / "corpus.json"), finite=False)
     except FileNotFoundError:
         raise BelamyError(f"no corpus at {path} (corpus.json missing)", hint) from None
     except ValueError as exc:

@@ -70,7 +70,7 @@ def _find_corpus(path: str, run: str | None) -> Path | None:
 def _corpus_credits(folder: Path) -> dict | None:
     """``CORPUS/credits.json`` (from `belamy corpus credits`), else the same worked out from the manifest."""
     try:
-        data = untrusted.read_json(folder / CREDITS_FILE, str(folder / CREDITS_FILE))
+        data = untrusted.read_json(folder / CREDITS_FILE, str(folder / CREDITS_FILE), untrusted.CORPUS_WIDE, finite=False)
         if isinstance(data, dict) and isinstance(data.get("counts"), dict):
             return data
     except (OSError, ValueError):

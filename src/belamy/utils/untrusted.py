@@ -39,6 +39,8 @@ class Limits:
 
 
 DEFAULT = Limits()
+# Documents that list a whole corpus (credits.json names every work: ~200 bytes and ~10 values each)
+CORPUS_WIDE = Limits(max_bytes=512 << 20, max_elements=50_000_000)
 HINT = "the file is damaged, or was made to exhaust memory: belamy will not read it"
 
 
