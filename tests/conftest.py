@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -238,3 +239,23 @@ def serve_in_thread(app):
     finally:
         srv.should_exit = True
         thread.join(30)
+
+
+def belamy_measured(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``belamy ARGS`` in a child process, as a user runs it; ``.peak_mb`` is that child's own peak
+    memory (its rusage from ``wait4``, not the largest of every child this test session ran)."""
+    import sys
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "BELAMY_QUIET": "1", "PYTHONPATH": str(repo / "src"), "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen([sys.executable, "-m", "belamy", *args], stdout=out, stderr=err, env=env,
+                                 cwd=cwd or repo)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        proc = subprocess.CompletedProcess(child.args, child.returncode, out.read().decode(), err.read().decode())
+    proc.peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    return proc

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -15,17 +16,20 @@ import re
 import subprocess
 import sys
 import types
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import belamy_measured
 from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.importers import import_model
+from belamy.importers.safe_unpickle import restricted_load
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
 from belamy.provenance.record import Record
 from belamy.runs import checkpoint as ck
@@ -554,3 +558,93 @@ def test_tutorial_dcgan_imports_layer_for_layer(tmp_path, layout, one_torch_thre
             assert torch.allclose(torch.sigmoid(D(img)), netD.main(img).reshape(-1), atol=1e-6)  # logits before the Sigmoid
         else:
             assert not any(k.startswith("D.") for k in tensors) and "discriminator" in result.notes[0]
+
+
+# ----------------------------------------------------------------------------- memory and time bombs
+
+
+def _short(text: str) -> bytes:
+    data = text.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def hash_bomb_pickle(levels: int = 40) -> bytes:
+    """{T: None} where T = (T', T'), 40 levels of shared tuples: 2⁴⁰ values to hash, in 200 bytes."""
+    out = b"\x80\x04})"
+    for i in range(levels):
+        out += b"\x94h" + bytes([i]) + b"\x86"  # MEMOIZE, BINGET i, TUPLE2
+    return out + b"Ns."
+
+
+def self_containing_module_pickle() -> bytes:
+    """A persistent object whose _modules (filled in after it is built, through the memo) holds itself."""
+    return (b"\x80\x04ctorch_utils.persistence\n_reconstruct_persistent_obj\n}(" + _short("type") + _short("class")
+            + _short("class_name") + _short("Generator") + _short("state") + b"}q\x01u\x85Rq\x02"
+            + b"h\x01" + _short("_modules") + b"}q\x03s0h\x03" + _short("self") + b"h\x02s0}"
+            + _short("G_ema") + b"h\x02s.")
+
+
+class ZeroStride:
+    """Pickles as a tensor of 2³⁰ floats over a storage of one: 4 GB for whoever copies it."""
+
+    def __reduce__(self):
+        storage = torch.zeros(1).__reduce_ex__(4)[1][0]  # a storage of one float, as torch pickles it
+        return (torch._utils._rebuild_tensor_v2, (storage, 0, (2**15, 2**15), (0, 0), False, OrderedDict()))
+
+
+def shared_list_bomb(levels: int = 40) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value, value]  # pickled once per level (the memo), 2⁴⁰ values when walked
+    return value
+
+
+def test_pickle_bombs_are_refused_before_they_grow(armed, tmp_path):
+    """A few hundred bytes that claim gigabytes or 2⁴⁰ values: one line, exit 2, small and quick."""
+    cfg = small_cfg()
+    nets = [randomised(m, i) for i, m in enumerate((StyleGenerator(cfg), StyleDiscriminator(cfg), StyleGenerator(cfg)))]
+    g_kwargs = {"z_dim": 8, "c_dim": 0, "w_dim": 8, "img_resolution": 16, "img_channels": 3,
+                "mapping_kwargs": {"num_layers": 2, "activation": shared_list_bomb()}}
+    tree = Persistent("Generator", armed.source, {k: v for k, v in g_kwargs.items() if k != "mapping_kwargs"})
+    tree.children["mapping"] = Persistent("MappingNetwork", armed.source)
+    level = tree.children["synthesis"] = Persistent("SynthesisNetwork", armed.source)
+    for _ in range(25):  # a synthesis tree of 2²⁵ blocks, each part named twice (75 levels of nesting)
+        child = Persistent("SynthesisBlock", armed.source)
+        level.children["a"] = level.children["b"] = child
+        level = child
+    level.params["weight"] = nn.Parameter(torch.zeros(2), requires_grad=False)
+    zero = Persistent("Generator", armed.source, g_kwargs)
+    zero.params["weight"] = ZeroStride()
+    cases = {
+        "args-bomb.pkl": (pickle.dumps({"G_ema": Persistent("Generator", armed.source, g_kwargs)}, protocol=4),
+                          "expands to more than"),
+        "tree-bomb.pkl": (pickle.dumps({"G_ema": tree}, protocol=4), "expands to more than"),
+        "zero-stride.pkl": (pickle.dumps({"G_ema": zero}, protocol=4), "zero or overlapping stride"),
+        "hash-bomb.pkl": (hash_bomb_pickle(), "tuple or set of more than"),
+        "itself.pkl": (self_containing_module_pickle(), "contains itself"),
+        "deep.pkl": (b"\x80\x04" + b"]" * 200_000 + b"a" * 199_999 + b".", "nested more than"),
+    }
+    torch.save({"g_ema": {"input.input": torch.zeros(1).expand(2**15, 2**15)}}, tmp_path / "zero-stride.pt")
+    cases["zero-stride.pt"] = ((tmp_path / "zero-stride.pt").read_bytes(), "zero or overlapping stride")
+    torch.save({"g_ema": {"input.input": torch.zeros(4_000_000)}}, tmp_path / "stored.pt")
+    with zipfile.ZipFile(tmp_path / "stored.pt") as stored, zipfile.ZipFile(tmp_path / "z.pt", "w", zipfile.ZIP_DEFLATED) as z:
+        for record in stored.infolist():  # 16 MB of zeros in a few KB: torch.load would inflate it
+            z.writestr(record.filename, stored.read(record.filename))
+    cases["deflated.pt"] = ((tmp_path / "z.pt").read_bytes(), "compressed records claiming")
+    good = nvlabs_pickle(tmp_path / "good.pkl", cfg, *nets, armed.source)
+    assert import_model(good, tmp_path / "run-good").run_dir.is_dir()  # the limits leave a real snapshot alone
+    big = {"weight": torch.randn(600, 1000)}  # a storage of 2.4 MB in one bytes value, as a real network's
+    assert torch.equal(restricted_load(io.BytesIO(pickle.dumps(big, protocol=4)))["weight"], big["weight"])
+    for name, (data, expected) in cases.items():
+        assert len(data) < 600_000, name
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(BelamyError) as err:
+            import_model(tmp_path / name, tmp_path / f"run-{name}")
+        assert expected in str(err.value) and "\n" not in str(err.value), (name, str(err.value))
+    for name in ("tree-bomb.pkl", "zero-stride.pkl"):
+        proc = belamy_measured("import", str(tmp_path / name), "--out", str(tmp_path / f"run-{name}"))
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and cases[name][1] in lines[0], (name, proc.stderr)
+        assert proc.peak_mb < 1000, (name, proc.peak_mb)
+        assert not (tmp_path / f"run-{name}").exists()
+    assert not armed.marker.exists()

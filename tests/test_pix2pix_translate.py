@@ -121,6 +121,12 @@ def test_keypoint_files_become_figures(pose_run: Path, tmp_path: Path):
     ('{"keypoints": [[0.5, 0.5]], "width": "wide"}', '"width" is'),
     ('{"keypoints": [[0.5, 0.5]], "height": 0}', '"height" is'),
     ('{"keypoints": [[0.5, 0.5]], "threshold": -1}', '"threshold" is'),
+    ('{"keypoints": [[1e400, 0.5]]}', "beyond float range"),
+    ('{"keypoints": [[NaN, 0.5]]}', "NaN, which is not a number"),
+    ('{"keypoints": [[1e300, 0.5]]}', "a value beyond"),
+    ('{"keypoints": [[0.5, 0.5]], "width": 1e300}', '"width" is'),
+    ('{"keypoints": [[' + "9" * 5000 + ', 0.5]]}', "5,000-digit integer"),
+    ('{"keypoints": ' + "[" * 100_000 + "]" * 100_000 + "}", "100,001 levels deep"),
 ])
 def test_a_bad_keypoints_file_is_one_clear_error_for_translate_and_exhibit(pose_run: Path, tmp_path: Path, content,
                                                                            message):
@@ -167,6 +173,19 @@ def test_cli_bad_translate_input_is_one_line(run: Path, tmp_path: Path):
     done = belamy("translate", str(run), str(tmp_path / "nope.png"), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2 and "input not found" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_cli_hostile_keypoints_are_one_line_and_far_points_are_not_drawn(pose_run: Path, tmp_path: Path):
+    (tmp_path / "deep.json").write_text('{"keypoints": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    done = belamy("translate", str(pose_run), str(tmp_path / "deep.json"), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "levels deep" in lines[0], done.stderr
+    assert not list((tmp_path / "out").glob("*"))
+    # a tiny source frame scales every point far off the canvas: an empty figure, not an overflow
+    points = (np.array(template("pose")) * 1e5).tolist()
+    (tmp_path / "far.json").write_text(json.dumps({"keypoints": points, "width": 1e-3, "height": 1e-3}))
+    report = translate(pose_run, [tmp_path / "far.json"], tmp_path / "out", side_by_side=True, device="cpu")
+    assert np.asarray(Image.open(report.written[0]))[:, :32].max() == 0
 
 
 def test_onnx_export_paints_what_pytorch_paints(run: Path, tmp_path: Path):

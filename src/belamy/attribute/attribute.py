@@ -24,6 +24,7 @@ from PIL import Image
 from belamy.attribute.project import Projector, load_discriminator
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
+from belamy.utils import untrusted
 from belamy.utils.atomic import write_json
 from belamy.utils.grid import to_uint8
 from belamy.utils.imageio import open_rgb, save_png
@@ -161,7 +162,7 @@ def calibrate(gen: LoadedGenerator, projector: Projector, references: int = 16,
     path = gen.run_dir / "attribution" / f"calibration-{key}.json"
     if cache and path.is_file():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = untrusted.read_json(path, str(path), finite=False)
             return Calibration(own=data["own"], other=data["other"], settings=data["settings"])
         except (OSError, ValueError, KeyError):
             pass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from belamy.classify.model import StyleClassifier, to_input
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path, write_json
 
 FORMAT = "belamy-classifier"
@@ -75,7 +75,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
     folder = path.parent if path.name == INFO else path
     hint = "train one with `belamy classify train CORPUS --labels folder --out CLS`"
     try:
-        info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+        info = untrusted.read_json(folder / INFO, str(folder / INFO), finite=False)
     except FileNotFoundError:
         raise BelamyError(f"no classifier at {path} ({INFO} missing)", hint) from None
     except (OSError, ValueError) as exc:

@@ -25,3 +25,14 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def global_options(
+    unsigned: bool = typer.Option(False, "--unsigned", metavar="",
+                                  help="Write files without content credentials, even where a signing identity exists (as BELAMY_KEYS=none)."),
+) -> None:
+    if unsigned:
+        from belamy.utils.identity import write_unsigned
+
+        write_unsigned()

@@ -35,7 +35,9 @@ def verify_cmd(
 ) -> None:
     """Check an image's content credentials: signature, hard binding (any edit), the chain of stages, the credit line.
 
-    Exit 0 when everything checks; 1 when the file is unsigned or any check fails.
+    Exit 0 when everything checks and the signer is trusted here (your `belamy keys init` identity);
+    3 when everything checks but the signer is unknown (the credit line is only claimed); 1 when the
+    file is unsigned or any check fails; 2 when the file cannot be read.
     """
     from belamy.provenance import verify_image
 
@@ -43,8 +45,7 @@ def verify_cmd(
     width = max(len(label) for label, _ in result.lines())
     for label, text in result.lines():
         typer.echo(f"{label:<{width}}  {text}")
-    if not result.ok:
-        raise typer.Exit(1)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("reproduce")

@@ -29,13 +29,13 @@ top-down pose model sees one person's box: it suits corpora where one figure or 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 
 DEFAULT_SIDE = 256
 
@@ -51,7 +51,7 @@ class ModelSettings:
         for path in (model.with_name(model.name + ".json"), model.with_suffix(".json")):
             if path.is_file():
                 try:
-                    data = json.loads(path.read_text(encoding="utf-8"))
+                    data = untrusted.read_json(path, f"model settings {path}")
                     mean = tuple(float(v) for v in data.get("mean", cls.mean))
                     std = tuple(float(v) for v in data.get("std", cls.std))
                     bgr = bool(data.get("bgr", False))

@@ -17,7 +17,6 @@ confidence below ``threshold`` (or NaN) is not drawn, nor is any limb that touch
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 
 SKELETON_KINDS = ("pose", "landmarks")
 
@@ -72,7 +72,8 @@ def as_keypoints(points, threshold: float = 0.0) -> np.ndarray:
                           "e.g. [[120, 40, 0.9], [118, 70, 0.8], ...]")
     if arr.shape[1] == 2:
         arr = np.concatenate([arr, np.ones((len(arr), 1), np.float32)], axis=1)
-    bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < threshold)
+    # a point far off the canvas is not drawn: OpenCV takes 32-bit pixel coordinates
+    bad = ~np.isfinite(arr).all(axis=1) | (arr[:, 2] < threshold) | (np.abs(arr[:, :2]).max(axis=1) > 1e5)
     arr[bad] = (0.0, 0.0, 0.0)
     return arr
 
@@ -187,6 +188,10 @@ def _face68_template() -> list[list[float]]:
     return [[round(float(x), 4), round(float(y), 4)] for x, y in pts]
 
 
+# Keypoint files are small: a body has 17-18 points, a face 68. Beyond ±1e6 pixels nothing is drawn, and
+# float32 (what the drawing uses) turns 1e39 into infinity.
+MAX_KEYPOINTS = 10_000
+MAX_COORDINATE = 1e6
 KEYPOINTS_HINT = 'write {"keypoints": [[x, y], ...], "width": W, "height": H}'
 
 
@@ -204,7 +209,7 @@ class KeypointsFile:
 def read_keypoints_file(path: Path) -> KeypointsFile:
     """The keypoints in ``path``, every value checked: a bad file is one line saying what is wrong."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = untrusted.read_json(path, f"keypoints file {path}")
     except (OSError, ValueError) as exc:
         raise BelamyError(f"cannot read keypoints from {path}: {exc}", KEYPOINTS_HINT) from None
     if isinstance(data, list):
@@ -215,13 +220,17 @@ def read_keypoints_file(path: Path) -> KeypointsFile:
     if not isinstance(rows, list) or not rows or not all(
             isinstance(r, list) and len(r) in (2, 3) and all(_is_number(v) for v in r) for r in rows):
         raise BelamyError(f"{path}: keypoints must be [x, y] or [x, y, confidence] lists of numbers", "fix the file")
+    if len(rows) > MAX_KEYPOINTS or any(abs(v) > MAX_COORDINATE for r in rows for v in r):
+        raise BelamyError(f"{path}: more than {MAX_KEYPOINTS} keypoints, or a value beyond ±{MAX_COORDINATE:g}",
+                          "give pixel coordinates of the picture named by width and height")
     points = np.array([[*r, 1.0] if len(r) == 2 else r for r in rows], dtype=np.float32)
     sizes = {}
     for name, default in (("width", 1.0), ("height", 1.0), ("threshold", 0.3)):
         value = data.get(name, default)
         if value is None and name != "threshold":
             value = default
-        if not _is_number(value) or not math.isfinite(value) or value < 0 or (name != "threshold" and value == 0):
+        if (not _is_number(value) or not math.isfinite(value) or value < 0 or value > MAX_COORDINATE
+                or (name != "threshold" and value == 0)):
             raise BelamyError(f"{path}: \"{name}\" is {value!r}", "give a positive number (or leave it out)")
         sizes[name] = float(value)
     return KeypointsFile(points=points, **sizes)

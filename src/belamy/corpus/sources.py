@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 
 SIDECAR = "metadata.jsonl"
 
@@ -69,7 +70,7 @@ def _read_sidecar(folder: Path) -> dict[Path, dict]:
         if not line:
             continue
         try:
-            record = json.loads(line)
+            record = untrusted.loads_json(line, f"a line of {folder / SIDECAR}", finite=False)
         except json.JSONDecodeError:
             continue  # a torn or hand-edited line: the image is still read, without its metadata
         if not isinstance(record, dict) or not isinstance(record.get("file"), str):

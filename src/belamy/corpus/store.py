@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.aspect import aspect_of, size_of
 from belamy.utils.atomic import read_jsonl
 
@@ -63,10 +64,10 @@ def open_corpus(path: str | Path) -> Corpus:
     if not path.is_dir():
         raise BelamyError(f"no corpus at {path}", hint)
     try:
-        info = json.loads((path / "corpus.json").read_text(encoding="utf-8"))
+        info = untrusted.read_json(path / "corpus.json", str(path / "corpus.json"), finite=False)
     except FileNotFoundError:
         raise BelamyError(f"no corpus at {path} (corpus.json missing)", hint) from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
         raise BelamyError(f"{path / 'corpus.json'} is damaged ({exc})", "rebuild the corpus") from None
     if info.get("format") != FORMAT:
         raise BelamyError(f"{path} is not a belamy corpus", hint)

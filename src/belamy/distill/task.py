@@ -27,6 +27,7 @@ from belamy.runs.paths import RunPaths, prepare_writable
 from belamy.runs.stats import StatsCollector
 from belamy.runs.stop import StopRequest
 from belamy.runs.task import Task
+from belamy.utils import untrusted
 from belamy.utils.device import resolve_device
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.imageio import save_png
@@ -193,11 +194,9 @@ def _fixed_inputs(seeds: list[int], teacher: Teacher, device: torch.device) -> t
 
 def _teacher_corpus(teacher: Teacher) -> dict | None:
     """The corpus the teacher learned from: the student's pictures come from the same paintings."""
-    import json
-
     if teacher.gen.meta.get("corpus"):
         return teacher.gen.meta["corpus"]
     try:
-        return json.loads((teacher.gen.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")
+        return untrusted.read_json(teacher.gen.run_dir / "run.json", "run.json", finite=False).get("corpus")
     except (OSError, ValueError, AttributeError):
         return None

@@ -23,6 +23,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
+from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
 
 OPSET = 17
@@ -174,7 +175,7 @@ def _checked_export_meta(path: Path, text: str) -> dict:
 
     what = f"{Path(path).name} metadata"
     try:
-        meta = limits.config_dict(json.loads(text), what)
+        meta = limits.config_dict(untrusted.loads_json(text, what, finite=False), what)
     except ValueError:
         raise BelamyError(f"{path} carries damaged belamy metadata", "export it again") from None
     if meta.get("arch") != "pix2pix":  # drawn from a latent (pix2pix is drawn from a condition image instead)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
 from belamy.provenance.record import Record, code_section, corpus_section, generation_section, model_section
 from belamy.runs.modules import load_module
+from belamy.utils import untrusted
 
 
 @dataclass
@@ -83,7 +83,7 @@ class LoadedGenerator:
     def run_corpus(self) -> dict | None:
         """The training corpus named in run.json: where the work's paintings came from."""
         try:
-            return json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")
+            return untrusted.read_json(self.run_dir / "run.json", "run.json", finite=False).get("corpus")
         except (OSError, ValueError):
             return None
 

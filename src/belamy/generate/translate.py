@@ -13,7 +13,6 @@ Every output carries its provenance: the run, the checkpoint and its hash, the i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from belamy.corpus.pairs import BACKGROUNDS, fit_image
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import Pix2PixConfig, UNetGenerator
 from belamy.runs import checkpoint as ck
+from belamy.utils import untrusted
 from belamy.utils.grid import to_pictures
 from belamy.utils.imageio import file_sha256, open_rgb, save_png
 from belamy.utils.progress import make_progress
@@ -96,7 +96,7 @@ class Translator:
 
     def _run_corpus(self):
         try:
-            return json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("corpus")
+            return untrusted.read_json(self.run_dir / "run.json", "run.json", finite=False).get("corpus")
         except (OSError, ValueError):
             return None
 
@@ -105,7 +105,7 @@ def checkpoint_arch(run_or_ckpt: Path, checkpoint: str = "latest") -> str | None
     """The architecture a run's checkpoint was trained as, read from its JSON alone (no tensors)."""
     json_path = ck.resolve_checkpoint(Path(run_or_ckpt), checkpoint)
     try:
-        return json.loads(json_path.read_text(encoding="utf-8")).get("arch")
+        return untrusted.read_json(json_path, f"checkpoint metadata {json_path}", finite=False).get("arch")
     except (OSError, ValueError):
         return None
 

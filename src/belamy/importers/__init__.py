@@ -17,6 +17,8 @@ import torch
 
 from belamy.errors import BelamyError
 from belamy.importers.imported import ImportedModel, ImportResult, check_out_free, write_imported_run
+from belamy.importers.safe_unpickle import PICKLE_LIMITS
+from belamy.utils import untrusted
 from belamy.utils.imageio import file_sha256
 
 __all__ = ["ImportResult", "import_model", "read_model"]
@@ -25,11 +27,26 @@ __all__ = ["ImportResult", "import_model", "read_model"]
 _LEGACY_TORCH = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 
 
+def _check_zip_records(path: Path) -> None:
+    """torch.load inflates compressed records (torch.save writes none): a few MB of zeros deflated would
+    claim gigabytes. Refused on the zip's directory, before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # torch.load says what is wrong with it
+    claimed = sum(r.file_size for r in records)
+    if any(r.compress_type != zipfile.ZIP_STORED for r in records) or claimed > path.stat().st_size:
+        raise untrusted.refuse(path.name, f"holds compressed records claiming {claimed:,} bytes (torch.save "
+                                          "compresses nothing)")
+
+
 def _torch_load(path: Path) -> object:
     """``torch.load`` with weights only; rosinality's ``args`` (an argparse.Namespace) is the one extra type."""
+    _check_zip_records(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()
         detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
@@ -38,6 +55,9 @@ def _torch_load(path: Path) -> object:
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
         line = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise BelamyError(f"{path.name} is damaged or truncated ({line[:200]})", "download or copy the file again") from None
+    # weights only, but still shapes: a zero-stride tensor over one float claims what any copy allocates
+    untrusted.check_structure(obj, path.name, PICKLE_LIMITS)
+    return obj
 
 
 def read_model(path: Path, label_names: list[str] | None = None, discriminator: Path | None = None) -> ImportedModel:

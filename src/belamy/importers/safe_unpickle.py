@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 
 
 class RefusedPickle(BelamyError):
@@ -109,11 +110,14 @@ def _rebuild_tensor_v2(storage: Any, storage_offset: Any, size: Any, stride: Any
                        backward_hooks: Any = None, metadata: Any = None) -> torch.Tensor:
     if not isinstance(storage, torch.Tensor) or storage.ndim != 1:
         raise RefusedPickle("a tensor without its storage", "the file may be damaged")
+    if not all(isinstance(v, tuple | list) for v in (size, stride)) or not isinstance(storage_offset, int):
+        raise RefusedPickle("a tensor whose size, stride or offset are not numbers", "the file may be damaged")
+    # the claim is checked on the numbers: a zero stride makes a few bytes look like gigabytes, which clone() allocates
+    untrusted.check_tensor_claim(tuple(size), tuple(stride), storage_offset, storage.element_size(),
+                                 storage.numel() * storage.element_size(), "the pickle", PICKLE_LIMITS)
     try:
         size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
         offset = int(storage_offset)
-        if size and (offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True) if n) >= storage.numel()):
-            raise ValueError("tensor larger than its storage")
         return torch.as_strided(storage, size, stride, offset).clone()
     except (TypeError, ValueError, RuntimeError) as exc:
         raise RefusedPickle(f"a tensor that does not fit its storage ({exc})", "the file may be damaged") from None
@@ -154,12 +158,90 @@ _STORAGE_DTYPES = {
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
+# A real network pickle is hundreds of MB of tensor bytes around a small tree of modules.
+PICKLE_LIMITS = untrusted.Limits(max_bytes=4 << 30, max_depth=100, max_elements=2_000_000)
+
+
+class _BoundedFile:
+    """The file a pickle is read from, refusing any read past its end *before* it happens: a pickle may
+    claim a length (of bytes, a frame, a bytearray) that would otherwise be allocated first."""
+
+    def __init__(self, f: io.BufferedIOBase):
+        start = f.tell()
+        self.left = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        if self.left > PICKLE_LIMITS.max_bytes:
+            raise untrusted.refuse("the pickle", f"is {self.left:,} bytes, over belamy's limit of {PICKLE_LIMITS.max_bytes:,}")
+        self.f = f
+
+    def read(self, n: int = -1) -> bytes:
+        if n > self.left:
+            raise RefusedPickle(f"the pickle claims {n:,} bytes where {self.left:,} are left", "the file may be truncated or corrupt")
+        data = self.f.read(self.left if n < 0 else n)
+        self.left -= len(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self.f.readline()
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+class _CountingUnpickler(pickle._Unpickler):  # the Python unpickler: its opcodes can be watched
+    """Weighs each tuple and frozenset as it is built (hashing one visits every value in it, unshared:
+    a dict key or set member built of shared tuples hangs the load), and refuses a bytearray whose
+    claimed length is not in the file before it is allocated."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, f: io.BufferedIOBase, **kwargs: Any):
+        self._file = _BoundedFile(f)
+        self._weights: dict[int, tuple[Any, int]] = {}
+        super().__init__(self._file, **kwargs)
+
+    def _weigh_top(self) -> None:
+        value = self.stack[-1]
+        if type(value) in (tuple, frozenset) and id(value) not in self._weights:
+            # a leaf counts one however long: hashing bytes reads them once, and caches the hash
+            weight = 1 + sum(self._weights[id(v)][1] if id(v) in self._weights else 1 for v in value)
+            if weight > PICKLE_LIMITS.max_hashable:
+                raise untrusted.refuse("the pickle", f"builds a tuple or set of more than "
+                                                     f"{PICKLE_LIMITS.max_hashable:,} values (shared parts repeated)")
+            self._weights[id(value)] = (value, weight)
+
+    def load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        if n > self._file.left:
+            raise RefusedPickle(f"the pickle claims a {n:,}-byte array where {self._file.left:,} bytes are left",
+                                "the file may be truncated or corrupt")
+        self.append(bytearray(self.read(n)))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+
+def _weighed(load):
+    def load_and_weigh(self):
+        load(self)
+        self._weigh_top()
+    return load_and_weigh
+
+
+for _op in (pickle.TUPLE, pickle.EMPTY_TUPLE, pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3, pickle.FROZENSET,
+            pickle.REDUCE):
+    _CountingUnpickler.dispatch[_op[0]] = _weighed(_CountingUnpickler.dispatch[_op[0]])
+
+
 class _StorageType:
     def __init__(self, name: str):
         self.dtype = _STORAGE_DTYPES[name]
 
 
-class _LegacyUnpickler(pickle.Unpickler):
+class _LegacyUnpickler(_CountingUnpickler):
     """The small pickles inside a legacy ``torch.save`` blob: numbers, strings and storage records."""
 
     def find_class(self, module: str, name: str) -> Any:
@@ -249,7 +331,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(_CountingUnpickler):
     def find_class(self, module: str, name: str) -> Any:
         # Protocol-2 pickles name Python 2's modules (__builtin__.set): read them as pickle itself does.
         module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
@@ -269,11 +351,15 @@ class RestrictedUnpickler(pickle.Unpickler):
 def restricted_load(f: io.BufferedIOBase) -> Any:
     """Unpickle ``f`` with :class:`RestrictedUnpickler`: damaged or foreign input is one clear error."""
     try:
-        return RestrictedUnpickler(f).load()
-    except RefusedPickle:
+        data = RestrictedUnpickler(f).load()
+    except (RefusedPickle, untrusted.UntrustedInput):
         raise
+    except RecursionError:
+        raise untrusted.refuse("the pickle", "is nested too deeply to read") from None
     except (pickle.UnpicklingError, EOFError) as exc:
         raise RefusedPickle(f"the pickle is damaged or truncated ({exc})", "download or copy the file again") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, MemoryError, struct.error) as exc:
         raise RefusedPickle(f"the pickle is malformed ({type(exc).__name__}: {exc})",
                             "is it a StyleGAN2-ADA network pickle?") from None
+    untrusted.check_structure(data, "the pickle", PICKLE_LIMITS)  # before anything walks, prints or compares it
+    return data

@@ -8,7 +8,6 @@ real mathematics) and written as a 300 dpi PNG, or a PDF when the file name ends
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from belamy.corpus.credits import CREDITS_FILE, UNKNOWN_ARTIST, build_credits
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
 from belamy.provenance.record import DESIGNS, Record
+from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
 from belamy.utils.imageio import seal
 
@@ -51,7 +51,7 @@ def _run_corpus(provenance: dict) -> dict | None:
     if not run:
         return None
     try:
-        info = json.loads((Path(run) / "run.json").read_text(encoding="utf-8"))
+        info = untrusted.read_json(Path(run) / "run.json", "run.json", finite=False)
     except (OSError, ValueError):
         return None
     corpus = info.get("corpus") if isinstance(info, dict) else None
@@ -70,7 +70,7 @@ def _find_corpus(path: str, run: str | None) -> Path | None:
 def _corpus_credits(folder: Path) -> dict | None:
     """``CORPUS/credits.json`` (from `belamy corpus credits`), else the same worked out from the manifest."""
     try:
-        data = json.loads((folder / CREDITS_FILE).read_text(encoding="utf-8"))
+        data = untrusted.read_json(folder / CREDITS_FILE, str(folder / CREDITS_FILE), untrusted.CORPUS_WIDE, finite=False)
         if isinstance(data, dict) and isinstance(data.get("counts"), dict):
             return data
     except (OSError, ValueError):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belamy import __version__
+from belamy.utils import untrusted
 
 SCHEMA = "belamy-provenance"
 VERSION = 2
@@ -340,7 +341,7 @@ def generation_section(seed: int | None = None, label: str | None = None, trunca
 
 def _read_json(path: Path) -> dict | None:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = untrusted.read_json(path, str(path), untrusted.CORPUS_WIDE, finite=False)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -17,6 +17,8 @@ from belamy.provenance.credit import credit_line
 from belamy.provenance.record import Record
 
 UNTRUSTED = "signingCredential.untrusted"
+TRUSTED = "signingCredential.trusted"
+EXIT_UNKNOWN_SIGNER = 3  # `belamy verify`: valid signature, but not from a signer this machine trusts
 SIGNATURE_OK = ("claimSignature.validated",)
 BINDING_CODES = ("assertion.dataHash", "assertion.boxesHash", "assertion.bmffHash", "assertion.collectionHash")
 ACTION_WORDS = {"c2pa.created": "created", "c2pa.opened": "opened", "c2pa.resized": "resized",
@@ -33,6 +35,7 @@ class ChainLink:
     signer: str | None
     generator: str | None
     stage: str | None  # the belamy stage that wrote it, when it carries a belamy record
+    trusted: bool = True  # its signer is trusted here, as the trusted picture made from it recorded
 
     def describe(self) -> str:
         text = f"{self.title}: {', '.join(self.actions) or 'no actions recorded'}"
@@ -41,7 +44,7 @@ class ChainLink:
         elif self.generator:
             text += f" ({self.generator})"
         if self.signer:
-            text += f", signed by {self.signer}"
+            text += f", signed by {self.signer}" + ("" if self.trusted else " (not trusted here)")
         return text
 
 
@@ -60,13 +63,35 @@ class Verification:
     error: str | None = None
 
     @property
-    def ok(self) -> bool:
+    def intact(self) -> bool:
+        """Signed, the signature valid, the file and its pixels as they were signed: by *someone*."""
         return (self.signed and bool(self.signature_valid) and bool(self.binding_ok) and self.pixels_ok is not False
                 and not self.failures)
 
     @property
+    def ok(self) -> bool:
+        """Intact and signed by a signer this machine trusts: only then does the record vouch for anything
+        (anyone can make a key with the same display name and copy a real run's record)."""
+        return self.intact and bool(self.trusted)
+
+    @property
+    def exit_code(self) -> int:
+        """0: verified (intact, trusted signer); 3: intact, but signed by an unknown signer; 1: unsigned or a check fails."""
+        return 0 if self.ok else EXIT_UNKNOWN_SIGNER if self.intact else 1
+
+    @property
     def credit(self) -> str:
-        return credit_line(self.record)
+        line = credit_line(self.record)
+        if self.intact and not self.trusted:
+            return f"claimed by an unknown signer ({self.unknown_signer or 'unnamed'}), not verified: {line}"
+        return line
+
+    @property
+    def unknown_signer(self) -> str | None:
+        """The signer that is not trusted here: of this file, else of the nearest picture it was made from."""
+        if self.signed and self.trusted is False and all(link.trusted for link in self.chain):
+            return self.signer
+        return next((link.signer for link in reversed(self.chain) if not link.trusted), self.signer)
 
     def lines(self) -> list[tuple[str, str]]:
         """(label, text) pairs for a person to read."""
@@ -123,7 +148,7 @@ def verify_image(path: str | Path) -> Verification:
     success = {c for c, _ in codes["success"]}
     result.signature_valid = any(c in success for c in SIGNATURE_OK) and not any(
         c.startswith("claimSignature") for c, _ in codes["failure"])
-    result.trusted = found["state"] == "Trusted"
+    result.trusted = found["state"] == "Trusted"  # the signer of this file; its sources below
     binding_failed = [c for c, _ in codes["failure"] if c.startswith(BINDING_CODES)]
     result.binding_ok = any(c.startswith(BINDING_CODES) for c in success) and not binding_failed
     result.failures = [f"{c}: {text}" for c, text in codes["failure"] if c != UNTRUSTED]
@@ -135,7 +160,9 @@ def verify_image(path: str | Path) -> Verification:
         if isinstance(data.get("pixels"), dict):
             now = pixel_digest(path)
             result.pixels_ok = bool(now) and now.get("sha256") == data["pixels"].get("sha256")
-    result.chain = _chain(manifests, active_label)
+    result.chain = _chain(manifests, active_label, result.trusted)
+    # a trusted picture made from one by an unknown signer vouches for nothing that came from there
+    result.trusted = result.trusted and all(link.trusted for link in result.chain)
     return result
 
 
@@ -154,8 +181,10 @@ def _validation_codes(store: dict) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _chain(manifests: dict, label: str | None) -> list[ChainLink]:
-    """From the first picture to this one, following each manifest's parent ingredient."""
+def _chain(manifests: dict, label: str | None, trusted: bool = True) -> list[ChainLink]:
+    """From the first picture to this one, following each manifest's parent ingredient. Each parent is
+    trusted when its child is and the child's signer recorded its signer as trusted (belamy signs with
+    its own CA as trust anchor; the record is part of what the child's signature covers)."""
     from belamy.utils.credentials import belamy_assertion
 
     links: list[ChainLink] = []
@@ -182,7 +211,9 @@ def _chain(manifests: dict, label: str | None) -> list[ChainLink]:
         links.append(ChainLink(title=m.get("title") or "untitled", actions=actions,
                                signer=info.get("common_name") or info.get("issuer"),
                                generator=" ".join(str(gen.get(k)) for k in ("name", "version") if gen.get(k)) or None,
-                               stage=stage))
+                               stage=stage, trusted=trusted))
         parents = [i for i in m.get("ingredients") or [] if i.get("relationship") == "parentOf"]
         label = parents[0].get("active_manifest") if parents else None
+        recorded = ((parents[0].get("validation_results") or {}).get("activeManifest") or {}) if parents else {}
+        trusted = trusted and any(s.get("code") == TRUSTED for s in recorded.get("success") or [])
     return list(reversed(links))

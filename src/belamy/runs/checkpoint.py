@@ -7,7 +7,6 @@ or an ignorable orphan.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path, write_json
 
 FORMAT = "belamy-checkpoint"
@@ -136,10 +136,10 @@ def load_checkpoint(json_path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     json_path = Path(json_path)
     tensor_path = json_path.with_suffix(".safetensors")
     try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        meta = untrusted.read_json(json_path, f"checkpoint metadata {json_path}", finite=False)
     except FileNotFoundError:
         raise BelamyError(f"checkpoint metadata missing: {json_path}", "is this a belamy run?") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
         raise BelamyError(f"checkpoint metadata is damaged: {json_path} ({exc})", "use an earlier checkpoint") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BelamyError(f"{json_path} is not a belamy checkpoint", "give a file written by `belamy train`")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from belamy.errors import BelamyError
 from belamy.runs.checkpoint import list_checkpoints
+from belamy.utils import untrusted
 from belamy.utils.atomic import read_jsonl, write_text
 
 
@@ -40,10 +41,10 @@ class RunPaths:
 
     def read_run_json(self) -> dict:
         try:
-            return json.loads(self.run_json.read_text(encoding="utf-8"))
+            return untrusted.read_json(self.run_json, str(self.run_json), finite=False)
         except FileNotFoundError:
             raise BelamyError(f"{self.root} is not a belamy run (no run.json)", "give a folder made by `belamy train`") from None
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
             raise BelamyError(f"{self.run_json} is damaged ({exc})", "restore it or start a new run") from None
 
     def truncate_metrics(self, nimg: int) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 from belamy.runs.checkpoint import list_checkpoints
+from belamy.utils import untrusted
 from belamy.utils.atomic import read_jsonl
 
 _GRID = re.compile(r"^grid-(\d{9})\.png$")
@@ -31,8 +31,8 @@ def find_runs(root: Path, max_depth: int = 4) -> list[Path]:
 def read_run(run: Path, root: Path) -> dict:
     """What the runs page shows: settings, progress, grids and checkpoints."""
     try:
-        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        info = untrusted.read_json(run / "run.json", "run.json", finite=False)
+    except (OSError, ValueError):
         info = {}
     options = info.get("options", {}) if isinstance(info, dict) else {}
     metrics = read_jsonl(run / "metrics.jsonl")

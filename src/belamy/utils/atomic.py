@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from belamy.utils import untrusted
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
@@ -93,7 +95,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         if not line:
             continue
         try:
-            records.append(json.loads(line))
+            records.append(untrusted.loads_json(line, f"a line of {p.name}", finite=False))
         except json.JSONDecodeError:
             continue
     return records

@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from belamy import __version__
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.identity import Identity, load_identity
 
 ASSERTION = "org.belamy.provenance"
@@ -45,15 +45,33 @@ def c2pa_library():
 
 def mime_of(path: Path) -> str | None:
     """The MIME type of a file, from its content when PIL knows it, else from its extension."""
-    try:
-        from PIL import Image
+    return _pil_mime(path) or MIME_TYPES.get(Path(path).suffix.lower())
 
+
+def content_mime(path: Path) -> str | None:
+    """The MIME type of an image or MP4 video by its content; None for a file of another kind. A file
+    whose name says image or video but whose content is neither is refused: it is not a broken signed file."""
+    found = _pil_mime(path)
+    named = MIME_TYPES.get(Path(path).suffix.lower())
+    if found or named is None:
+        return found
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if named == "video/mp4" and head[4:8] == b"ftyp":
+        return named
+    kind = "a video" if named.startswith("video/") else "an image"
+    raise BelamyError(f"{Path(path).name} is not {kind}: its content is not {named.split('/')[1].upper()}",
+                      "give a PNG, JPEG, TIFF, GIF, WebP or MP4 file")
+
+
+def _pil_mime(path: Path) -> str | None:
+    from PIL import Image
+
+    try:
         with Image.open(path) as im:
-            if im.format in PIL_MIME:
-                return PIL_MIME[im.format]
-    except (OSError, ValueError):
-        pass
-    return MIME_TYPES.get(Path(path).suffix.lower())
+            return PIL_MIME.get(im.format)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def pixel_digest(path: Path) -> dict | None:
@@ -81,10 +99,20 @@ def default_actions(provenance: dict | None, parent: Path | None) -> list[dict]:
 
 
 @functools.cache
-def _signing_context():
+def _context(trust_anchors: bytes):
+    """A c2pa context trusting ``trust_anchors`` (PEM; none: trust nothing). Signing uses the identity's
+    own CA, so that each ingredient's recorded validation says whether its signer is trusted: the
+    signed statement `verify` relies on for every picture up the chain."""
     c2pa = c2pa_library()
     # No thumbnail: it would double a small PNG and take seconds on a print-sized TIFF.
-    return c2pa.Context(c2pa.Settings.from_dict({"builder": {"thumbnail": {"enabled": False}}}))
+    settings: dict = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
+    if trust_anchors:
+        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii", "replace")}
+    try:
+        return c2pa.Context(c2pa.Settings.from_dict(settings))
+    except c2pa.C2paError as exc:
+        raise BelamyError(f"the trusted certificates cannot be used: {exc}",
+                          "run `belamy keys init --force` for a new identity") from None
 
 
 def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path | None = None,
@@ -118,7 +146,7 @@ def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path |
     }
     signed = tmp.with_name(f"{tmp.name}.c2pa")
     try:
-        builder = c2pa.Builder(manifest, context=_signing_context())
+        builder = c2pa.Builder(manifest, context=_context(identity.ca_pem))
         if parent_mime:
             with open(parent, "rb") as fh:
                 builder.add_ingredient({"title": Path(parent).name, "relationship": "parentOf", "label": PARENT_ID},
@@ -148,20 +176,17 @@ def read_store(path: Path, trust_anchors: bytes | None = None) -> dict | None:
     """
     c2pa = c2pa_library()
     path = Path(path)
-    mime = mime_of(path)
+    mime = content_mime(path)
     if mime is None:
         return None
     if trust_anchors is None:
-        identity = load_identity()
+        identity = load_identity()  # a damaged identity is one line here, before anything is trusted
         trust_anchors = identity.ca_pem if identity else b""
-    settings = {"verify": {"verify_trust": bool(trust_anchors)}, "builder": {"thumbnail": {"enabled": False}}}
-    if trust_anchors:
-        settings["trust"] = {"trust_anchors": trust_anchors.decode("ascii")}
-    context = c2pa.Context(c2pa.Settings.from_dict(settings))
+    context = _context(trust_anchors)
     try:
         with open(path, "rb") as fh:
             reader = c2pa.Reader(mime, fh, context=context)
-            store = json.loads(reader.json())
+            store = untrusted.loads_json(reader.json(), f"the C2PA manifest of {path.name}", finite=False)
             state = reader.get_validation_state()
     except c2pa.C2paError as exc:
         text = str(exc)

@@ -8,7 +8,8 @@
 * ``ca.key``: the CA's private key, kept so that a new leaf can be issued later.
 
 C2PA validators refuse a self-signed leaf, hence the two levels. Every file is written with 0600
-permissions in a 0700 folder; nothing leaves the machine. The CA is this machine's own trust anchor:
+permissions, in a 0700 folder when belamy creates it (a folder that exists keeps its mode); nothing
+leaves the machine. The CA is this machine's own trust anchor:
 `belamy verify` trusts credentials it issued, and says "untrusted signer" for anyone else's.
 """
 
@@ -52,19 +53,62 @@ def default_dir() -> Path | None:
     return Path(base) / "belamy" / "keys"
 
 
+NEEDED = ("signer.pem", "signer.key", "ca.pem")  # ca.key only issues new leaves
+REPAIR = "run `belamy keys init --force` for a new identity, or write unsigned files with `belamy --unsigned ...`"
+
+
+def write_unsigned() -> None:
+    """From now on, in this process, write files without content credentials even where an identity exists."""
+    os.environ[ENV_DIR] = "none"
+
+
 def load_identity(folder: Path | None = None) -> Identity | None:
-    """The signing identity in ``folder`` (default: :func:`default_dir`), or None when there is none."""
+    """The signing identity in ``folder`` (default: :func:`default_dir`), or None when there is none.
+
+    A folder holding part of an identity, or a file that is not the certificate or key it should be,
+    is one clear error: files would otherwise be written unsigned without a word."""
     folder = default_dir() if folder is None else Path(folder)
     if folder is None:
         return None
-    chain, key, ca = folder / "signer.pem", folder / "signer.key", folder / "ca.pem"
-    if not (chain.is_file() and key.is_file()):
+    present = [name for name in FILES if (folder / name).exists()]
+    if not present:
         return None
+    missing = [name for name in NEEDED if not (folder / name).is_file()]
+    if missing:
+        raise BelamyError(f"the signing identity in {folder} is incomplete: {', '.join(missing)} missing", REPAIR)
     try:
-        return Identity(folder, chain.read_bytes(), key.read_bytes(), ca.read_bytes() if ca.is_file() else b"")
+        identity = Identity(folder, *((folder / name).read_bytes() for name in NEEDED))
     except OSError as exc:
         raise BelamyError(f"cannot read the signing identity in {folder}: {exc.strerror or exc}",
                           "check its permissions, or run `belamy keys init --force`") from None
+    _check_identity(identity)
+    return identity
+
+
+def _check_identity(identity: Identity) -> None:
+    """Each file parses as what it should be, and the key is the certificate's (else signing fails later,
+    or verification on this machine trusts nothing)."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return  # nothing signs without it either: c2pa_library() says so
+    where = identity.folder
+    try:
+        chain = x509.load_pem_x509_certificates(identity.chain_pem)
+    except ValueError:
+        raise BelamyError(f"{where / 'signer.pem'} is not a PEM certificate chain", REPAIR) from None
+    try:
+        key = serialization.load_pem_private_key(identity.key_pem, password=None)
+    except (ValueError, TypeError):
+        raise BelamyError(f"{where / 'signer.key'} is not an unencrypted PEM private key", REPAIR) from None
+    try:
+        x509.load_pem_x509_certificates(identity.ca_pem)
+    except ValueError:
+        raise BelamyError(f"{where / 'ca.pem'} is not a PEM certificate", REPAIR) from None
+    if chain[0].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) \
+            != key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        raise BelamyError(f"{where / 'signer.key'} is not the key of {where / 'signer.pem'}", REPAIR)
 
 
 def init_identity(folder: Path | None = None, name: str = "belamy artist", organization: str = "belamy",
@@ -90,8 +134,9 @@ def init_identity(folder: Path | None = None, name: str = "belamy artist", organ
     if folder.exists() and not folder.is_dir():
         raise BelamyError(f"{folder} is not a folder", "give another --dir")
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(folder, 0o700)
+        if not folder.exists():  # a folder that was already there keeps its mode: it may be shared
+            folder.mkdir(parents=True, mode=0o700)
+            os.chmod(folder, 0o700)  # whatever the umask
     except OSError as exc:
         raise BelamyError(f"cannot create {folder}: {exc.strerror or exc}", "give another --dir") from None
 

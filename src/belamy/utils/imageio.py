@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
 
 PROVENANCE_KEY = "belamy:provenance"
@@ -62,7 +63,7 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
             comment = im.info.get("comment")
             text = _json_object_text(comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment)
     if text:
-        return json.loads(text)
+        return untrusted.loads_json(text, f"the provenance record in {Path(path).name}")
     return _credentials_record(Path(path))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from belamy.errors import BelamyError
+from belamy.utils import untrusted
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
 
@@ -107,7 +108,7 @@ def read_comment(path: str | Path) -> dict | None:
         if line.startswith("comment="):
             text = line[len("comment="):].replace("\\=", "=").replace("\\;", ";").replace("\\#", "#").replace("\\\\", "\\")
             try:
-                return json.loads(text)
+                return untrusted.loads_json(text, f"the record in {Path(path).name}")
             except ValueError:
                 return None
     return None
