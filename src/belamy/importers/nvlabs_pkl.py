@@ -182,6 +182,10 @@ def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> Impo
         raise RefusedPickle(f"{path.name} holds a {type(data).__name__}, not a network snapshot", _NOT_ADA)
     if "G_ema" not in data:
         raise RefusedPickle(f"{path.name} has no G_ema (found: {', '.join(map(str, data)) or 'nothing'})", _NOT_ADA)
+    from belamy.importers.stylegan3_pkl import is_stylegan3, read_stylegan3_pickle
+
+    if is_stylegan3(data["G_ema"]):  # training.networks_stylegan3: its own importer
+        return read_stylegan3_pickle(data, path, label_names)
     g_ema = _class(data["G_ema"], "Generator", "G_ema")
     g_cfg = _generator_config(g_ema)
     G = _class(data["G"], "Generator", "G") if data.get("G") is not None else None
