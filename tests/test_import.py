@@ -156,23 +156,28 @@ def reference_names_D(sd: dict[str, torch.Tensor], res: int) -> dict[str, torch.
     return out
 
 
-def nvlabs_pickle(path: Path, cfg, G: nn.Module, D: nn.Module, G_ema: nn.Module, source: str,
-                  g_synthesis_extra: dict | None = None) -> Path:
-    g_kwargs = {"z_dim": cfg.z_dim, "c_dim": cfg.num_classes, "w_dim": cfg.w_dim, "img_resolution": cfg.res, "img_channels": 3,
-                "mapping_kwargs": {"num_layers": cfg.map_layers},
-                "synthesis_kwargs": {"channel_base": cfg.g_channel_base, "channel_max": cfg.channel_max,
-                                     "num_fp16_res": 4, "conv_clamp": cfg.conv_clamp, **(g_synthesis_extra or {})}}
+def nvlabs_discriminator(cfg, D: nn.Module, source: str) -> Persistent:
+    """A StyleGAN2-ADA discriminator as the reference pickles it (NVlabs/stylegan3 pickles the same D)."""
     d_kwargs = {"c_dim": cfg.num_classes, "img_resolution": cfg.res, "img_channels": 3, "architecture": "resnet",
                 "channel_base": cfg.d_channel_base, "channel_max": cfg.channel_max, "num_fp16_res": 4,
                 "conv_clamp": cfg.conv_clamp, "block_kwargs": {}, "mapping_kwargs": {},
                 "epilogue_kwargs": {"mbstd_group_size": cfg.mbstd_group}}
     d_tree = persistent_tree("Discriminator", reference_names_D(D.state_dict(), cfg.res), source, d_kwargs)
     d_tree.children["b4"].children["mbstd"] = Persistent("MinibatchStdLayer", source, {"group_size": cfg.mbstd_group})
+    return d_tree
+
+
+def nvlabs_pickle(path: Path, cfg, G: nn.Module, D: nn.Module, G_ema: nn.Module, source: str,
+                  g_synthesis_extra: dict | None = None) -> Path:
+    g_kwargs = {"z_dim": cfg.z_dim, "c_dim": cfg.num_classes, "w_dim": cfg.w_dim, "img_resolution": cfg.res, "img_channels": 3,
+                "mapping_kwargs": {"num_layers": cfg.map_layers},
+                "synthesis_kwargs": {"channel_base": cfg.g_channel_base, "channel_max": cfg.channel_max,
+                                     "num_fp16_res": 4, "conv_clamp": cfg.conv_clamp, **(g_synthesis_extra or {})}}
     snapshot = {
         "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "path": "/data/portraits.zip",
                                 "use_labels": bool(cfg.num_classes), "max_size": 1336, "xflip": True, "resolution": cfg.res},
         "G": persistent_tree("Generator", reference_names_G(G.state_dict()), source, g_kwargs),
-        "D": d_tree,
+        "D": nvlabs_discriminator(cfg, D, source),
         "G_ema": persistent_tree("Generator", reference_names_G(G_ema.state_dict()), source, g_kwargs),
     }
     with open(path, "wb") as f:

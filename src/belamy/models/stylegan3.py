@@ -350,9 +350,9 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", generator: torch.Generator | None = None) -> torch.Tensor:
         """``noise_mode``/``generator`` are accepted for StyleGAN2's callers: StyleGAN3 has no noise."""
-        # The magnitude EMAs move as the reference's do: while training, on the passes without gradients
-        # (the fakes shown to D).
-        update = self.training and not torch.is_grad_enabled()
+        # The magnitude EMAs move as the reference's do: on the training passes without gradients (the
+        # fakes shown to D; training draws with random noise, synthesize() with const).
+        update = self.training and noise_mode == "random" and not torch.is_grad_enabled()
         ws = ws.float().unbind(dim=1)
         x = self.input(ws[0])
         for layer, w in zip(self.layers, ws[1:], strict=True):
