@@ -26,12 +26,13 @@ from belamy.runs import checkpoint as ck
 
 # Tiny, but every part of the design: 4 layers (2 critically sampled), -R's radial filters on the others.
 SIZES = dict(res=16, z_dim=8, w_dim=8, map_layers=2, channel_base=64, channel_max=8, num_layers=4, num_critical=2,
-             margin_size=2, magnitude_ema_beta=0.998, output_scale=0.5, d_channel_base=32, d_channel_max=8, mbstd_group=4)
+             margin_size=2, magnitude_ema_beta=0.998, d_channel_base=32, d_channel_max=8, mbstd_group=4)
 
 
 def tiny_config(variant: str) -> StyleGAN3Config:
     r = variant == "r"
-    return StyleGAN3Config(**SIZES, conv_kernel=1 if r else 3, use_radial_filters=r)
+    # (output scales that give these random networks pictures with contrast, not saturated)
+    return StyleGAN3Config(**SIZES, conv_kernel=1 if r else 3, use_radial_filters=r, output_scale=1.0 if r else 0.1)
 
 
 def trained_like(G: StyleGAN3Generator, seed: int) -> StyleGAN3Generator:
@@ -40,7 +41,6 @@ def trained_like(G: StyleGAN3Generator, seed: int) -> StyleGAN3Generator:
     with torch.no_grad():
         for layer in G.synthesis.layers:
             layer.magnitude_ema.abs_().add_(0.3)
-        G.synthesis.layers[-1].weight.mul_(4)  # pictures with contrast
     return G
 
 
@@ -224,8 +224,10 @@ def test_exhibit_frame_and_attribution_from_a_stylegan3_run(imported, tmp_path, 
     elsewhere = random_run(tmp_path / "elsewhere", res=16, nz=8, ngf=4, ndf=4)  # another model's pictures calibrate
     results, _ = attribute_images([*own, other], imported, restarts=1, steps=8, references=2, reference_runs=[elsewhere],
                                   out=tmp_path / "attr")
-    scores = {r.image.name: r.score for r in results}
-    assert scores[own[0].name] > scores["other.png"], scores
+    # The search through StyleGAN3's w+ finds the model's own picture far closer than a painting it never drew.
+    rmse = {r.image.name: r.rmse for r in results}
+    assert rmse[own[0].name] < 0.5 * rmse["other.png"], rmse
+    assert all(r.reconstruction.is_file() for r in results)
 
 
 def test_distil_a_stylegan3_teacher(imported, tmp_path, one_torch_thread):
