@@ -284,7 +284,8 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
         "os-system.pkl": pickle.dumps({"G_ema": Exploit(os.system, f"touch {marker}")}),
         "exec.pkl": pickle.dumps(Exploit(exec, f"open({str(marker)!r}, 'w')")),
         "tf.pkl": b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00.",
-        "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),
+        "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),  # numbers are data (StyleGAN3 keeps sizes so), not a network
+        "object-array.pkl": pickle.dumps({"G_ema": np.array([Exploit(os.system, f"touch {marker}")], dtype=object)}),
         "truncated.pkl": good[: len(good) // 2],
         "noise.pkl": b"\x80\x04" + np.random.default_rng(0).bytes(256),
         "text.pkl": b"hello, this is not a model\n",
@@ -294,7 +295,7 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     cases["obj.pt"] = (tmp_path / "obj.pt").read_bytes()
     torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2), "input.input": torch.zeros(1, 4, 4, 4)}}, tmp_path / "r.pt")
     cases["truncated.pt"] = (tmp_path / "r.pt").read_bytes()[:300]
-    expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "numpy",
+    expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "G_ema is not a network", "object-array.pkl": "numpy dtype",
                 "tf.pkl": "TensorFlow StyleGAN pickle",
                 "truncated.pkl": "truncated", "noise.pkl": "", "text.pkl": "not a model file", "empty.pkl": "is empty",
                 "obj.pt": "will not load", "truncated.pt": "damaged or truncated"}

@@ -14,7 +14,14 @@ import pytest
 import torch
 from conftest import random_run, synthetic_portraits, tiny_train_options, write_corpus
 from PIL import Image
-from test_import import ArmedSource, Persistent, install_fake_reference, nvlabs_discriminator, randomised, run_cli
+from test_import import (
+    ArmedSource,
+    Persistent,
+    install_fake_reference,
+    nvlabs_discriminator,
+    randomised,
+    run_cli,
+)
 from torch import nn
 
 from belamy.errors import BelamyError

@@ -1,7 +1,7 @@
 """`belamy import`: models trained elsewhere become ordinary belamy runs.
 
-Three layouts are read, by content (never by file name): NVlabs StyleGAN2-ADA network pickles
-(a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
+Three layouts are read, by content (never by file name): NVlabs StyleGAN2-ADA and StyleGAN3 network
+pickles (a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
 checkpoints and the PyTorch DCGAN tutorial's state dicts (both ``torch.load(weights_only=True)``).
 """
 

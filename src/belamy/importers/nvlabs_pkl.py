@@ -94,7 +94,7 @@ def _generator_config(G: PersistentObject) -> dict:
         "resample_filter": (_FILTER,), "use_noise": True, "activation": "lrelu", "kernel_size": 3}, "generator's synthesis")
     sub = G.modules()
     if set(sub) != {"mapping", "synthesis"}:
-        raise BelamyError(f"the generator has parts {sorted(sub)}", f"{_NOT_ADA} (StyleGAN3 and others are not supported)")
+        raise BelamyError(f"the generator has parts {sorted(sub)}", f"{_NOT_ADA} and NVlabs/stylegan3 StyleGAN3 pickles")
     _class(sub["synthesis"], "SynthesisNetwork", "generator's synthesis network")
     _class(sub["mapping"], "MappingNetwork", "generator's mapping network")
     res = _int(kw.get("img_resolution"), "resolution", 4)
