@@ -66,14 +66,7 @@ def _generator_config(G: PersistentObject) -> dict:
     cfg = {"res": _int(kw.get("img_resolution"), "resolution", 16), "z_dim": _int(kw.get("z_dim"), "z_dim", 1),
            "w_dim": _int(kw.get("w_dim"), "w_dim", 1), "num_classes": _int(kw.get("c_dim", 0), "c_dim"),
            "map_layers": _int(mapping.get("num_layers", 2), "mapping depth", 1)}
-    for key in _SYNTHESIS:
-        if key in kw:
-            value = kw[key]
-            cfg[key] = float(value) if isinstance(value, float | int) and not isinstance(value, bool) \
-                and isinstance(StyleGAN3Config.__dataclass_fields__[key].default, float) else value
-    if "conv_clamp" in kw and kw["conv_clamp"] is not None:
-        cfg["conv_clamp"] = float(kw["conv_clamp"])
-    return cfg
+    return {**cfg, **{key: kw[key] for key in _SYNTHESIS if key in kw}}  # (each checked by the config)
 
 
 def _generator_tensors(obj: PersistentObject, G: StyleGAN3Generator, what: str) -> dict[str, torch.Tensor]:
@@ -121,8 +114,6 @@ def read_stylegan3_pickle(data: dict, path: Path, label_names: list[str] | None 
                 "mbstd_channels": "mbstd_channels", "d_architecture": "d_architecture", "d_map_layers": "d_map_layers",
                 "cmap_dim": "cmap_dim", "d_conv_clamp": "conv_clamp"}
     extra = {ours: d_cfg[theirs] for ours, theirs in d_fields.items() if theirs in d_cfg}
-    if extra.get("d_conv_clamp") is not None:
-        extra["d_conv_clamp"] = float(extra["d_conv_clamp"])
     cfg = StyleGAN3Config(**g_cfg, label_names=tuple(names), **extra)
     model = StyleGAN3Generator(cfg)
     tensors = {f"G_ema.{k}": v for k, v in _generator_tensors(g_ema, model, "G_ema").items()}

@@ -33,7 +33,14 @@ from torch import nn
 from belamy.errors import BelamyError
 from belamy.models import limits
 from belamy.models.registry import Architecture, register
-from belamy.models.style import LAYERS_EXACT, MappingNetwork, StyleConfig, StyleDiscriminator, StyleGenerator
+from belamy.models.style import (
+    LAYERS_EXACT,
+    MappingNetwork,
+    StyleConfig,
+    StyleDiscriminator,
+    StyleGenerator,
+    _derived_defaults,
+)
 from belamy.models.style_layers import FullyConnected
 
 CONFIGS = ("t", "r")  # StyleGAN3-T (translation equivariant) and -R (also rotation)
@@ -403,11 +410,6 @@ def stylegan3_config(res: int = 64, nz: int | None = None, w_dim: int | None = N
         d_channel_max=cmax, mbstd_group=4 if mbstd_group is None else mbstd_group)
 
 
-def _derived_defaults(options) -> None:
-    if options.ema_kimg is None:
-        options.ema_kimg = options.batch * 10 / 32
-
-
 register(Architecture(
     name="stylegan3",
     config_from_dict=StyleGAN3Config.from_dict,
@@ -418,7 +420,7 @@ register(Architecture(
     losses=("stylegan2",),
     # NVlabs/stylegan3's train.py for StyleGAN3: G lr 0.0025, D lr 0.002, betas (0, 0.99).
     defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
-    derive_defaults=_derived_defaults,
+    derive_defaults=_derived_defaults,  # StyleGAN2-ADA's G_ema half-life, as the reference keeps
     uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
                     "mbstd_group"}),
     summary="StyleGAN3 (alias-free, -T or -R), imported from NVlabs/stylegan3 pickles or fine-tuned, 16² to 1024²",
