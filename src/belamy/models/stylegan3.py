@@ -263,19 +263,40 @@ class SynthesisInput(nn.Module):
         return x.permute(0, 3, 1, 2)
 
 
+def _pad(x: torch.Tensor, x0: int, x1: int, y0: int, y1: int) -> torch.Tensor:
+    """Pad, or crop where a padding is negative."""
+    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    return x[:, :, max(-y0, 0): x.shape[2] - max(-y1, 0), max(-x0, 0): x.shape[3] - max(-x1, 0)]
+
+
+def _zeros_between(x: torch.Tensor, up: int, dim: int) -> torch.Tensor:
+    """``up - 1`` zeros after each sample along ``dim`` (3: across, 2: down)."""
+    n, c, h, w = x.shape
+    if dim == 3:
+        return F.pad(x.reshape(n, c, h, w, 1), [0, up - 1]).reshape(n, c, h, w * up)
+    return F.pad(x.reshape(n, c, h, 1, w), [0, 0, 0, up - 1]).reshape(n, c, h * up, w)
+
+
 def _upfirdn(x: torch.Tensor, bank: tuple[torch.Tensor, ...], up: int = 1, down: int = 1,
              padding: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
     """upfirdn2d as the reference computes it on the CPU: zero insertion, pad (or crop), the filter
-    bank as depthwise convolutions, then every ``down``-th pixel."""
-    n, c, h, w = x.shape
-    if up > 1:
-        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    bank as depthwise convolutions, then every ``down``-th pixel. The same sums, fewer of them: the
+    down-sampling is the convolutions' stride (the pixels thrown away are never computed), and a
+    separable filter's first pass runs before the zero rows are inserted (it would only add zeros there)."""
+    c = x.shape[1]
     x0, x1, y0, y1 = padding
-    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
-    x = x[:, :, max(-y0, 0): x.shape[2] - max(-y1, 0), max(-x0, 0): x.shape[3] - max(-x1, 0)]
+    if len(bank) == 2 and up > 1:  # across, then down: zero columns, filter across, zero rows, filter down
+        x = _pad(_zeros_between(x, up, 3), x0, x1, 0, 0)
+        x = F.conv2d(x, bank[0].to(x.dtype), stride=(1, down), groups=c)
+        x = _pad(_zeros_between(x, up, 2), 0, 0, y0, y1)
+        return F.conv2d(x, bank[1].to(x.dtype), stride=(down, 1), groups=c)
+    if up > 1:
+        x = _zeros_between(_zeros_between(x, up, 3), up, 2)
+    x = _pad(x, x0, x1, y0, y1)
     for weight in bank:
-        x = F.conv2d(x, weight.to(x.dtype), groups=c)
-    return x[:, :, ::down, ::down] if down > 1 else x
+        stride = (down if weight.shape[2] > 1 else 1, down if weight.shape[3] > 1 else 1)
+        x = F.conv2d(x, weight.to(x.dtype), stride=stride, groups=c)
+    return x[:, :, ::down, ::down] if down > 1 and not bank else x
 
 
 class SynthesisLayer(nn.Module):
