@@ -15,6 +15,7 @@ are read here too, by a reader that accepts only storage records and raw little-
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import struct
 from collections import OrderedDict
@@ -141,7 +142,7 @@ class NumpyArray:
         except (TypeError, ValueError):
             raise RefusedPickle("a numpy array with a malformed state", "the file may be damaged") from None
         if not isinstance(dtype, np.dtype) or dtype.kind not in _NUMERIC_KINDS or not isinstance(raw, bytes) \
-                or any(n < 0 for n in shape) or int(np.prod(shape)) * dtype.itemsize != len(raw):
+                or any(n < 0 for n in shape) or math.prod(shape) * dtype.itemsize != len(raw):
             raise RefusedPickle("a numpy array that is not plain numbers filling its shape", "the file may be damaged")
         self.array = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
 
