@@ -29,7 +29,9 @@ from belamy.generate.loader import load_generator
 from belamy.importers import import_model
 from belamy.models.style import StyleDiscriminator
 from belamy.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
+from belamy.provenance.record import Record
 from belamy.runs import checkpoint as ck
+from belamy.utils.imageio import read_provenance
 
 # Tiny, but every part of the design: 4 layers (2 critically sampled), -R's radial filters on the others.
 SIZES = dict(res=16, z_dim=8, w_dim=8, map_layers=2, channel_base=64, channel_max=8, num_layers=4, num_critical=2,
@@ -159,6 +161,8 @@ def test_stylegan3_import_through_the_cli_then_generate(armed, tmp_path):
         x = gen.synthesize(gen.latents([5]), truncation=0.7)
     expected = (x[0].permute(1, 2, 0) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()  # gen_images.py's pixels
     assert np.array_equal(drawn, expected)
+    record = Record.from_dict(read_provenance(png))  # the picture says where it came from
+    assert "StyleGAN3" in record.code["design"] and record.model["parents"]["imported_from"]["file"] == "model.pkl"
 
 
 def _other_filter(snapshot):
