@@ -444,6 +444,6 @@ register(Architecture(
     derive_defaults=_derived_defaults,  # StyleGAN2-ADA's G_ema half-life, as the reference keeps
     uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
                     "mbstd_group"}),
-    summary="StyleGAN3 (alias-free, -T or -R), imported from NVlabs/stylegan3 pickles or fine-tuned, 16² to 1024²",
+    summary="StyleGAN3 (alias-free): -T or -R imported from NVlabs/stylegan3 pickles and fine-tuned; new runs -T; 16² to 1024²",
     design="StyleGAN3 (Karras et al. 2021)",
 ))
