@@ -11,6 +11,11 @@ by turn so that load from other processes hits both alike.
 
 ``--layers`` times the style network's layer variants side by side (interleaved too): the exact
 StyleGAN2-ADA layers of new runs and the first variant of runs made before them.
+
+``--arch style stylegan3-t stylegan3-r`` times generation only (as ``belamy generate`` draws: one
+image at a time), of those generators at the widths of NVlabs' configs for them (``--channel-base``,
+default 16384 with channel_max 512; -R doubles both, as the reference's ``--cfg stylegan3-r`` does;
+StyleGAN2 with 8 mapping layers and 512-d latents), interleaved round by round.
 """
 
 from __future__ import annotations
@@ -162,6 +167,34 @@ def time_generation(arch_name: str, res: int, batch: int, steps: int, device: to
     return steps * batch / (time.perf_counter() - start)
 
 
+GENERATORS = {"style": ("style", {"map_layers": 8, "nz": 512}), "stylegan3-t": ("stylegan3", {"variant": "t"}),
+              "stylegan3-r": ("stylegan3", {"variant": "r"})}
+
+
+@torch.no_grad()
+def time_generators(names: list[str], res: int, batch: int, steps: int, device: torch.device,
+                    channel_base: int, rounds: int = 3) -> dict[str, float]:
+    """img/s of each named generator at the reference's widths, interleaved; the best round counts."""
+    runs = {}
+    for name in names:
+        arch_name, extra = GENERATORS[name]
+        arch = get_architecture(arch_name)
+        cfg = arch.make_config(res=res, channel_base=channel_base, channel_max=512, **extra)
+        G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last).eval()
+        z = torch.randn(batch, cfg.z_dim, device=device)
+        G.synthesize(z[:1])
+        runs[name] = (G, z)
+    best = dict.fromkeys(names, 0.0)
+    for _ in range(rounds):
+        for name, (G, z) in runs.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                G.synthesize(z)
+            sync(device)
+            best[name] = max(best[name], steps * batch / (time.perf_counter() - start))
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-res", type=int, nargs="+", default=[64, 128])
@@ -174,12 +207,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads (0: torch's default). On a shared machine, 1 avoids OpenMP waits "
                              "for busy cores, which cost small ops milliseconds each")
+    parser.add_argument("--arch", nargs="+", default=[], choices=list(GENERATORS),
+                        help="generation only: these generators side by side at the reference's widths")
+    parser.add_argument("--channel-base", type=int, default=16384, help="with --arch: the widths' channel_base")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(f"device: {device_name(device)}; torch {torch.__version__}; batch {args.batch}; {args.steps} timed steps")
+    if args.arch:
+        print(f"{'generator':<13}{'res':>6}{'gen img/s':>12}")
+        for res in args.gen_res:
+            for name, rate in time_generators(args.arch, res, args.batch, args.steps, device, args.channel_base).items():
+                print(f"{name:<13}{res:>6}{rate:12.2f}", flush=True)
+        return
     styles = style_names(args.layers)
     width = max(7, *(len(n) + 1 for n in styles))
     print(f"{'arch':<{width}}{'res':>6}{'train s/kimg':>15}{'gen img/s':>12}")

@@ -166,6 +166,28 @@ def reference_names_D(sd: dict[str, torch.Tensor], res: int) -> dict[str, torch.
     return out
 
 
+def nvlabs_discriminator(cfg, D: nn.Module, source: str, layout: str = "ada", d_extra: dict | None = None) -> Persistent:
+    """A StyleGAN2 discriminator as ``layout`` pickles it (see :func:`nvlabs_pickle`; StyleGAN3 runs pickle this D too)."""
+    d_kwargs = {"c_dim": cfg.num_classes, "img_resolution": cfg.res, "img_channels": 3, "architecture": cfg.d_architecture,
+                "channel_base": cfg.d_channel_base, "channel_max": cfg.channel_max, "num_fp16_res": 4,
+                "conv_clamp": cfg.conv_clamp, "block_kwargs": {}, "mapping_kwargs": {"num_layers": cfg.d_map_layers},
+                "epilogue_kwargs": {"mbstd_group_size": cfg.mbstd_group}}
+    if layout == "legacy":  # every keyword argument convert_tf_discriminator sets
+        d_kwargs.update(num_fp16_res=0, cmap_dim=None, block_kwargs={"activation": "lrelu", "resample_filter": [1, 3, 3, 1],
+                                                                     "freeze_layers": 0},
+                        mapping_kwargs={"num_layers": 0, "embed_features": None, "layer_features": None,
+                                        "activation": "lrelu", "lr_multiplier": 0.1},
+                        epilogue_kwargs={"mbstd_group_size": None if cfg.mbstd_group == 0 else cfg.mbstd_group,
+                                         "mbstd_num_channels": 1, "activation": "lrelu"})
+    if layout == "sg3":  # conv_clamp 256 by default there
+        del d_kwargs["conv_clamp"], d_kwargs["num_fp16_res"]
+        d_kwargs["block_kwargs"] = {"freeze_layers": 0}
+    d_kwargs.update(d_extra or {})
+    d_tree = persistent_tree("Discriminator", reference_names_D(D.state_dict(), cfg.res), source, d_kwargs, layout == "sg3")
+    d_tree.children["b4"].children["mbstd"] = Persistent("MinibatchStdLayer", source, {"group_size": cfg.mbstd_group})
+    return d_tree
+
+
 def nvlabs_pickle(path: Path, cfg, G: nn.Module, D: nn.Module, G_ema: nn.Module, source: str,
                   g_synthesis_extra: dict | None = None, layout: str = "ada", protocol: int = 4,
                   d_extra: dict | None = None) -> Path:
@@ -175,36 +197,22 @@ def nvlabs_pickle(path: Path, cfg, G: nn.Module, D: nn.Module, G_ema: nn.Module,
                  "conv_clamp": cfg.conv_clamp, **(g_synthesis_extra or {})}
     g_kwargs = {"z_dim": cfg.z_dim, "c_dim": cfg.num_classes, "w_dim": cfg.w_dim, "img_resolution": cfg.res, "img_channels": 3,
                 "mapping_kwargs": {"num_layers": cfg.map_layers}, "synthesis_kwargs": synthesis}
-    d_kwargs = {"c_dim": cfg.num_classes, "img_resolution": cfg.res, "img_channels": 3, "architecture": cfg.d_architecture,
-                "channel_base": cfg.d_channel_base, "channel_max": cfg.channel_max, "num_fp16_res": 4,
-                "conv_clamp": cfg.conv_clamp, "block_kwargs": {}, "mapping_kwargs": {"num_layers": cfg.d_map_layers},
-                "epilogue_kwargs": {"mbstd_group_size": cfg.mbstd_group}}
     training_set = {"class_name": "training.dataset.ImageFolderDataset", "path": "/data/portraits.zip",
                     "use_labels": bool(cfg.num_classes), "max_size": 1336, "xflip": True, "resolution": cfg.res}
-    if layout == "legacy":  # every keyword argument convert_tf_generator/convert_tf_discriminator set
+    if layout == "legacy":  # every keyword argument convert_tf_generator sets
         g_kwargs["mapping_kwargs"].update(embed_features=None, layer_features=None, activation="lrelu",
                                           lr_multiplier=0.01, w_avg_beta=0.995)
         synthesis.update(num_fp16_res=0, architecture="skip", resample_filter=[1, 3, 3, 1], use_noise=True,
                          activation="lrelu")
-        d_kwargs.update(num_fp16_res=0, cmap_dim=None, block_kwargs={"activation": "lrelu", "resample_filter": [1, 3, 3, 1],
-                                                                     "freeze_layers": 0},
-                        mapping_kwargs={"num_layers": 0, "embed_features": None, "layer_features": None,
-                                        "activation": "lrelu", "lr_multiplier": 0.1},
-                        epilogue_kwargs={"mbstd_group_size": None if cfg.mbstd_group == 0 else cfg.mbstd_group,
-                                         "mbstd_num_channels": 1, "activation": "lrelu"})
         training_set = None  # load_network_pkl's "missing field"
     if layout == "sg3":  # synthesis settings beside the generator's own; conv_clamp 256 unless told otherwise
         assert cfg.conv_clamp == 256
-        del g_kwargs["synthesis_kwargs"], synthesis["conv_clamp"], d_kwargs["conv_clamp"], d_kwargs["num_fp16_res"]
+        del g_kwargs["synthesis_kwargs"], synthesis["conv_clamp"]
         g_kwargs.update(synthesis, fused_modconv_default="inference_only")
-        d_kwargs["block_kwargs"] = {"freeze_layers": 0}
-    d_kwargs.update(d_extra or {})
-    d_tree = persistent_tree("Discriminator", reference_names_D(D.state_dict(), cfg.res), source, d_kwargs, layout == "sg3")
-    d_tree.children["b4"].children["mbstd"] = Persistent("MinibatchStdLayer", source, {"group_size": cfg.mbstd_group})
     snapshot = {
         "training_set_kwargs": training_set,
         "G": persistent_tree("Generator", reference_names_G(G.state_dict()), source, g_kwargs, layout == "sg3"),
-        "D": d_tree,
+        "D": nvlabs_discriminator(cfg, D, source, layout, d_extra),
         "G_ema": persistent_tree("Generator", reference_names_G(G_ema.state_dict()), source, g_kwargs, layout == "sg3"),
     }
     if layout == "legacy":
@@ -315,7 +323,8 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
         "py2-eval.pkl": pickle.dumps(Exploit(eval, f"open({str(marker)!r}, 'w')"), protocol=2),  # __builtin__.eval
         "py2-codecs.pkl": pickle.dumps(Exploit(__import__("codecs").encode, "x", "rot13"), protocol=2),
         "tf.pkl": b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00.",
-        "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),
+        "ndarray.pkl": pickle.dumps({"G_ema": np.zeros(3)}),  # numbers are data (StyleGAN3 keeps sizes so), not a network
+        "object-array.pkl": pickle.dumps({"G_ema": np.array([Exploit(os.system, f"touch {marker}")], dtype=object)}),
         "truncated.pkl": good[: len(good) // 2],
         "noise.pkl": b"\x80\x04" + np.random.default_rng(0).bytes(256),
         "text.pkl": b"hello, this is not a model\n",
@@ -325,8 +334,8 @@ def test_hostile_and_damaged_files_are_refused_in_one_line(armed, tmp_path):
     cases["obj.pt"] = (tmp_path / "obj.pt").read_bytes()
     torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2), "input.input": torch.zeros(1, 4, 4, 4)}}, tmp_path / "r.pt")
     cases["truncated.pt"] = (tmp_path / "r.pt").read_bytes()[:300]
-    expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "numpy",
-                "py2-eval.pkl": "builtins.eval", "py2-codecs.pkl": "protocol 2",
+    expected = {"os-system.pkl": "posix.system", "exec.pkl": "builtins.exec", "ndarray.pkl": "G_ema is not a network",
+                "object-array.pkl": "numpy dtype", "py2-eval.pkl": "builtins.eval", "py2-codecs.pkl": "protocol 2",
                 "tf.pkl": "TensorFlow StyleGAN pickle",
                 "truncated.pkl": "truncated", "noise.pkl": "", "text.pkl": "not a model file", "empty.pkl": "is empty",
                 "obj.pt": "will not load", "truncated.pt": "damaged or truncated"}

@@ -207,7 +207,7 @@ def sr_train_cmd(
 
 @app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="An NVlabs StyleGAN2-ADA .pkl, a rosinality stylegan2-pytorch .pt, or a PyTorch-tutorial DCGAN .pth.")],
+    file: Annotated[Path, typer.Argument(help="An NVlabs StyleGAN2-ADA or StyleGAN3 (-T, -R) .pkl, a rosinality stylegan2-pytorch .pt, or a PyTorch-tutorial DCGAN .pth.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The run folder to create (it must not hold a run yet).")],
     label_names: Annotated[str | None, typer.Option(help="Conditional models: class names in class order, e.g. cat,dog (default 0,1,...).")] = None,
     discriminator: Annotated[Path | None, typer.Option(help="Tutorial DCGAN: the discriminator's state dict (netD), if saved apart.")] = None,

@@ -1,8 +1,8 @@
 """`belamy import`: models trained elsewhere become ordinary belamy runs.
 
-Three layouts are read, by content (never by file name): NVlabs StyleGAN2 network pickles (of
-stylegan2-ada-pytorch, its legacy.py conversions of NVIDIA's releases, and NVlabs/stylegan3's
-``--cfg=stylegan2``; a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
+Three layouts are read, by content (never by file name): NVlabs StyleGAN2 and StyleGAN3 network pickles
+(of stylegan2-ada-pytorch, its legacy.py conversions of NVIDIA's releases, and NVlabs/stylegan3's
+``--cfg=stylegan2``, ``-t`` and ``-r``; a restricted unpickler: their embedded code never runs), rosinality stylegan2-pytorch
 checkpoints and the PyTorch DCGAN tutorial's state dicts (both ``torch.load(weights_only=True)``).
 """
 

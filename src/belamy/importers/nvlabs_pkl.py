@@ -130,7 +130,7 @@ def _generator_config(G: PersistentObject, module: str) -> dict:
         "resample_filter": (_FILTER,), "use_noise": True, "activation": "lrelu", "kernel_size": 3}, "generator's synthesis")
     sub = G.modules()
     if set(sub) != {"mapping", "synthesis"}:
-        raise BelamyError(f"the generator has parts {sorted(sub)}", f"{_NOT_ADA} (StyleGAN3 and others are not supported)")
+        raise BelamyError(f"the generator has parts {sorted(sub)}", f"{_NOT_ADA} and NVlabs/stylegan3 StyleGAN3 pickles")
     _class(sub["synthesis"], "SynthesisNetwork", "generator's synthesis network")
     _class(sub["mapping"], "MappingNetwork", "generator's mapping network")
     res = _int(kw.get("img_resolution"), "resolution", 4)
@@ -248,8 +248,10 @@ def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> Impo
         raise RefusedPickle(f"{path.name} has no G_ema (found: {', '.join(map(str, data)) or 'nothing'})", _NOT_ADA)
     g_ema = _class(data["G_ema"], "Generator", "G_ema")
     module = reference_module(g_ema)
-    if module == SG3:
-        raise BelamyError(f"{path.name} holds a StyleGAN3 generator", f"{_NOT_ADA} (StyleGAN3 is not supported yet)")
+    if module == SG3:  # training.networks_stylegan3: its own importer
+        from belamy.importers.stylegan3_pkl import read_stylegan3_pickle
+
+        return read_stylegan3_pickle(data, path, label_names)
     g_cfg = _generator_config(g_ema, module)
     G = _class(data["G"], "Generator", "G") if data.get("G") is not None else None
     D = _class(data["D"], "Discriminator", "D") if data.get("D") is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _compat_pickle
 import io
+import math
 import pickle
 import struct
 from collections import OrderedDict
@@ -133,12 +134,36 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: An
     return data
 
 
+class NumpyArray:
+    """A pickled ``numpy.ndarray`` of plain numbers (StyleGAN3 layers keep their sizes in small arrays),
+    rebuilt as data: its dtype must be numeric and its bytes must fill its shape exactly."""
+
+    array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        try:
+            _, shape, dtype, fortran, raw = state
+            shape = tuple(int(n) for n in shape)
+        except (TypeError, ValueError):
+            raise RefusedPickle("a numpy array with a malformed state", "the file may be damaged") from None
+        if not isinstance(dtype, np.dtype) or dtype.kind not in _NUMERIC_KINDS or not isinstance(raw, bytes) \
+                or any(n < 0 for n in shape) or math.prod(shape) * dtype.itemsize != len(raw):
+            raise RefusedPickle("a numpy array that is not plain numbers filling its shape", "the file may be damaged")
+        self.array = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _numpy_reconstruct(subtype: Any, shape: Any, dtype: Any) -> NumpyArray:
+    if subtype is not _NDARRAY:
+        raise RefusedPickle("a numpy array of an unexpected type", "this is not a StyleGAN2-ADA network pickle")
+    return NumpyArray()
+
+
 class _TensorType:
     """``torch.Tensor`` / ``torch.nn.Parameter`` named in a pickle: a marker, never the class (calling
     the class from a pickle could allocate any amount of memory)."""
 
 
-_TENSOR, _PARAMETER = _TensorType(), _TensorType()
+_TENSOR, _PARAMETER, _NDARRAY = _TensorType(), _TensorType(), _TensorType()
 
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
@@ -320,6 +345,9 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): _numpy_dtype,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy", "ndarray"): _NDARRAY,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,

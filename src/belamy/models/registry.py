@@ -23,6 +23,7 @@ BUILTIN_MODULES = (
     "belamy.models.dcgan",
     "belamy.models.fastgan",
     "belamy.models.style",
+    "belamy.models.stylegan3",
     "belamy.models.rrdb",
     "belamy.models.pix2pix",
 )

@@ -38,6 +38,8 @@ DESIGNS = {
               "after": "art-DCGAN (Robbie Barrat)"},
     "style": {"design": "StyleGAN2-ADA (Karras et al., 2020), re-implemented in plain PyTorch",
               "after": "StyleGAN2-ADA (Karras et al.)"},
+    "stylegan3": {"design": "StyleGAN3 (Karras et al., 2021), re-implemented in plain PyTorch",
+                  "after": "StyleGAN3 (Karras et al.)"},
 }
 # The C2PA action each stage's step stands for (https://c2pa.org: standard action names).
 STAGE_ACTIONS = {

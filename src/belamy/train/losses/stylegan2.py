@@ -1,4 +1,4 @@
-"""StyleGAN2's loss for the style architecture, with named phases as in stylegan2-ada-pytorch.
+"""StyleGAN2's loss for the style (and stylegan3) architectures, with named phases as in stylegan2-ada-pytorch.
 
   ``Gmain``  non-saturating logistic loss on fakes, softplus(−D(aug(G(z))));
   ``Dmain``  logistic loss on fakes and reals, softplus(D(aug(G(z)))) + softplus(−D(aug(x)));
@@ -23,7 +23,7 @@ from belamy.train.losses.base import GANLoss, Phase, StepBatch
 class StyleGAN2Loss(GANLoss):
     name = "stylegan2"
     summary = "StyleGAN2: non-saturating logistic loss, lazy R1, style mixing (the default for style)"
-    archs = frozenset({"style"})
+    archs = frozenset({"style", "stylegan3"})  # NVlabs/stylegan3 trains its generators with this loss too
     uses = frozenset({"r1_gamma", "r1_interval", "style_mixing"})
     defaults = {"r1_interval": 16, "style_mixing": 0.9}
 
