@@ -241,21 +241,33 @@ def serve_in_thread(app):
         thread.join(30)
 
 
+# Runs ``belamy`` and, as it exits, copies its /proc status (VmHWM: this process's own peak since exec)
+# to the file named by the first argument. ``wait4``'s ru_maxrss would not do: a child forked from a
+# test session keeps the session's high-water mark across exec, so it reads as large as pytest.
+_PEAK_PROBE = """\
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def _record():
+    with open("/proc/self/status") as status, open(peak_file, "w") as out:
+        out.write(status.read())
+atexit.register(_record)
+sys.argv[0] = "belamy"
+runpy.run_module("belamy", run_name="__main__", alter_sys=True)
+"""
+
+
 def belamy_measured(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``belamy ARGS`` in a child process, as a user runs it; ``.peak_mb`` is that child's own peak
-    memory (its rusage from ``wait4``, not the largest of every child this test session ran)."""
+    memory (VmHWM, read by the child itself as it exits)."""
+    import re
     import sys
     import tempfile
 
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "BELAMY_QUIET": "1", "PYTHONPATH": str(repo / "src"), "OMP_NUM_THREADS": "1"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen([sys.executable, "-m", "belamy", *args], stdout=out, stderr=err, env=env,
-                                 cwd=cwd or repo)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        proc = subprocess.CompletedProcess(child.args, child.returncode, out.read().decode(), err.read().decode())
-    proc.peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "status"
+        proc = subprocess.run([sys.executable, "-c", _PEAK_PROBE, str(peak_file), *args], capture_output=True,
+                              text=True, env=env, cwd=cwd or repo)
+        proc.peak_mb = int(re.search(r"VmHWM:\s*(\d+) kB", peak_file.read_text()).group(1)) / 1024
     return proc
