@@ -35,9 +35,11 @@ from belamy.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
 
 FORMAT = "nvlabs-stylegan3-pkl"
 _NOT_SG3 = "belamy imports StyleGAN3 pickles of NVlabs/stylegan3"
-LICENCE_NOTE = ("NVIDIA's released StyleGAN3 models (and models fine-tuned from them) are under the NVIDIA Source "
-                "Code License-NC: non-commercial use only. Check the licence of this model before selling or "
-                "exhibiting its images commercially.")
+# NVIDIA trained its StyleGAN3 releases with the same code users train with (no legacy.py conversion), so
+# no mark in the file tells them apart: the note says which terms apply in each case.
+LICENCE_NOTE = ("a StyleGAN3 pickle carries no mark that tells NVIDIA's releases from a model someone trained: if "
+                "this is one of NVIDIA's released models (or fine-tuned from one), the NVIDIA Source Code License-NC "
+                "applies, non-commercial use only; if you trained it yourself, your own terms apply.")
 _POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
 # The reference's synthesis keywords that are belamy config fields of the same name.
 _SYNTHESIS = ("channel_base", "channel_max", "num_layers", "num_critical", "first_cutoff", "first_stopband",
