@@ -152,6 +152,8 @@ def test_stylegan3_import_through_the_cli_then_generate(armed, tmp_path):
     proc = run_cli("import", str(pkl), "--out", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
     assert "StyleGAN3" in proc.stderr and not armed.marker.exists()
+    # Nothing in the file tells NVIDIA's releases from the user's own model: the note names both cases.
+    assert "NVIDIA's released models" in proc.stderr and "your own terms apply" in proc.stderr
     from belamy.generate.sample import generate
 
     png = generate(tmp_path / "run", tmp_path / "imgs", n=1, seed=5, truncation=0.7, device="cpu").images[0]
