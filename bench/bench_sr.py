@@ -1,0 +1,154 @@
+"""Super-resolution ×4 measured on paintings no network trained on: PSNR, SSIM and the two-sample test.
+
+    python bench/bench_sr.py train [--cpu-minutes 10 30 60] [--out /tmp/sr-bench] [--threads 1]
+    python bench/bench_sr.py score [--out /tmp/sr-bench] [--weights RealESRGAN_x4plus.pth ...]
+
+``train``: the corpus folder of paintings is built once at 256² (only pictures at least that large,
+so the ground truth is real detail) into OUT/corpus and split by content hash into OUT/split/train and
+OUT/split/heldout (bench/heldout.py). `belamy sr train` (its default recipe) learns on the training
+part until the process has used each CPU-time budget in turn; a copy of the run at each budget is
+kept as OUT/sr-<budget>min.
+
+``score``: every held-out painting (256²) is shrunk ×4 to 64² in two ways: plainly (bicubic, the
+textbook benchmark) and by the Real-ESRGAN-style degradation the network trains on
+(belamy.upscale.degrade, fixed seed: soft, a little noisy and JPEG'd, like a generated portrait).
+Each method enlarges it back to 256²: Lanczos, bicubic, the built-in network at each budget, and any
+third-party weights given by path. Reported: PSNR and SSIM against the painting (mean over the
+held-out set), and the classifier two-sample test (belamy.metrics.two_sample) of the enlargements
+against the original paintings at 256² (AUC 0.5: indistinguishable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from heldout import HeldOutSplit, split_corpus
+from PIL import Image
+from quality_per_compute import _watch
+
+from belamy.metrics.image_quality import psnr, ssim
+from belamy.metrics.two_sample import two_sample_test
+from belamy.runs.stop import StopRequest
+from belamy.upscale.degrade import degrade
+from belamy.upscale.tiled import upscale_tiled
+from belamy.upscale.train import SRTrainOptions, train_sr
+from belamy.upscale.upscaler import load_sr_run, load_weights
+from belamy.utils.machine import cpu_name
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE, SCALE = 256, 4
+
+
+def build(corpus_src: Path, out: Path) -> Path:
+    from belamy.corpus.build import build_corpus
+
+    target = out / "corpus"
+    if not (target / "corpus.json").exists():
+        build_corpus([corpus_src], target, size=SIZE, min_size=SIZE, workers=1)
+    return split_corpus(target, out / "split")[0].parent
+
+
+def train(out: Path, minutes: list[float], threads: int, seed: int) -> None:
+    torch.set_num_threads(threads)
+    split_dir = build(REPO.parent / "shared" / "corpora" / "portraits", out)
+    run = out / "sr-run"
+    for budget in sorted(minutes):
+        kept = out / f"sr-{budget:g}min"
+        if kept.exists():
+            continue
+        stop, done = StopRequest(), threading.Event()
+        spent_file = run / "cpu_seconds.txt"
+        already = float(spent_file.read_text()) if spent_file.exists() else 0.0
+        start = time.process_time()
+
+        def spent(already=already, start=start) -> float:
+            return already + time.process_time() - start
+
+        watcher = threading.Thread(target=_watch, args=(stop, spent, budget * 60, done), daemon=True)
+        watcher.start()
+        try:
+            result = train_sr(SRTrainOptions(corpus=split_dir / "train", out=run, kimg=100_000, seed=seed,
+                                             resume=(run / "run.json").exists()), stop=stop)
+        finally:
+            done.set()
+        spent_file.write_text(f"{spent():.1f}")
+        if spent() < budget * 60:
+            print(f"stopped after {spent() / 60:.1f} of {budget:g} CPU minutes")
+            return
+        shutil.copytree(run, kept)
+        print(f"{budget:g} CPU minutes: {result.nimg / 1000:g} kimg -> {kept}")
+
+
+def shrink(paintings: np.ndarray, how: str) -> np.ndarray:
+    if how == "bicubic":
+        return np.stack([np.asarray(Image.fromarray(p).resize((SIZE // SCALE,) * 2, Image.Resampling.BICUBIC))
+                         for p in paintings])
+    rng = np.random.default_rng(2028)
+    return np.stack([degrade(p, SCALE, rng) for p in paintings])
+
+
+def resize_all(small: np.ndarray, mode) -> np.ndarray:
+    return np.stack([np.asarray(Image.fromarray(s).resize((SIZE, SIZE), mode)) for s in small])
+
+
+def network_all(upscaler, small: np.ndarray) -> np.ndarray:
+    return np.stack([upscale_tiled(upscaler.net, s, upscaler.scale, tile=256, overlap=16, device=upscaler.device)
+                     for s in small])
+
+
+def score(out: Path, weights: list[Path], threads: int) -> None:
+    torch.set_num_threads(threads)
+    split = HeldOutSplit.open(out / "split" / "train", out / "split" / "heldout")
+    methods = {"lanczos": lambda s: resize_all(s, Image.Resampling.LANCZOS),
+               "bicubic": lambda s: resize_all(s, Image.Resampling.BICUBIC)}
+    for kept in sorted(out.glob("sr-*min"), key=lambda p: float(p.name[3:-3])):
+        methods[f"belamy RRDB, {kept.name[3:-3]} CPU min"] = (lambda s, u=load_sr_run(kept, device="cpu"): network_all(u, s))
+    for path in weights:
+        methods[path.name] = lambda s, u=load_weights(path, device="cpu"): network_all(u, s)
+    rows = []
+    for how in ("bicubic", "degraded"):
+        small = shrink(split.heldout, how)
+        for name, enlarge in methods.items():
+            with torch.inference_mode():
+                big = enlarge(small)
+            test = two_sample_test(split.train, big, split.heldout, seed=0)
+            rows.append({"input": how, "method": name, "psnr": round(psnr(big, split.heldout), 2),
+                         "ssim": round(ssim(big, split.heldout), 4), "two_sample_auc": round(test["auc"], 3),
+                         "two_sample_accuracy": round(test["accuracy"], 3)})
+            print(f"{how:<9}{name:<32}{rows[-1]['psnr']:8.2f} dB{rows[-1]['ssim']:8.4f}{rows[-1]['two_sample_auc']:8.3f}",
+                  flush=True)
+    floor = two_sample_test(split.train, split.heldout[: len(split.heldout) // 2], split.heldout[len(split.heldout) // 2 :],
+                            seed=0)
+    result = {"device": f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''})", "scale": SCALE, "size": SIZE,
+              "heldout": len(split.heldout), "train": len(split.train), "rows": rows,
+              "real_vs_real_auc": round(floor["auc"], 3)}
+    (out / "sr-results.json").write_text(json.dumps(result, indent=2))
+    print(f"device: {result['device']}; ×{SCALE} to {SIZE}² on {len(split.heldout)} held-out paintings; "
+          f"two-sample AUC real vs real {result['real_vs_real_auc']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["train", "score"])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "sr")
+    parser.add_argument("--cpu-minutes", type=float, nargs="+", default=[10.0, 30.0, 60.0])
+    parser.add_argument("--weights", type=Path, nargs="*", default=[], help="third-party SR weights (spandrel) to compare")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "train":
+        train(args.out, args.cpu_minutes, args.threads, args.seed)
+    else:
+        score(args.out, args.weights, args.threads)
+
+
+if __name__ == "__main__":
+    main()
