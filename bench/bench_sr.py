@@ -1,7 +1,8 @@
 """Super-resolution ×4 measured on paintings no network trained on: PSNR, SSIM and the two-sample test.
 
     python bench/bench_sr.py train [--cpu-minutes 10 30 60] [--out /tmp/sr-bench] [--threads 1]
-    python bench/bench_sr.py score [--out /tmp/sr-bench] [--weights RealESRGAN_x4plus.pth ...]
+    python bench/bench_sr.py score [--out /tmp/sr-bench] [--models SR_RUN ...] [--weights RealESRGAN_x4plus.pth ...]
+    python bench/bench_sr.py ship --cpu-minutes 30 [--out /tmp/sr-bench]   # OUT/sr-30min -> belamy's painting-SR weights
 
 ``train``: the corpus folder of paintings is built once at 256² (only pictures at least that large,
 so the ground truth is real detail) into OUT/corpus and split by content hash into OUT/split/train and
@@ -15,7 +16,10 @@ textbook benchmark) and by the Real-ESRGAN-style degradation the network trains 
 Each method enlarges it back to 256²: Lanczos, bicubic, the built-in network at each budget, and any
 third-party weights given by path. Reported: PSNR and SSIM against the painting (mean over the
 held-out set), and the classifier two-sample test (belamy.metrics.two_sample) of the enlargements
-against the original paintings at 256² (AUC 0.5: indistinguishable).
+against the original paintings at 256² (AUC 0.5: indistinguishable), on the 16 64² tiles of each
+picture (detail, not composition): it learns on the tiles of the first half of the held-out
+paintings against those of their enlargements and is scored on the second half; its floor puts
+training paintings in the enlargements' place.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch
 from heldout import HeldOutSplit, split_corpus
 from PIL import Image
 from quality_per_compute import _watch
+from safetensors.torch import save_file
 
 from belamy.metrics.image_quality import psnr, ssim
 from belamy.metrics.two_sample import two_sample_test
@@ -94,6 +99,12 @@ def shrink(paintings: np.ndarray, how: str) -> np.ndarray:
     return np.stack([degrade(p, SCALE, rng) for p in paintings])
 
 
+def crops(images: np.ndarray, side: int = 64) -> np.ndarray:
+    """Every picture cut into (SIZE / side)² tiles: the test looks at detail, and has 16× the examples."""
+    n, k = len(images), SIZE // side
+    return images.reshape(n, k, side, k, side, 3).transpose(0, 1, 3, 2, 4, 5).reshape(n * k * k, side, side, 3)
+
+
 def resize_all(small: np.ndarray, mode) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(s).resize((SIZE, SIZE), mode)) for s in small])
 
@@ -103,29 +114,32 @@ def network_all(upscaler, small: np.ndarray) -> np.ndarray:
                      for s in small])
 
 
-def score(out: Path, weights: list[Path], threads: int) -> None:
+def score(out: Path, models: list[Path], weights: list[Path], threads: int) -> None:
     torch.set_num_threads(threads)
     split = HeldOutSplit.open(out / "split" / "train", out / "split" / "heldout")
     methods = {"lanczos": lambda s: resize_all(s, Image.Resampling.LANCZOS),
                "bicubic": lambda s: resize_all(s, Image.Resampling.BICUBIC)}
     for kept in sorted(out.glob("sr-*min"), key=lambda p: float(p.name[3:-3])):
         methods[f"belamy RRDB, {kept.name[3:-3]} CPU min"] = (lambda s, u=load_sr_run(kept, device="cpu"): network_all(u, s))
+    for path in models:
+        methods[f"belamy RRDB, {path.name}"] = lambda s, u=load_sr_run(path, device="cpu"): network_all(u, s)
     for path in weights:
         methods[path.name] = lambda s, u=load_weights(path, device="cpu"): network_all(u, s)
-    rows = []
+    rows, half = [], len(split.heldout) // 2
     for how in ("bicubic", "degraded"):
         small = shrink(split.heldout, how)
         for name, enlarge in methods.items():
             with torch.inference_mode():
                 big = enlarge(small)
-            test = two_sample_test(split.train, big, split.heldout, seed=0)
+            test = two_sample_test(*(crops(x) for x in (split.heldout[:half], big[:half], split.heldout[half:], big[half:])),
+                                   seed=0)
             rows.append({"input": how, "method": name, "psnr": round(psnr(big, split.heldout), 2),
                          "ssim": round(ssim(big, split.heldout), 4), "two_sample_auc": round(test["auc"], 3),
                          "two_sample_accuracy": round(test["accuracy"], 3)})
             print(f"{how:<9}{name:<32}{rows[-1]['psnr']:8.2f} dB{rows[-1]['ssim']:8.4f}{rows[-1]['two_sample_auc']:8.3f}",
                   flush=True)
-    floor = two_sample_test(split.train, split.heldout[: len(split.heldout) // 2], split.heldout[len(split.heldout) // 2 :],
-                            seed=0)
+    floor = two_sample_test(*(crops(x) for x in (split.heldout[:half], split.train[:half], split.heldout[half:],
+                                                 split.train[half : 2 * half])), seed=0)
     result = {"device": f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''})", "scale": SCALE, "size": SIZE,
               "heldout": len(split.heldout), "train": len(split.train), "rows": rows,
               "real_vs_real_auc": round(floor["auc"], 3)}
@@ -134,11 +148,38 @@ def score(out: Path, weights: list[Path], threads: int) -> None:
           f"two-sample AUC real vs real {result['real_vs_real_auc']}")
 
 
+def ship(out: Path, minutes: float) -> None:
+    """The network of OUT/sr-<minutes>min (G's average only) as the painting-SR weights belamy ships."""
+    from belamy.runs import checkpoint as ck
+    from belamy.upscale.upscaler import PAINTING_WEIGHTS
+    from belamy.utils.atomic import atomic_path, write_json
+
+    source = ck.resolve_checkpoint(out / f"sr-{minutes:g}min")
+    tensors, meta = ck.load_checkpoint(source)
+    kept = {k: v.contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
+    run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
+    count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
+    trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
+               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1",
+               "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
+                         f"({count} paintings; the works are in the public domain)",
+               "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
+               "options": {k: run.get("options", {}).get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr",
+                                                                       "warmup_kimg", "adv_weight", "fm_weight", "seed")}}
+    PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
+        save_file(kept, str(tmp), metadata={"format": ck.FORMAT})
+    write_json(PAINTING_WEIGHTS, {"format": ck.FORMAT, "version": ck.VERSION, "nimg": meta["nimg"], "kind": meta["kind"],
+                                  "arch": meta["arch"], "model": meta["model"], "trained": trained})
+    print(f"{PAINTING_WEIGHTS.with_suffix('.safetensors')}: {trained['summary']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["train", "score"])
+    parser.add_argument("what", choices=["train", "score", "ship"])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "sr")
     parser.add_argument("--cpu-minutes", type=float, nargs="+", default=[10.0, 30.0, 60.0])
+    parser.add_argument("--models", type=Path, nargs="*", default=[], help="more belamy SR runs (or checkpoints) to compare")
     parser.add_argument("--weights", type=Path, nargs="*", default=[], help="third-party SR weights (spandrel) to compare")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -146,8 +187,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "train":
         train(args.out, args.cpu_minutes, args.threads, args.seed)
+    elif args.what == "score":
+        score(args.out, args.models, args.weights, args.threads)
     else:
-        score(args.out, args.weights, args.threads)
+        ship(args.out, args.cpu_minutes[0])
 
 
 if __name__ == "__main__":

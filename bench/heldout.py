@@ -28,7 +28,7 @@ import torch
 from belamy.corpus.store import open_corpus
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import as_float_nchw, swd
-from belamy.metrics.yardstick import yardstick_with_floor
+from belamy.metrics.yardstick import yardstick
 from belamy.utils.atomic import write_json
 
 FOLDS = 5
@@ -94,12 +94,21 @@ class HeldOutSplit:
         the floor has taken as many stand-ins again and a held-out-sized test set."""
         return (len(self.train) - len(self.heldout)) // 2
 
-    def yardstick(self, fakes: torch.Tensor) -> dict:
-        """The two-sample test and PRDC of ``fakes`` against the held-out paintings, with their floors."""
+    def _yardstick_sets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training paintings the two-sample test learns on, and the rest (the floor's stand-ins)."""
         order = np.random.default_rng(0).permutation(len(self.train))
         n = self.yardstick_fit
-        fit, spare = self.train[np.sort(order[:n])], self.train[np.sort(order[n:])]
-        return yardstick_with_floor(fit, self.heldout, fakes, spare)
+        return self.train[np.sort(order[:n])], self.train[np.sort(order[n:])]
+
+    def yardstick(self, fakes: torch.Tensor) -> dict:
+        """The two-sample test and PRDC of ``fakes`` against the held-out paintings."""
+        fit, _ = self._yardstick_sets()
+        n = len(fit)
+        return yardstick(fit, fakes[:n], self.heldout, fakes[n : n + len(self.heldout)])
+
+    def yardstick_floor(self) -> dict:
+        """The same with unused training paintings in the generated pictures' place."""
+        return self.yardstick(self._yardstick_sets()[1])
 
     def _swd_sets(self, sets: torch.Tensor, against) -> tuple[float, float]:
         n = self.set_size

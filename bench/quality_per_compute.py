@@ -226,8 +226,7 @@ def main() -> None:
             rows += json.loads(answer.read_text()) if answer.exists() else []
     rows.sort(key=lambda r: (r["budget_min"], r["swd_heldout"]))
     split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
-    floor = split.real_vs_real()
-    floor.update({k[: -len("_floor")]: v for k, v in (rows[0] if rows else {}).items() if k.endswith("_floor")})
+    floor = {**split.real_vs_real(), **split.yardstick_floor()}
     unit = "wall minutes" if on_gpu else "CPU minutes"
     header = (f"device: {device_name(args.threads)}; budgets {', '.join(f'{m:g}' for m in minutes)} {unit} per candidate "
               f"at {args.res}²; trained on {len(split.train)} paintings of {args.corpus}, SWD×10³ against the "

@@ -51,8 +51,7 @@ def main() -> None:
     split = HeldOutSplit.open(args.split / "train", args.split / "heldout")
     names = args.names + args.runs[len(args.names) :]
     rows = {name: score_run(spec, split) for name, spec in zip(names, args.runs, strict=True)}
-    first = next(iter(rows.values()))
-    floor = {k: first.get(f"{k}_floor") for k in COLUMNS} | {"swd_heldout": split.real_vs_real()["swd_heldout"]}
+    floor = {**split.real_vs_real(), **split.yardstick_floor()}
     side = split.heldout.shape[1]
     print(f"device: {cpu_name()}; {len(split.heldout)} held-out paintings at {side}²")
     print(f"{'run':<28}" + "".join(f"{c.replace('two_sample_', '2s_').replace('_lowpass', '16'):>11}" for c in COLUMNS))
