@@ -114,9 +114,10 @@ def network_all(upscaler, small: np.ndarray) -> np.ndarray:
                      for s in small])
 
 
-def score(out: Path, models: list[Path], weights: list[Path], threads: int) -> None:
+def score(out: Path, models: list[Path], weights: list[Path], threads: int, limit: int | None = None) -> None:
     torch.set_num_threads(threads)
     split = HeldOutSplit.open(out / "split" / "train", out / "split" / "heldout")
+    split.heldout = split.heldout[:limit]
     methods = {"lanczos": lambda s: resize_all(s, Image.Resampling.LANCZOS),
                "bicubic": lambda s: resize_all(s, Image.Resampling.BICUBIC)}
     for kept in sorted(out.glob("sr-*min"), key=lambda p: float(p.name[3:-3])):
@@ -156,7 +157,8 @@ def ship(out: Path, minutes: float) -> None:
 
     source = ck.resolve_checkpoint(out / f"sr-{minutes:g}min")
     tensors, meta = ck.load_checkpoint(source)
-    kept = {k: v.contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
+    # G's average alone, in float16 (half the size; the network runs in float32).
+    kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
     run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
     count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
     trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
@@ -182,13 +184,14 @@ def main() -> None:
     parser.add_argument("--models", type=Path, nargs="*", default=[], help="more belamy SR runs (or checkpoints) to compare")
     parser.add_argument("--weights", type=Path, nargs="*", default=[], help="third-party SR weights (spandrel) to compare")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, help="score only the first N held-out paintings (a quicker, noisier figure)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "train":
         train(args.out, args.cpu_minutes, args.threads, args.seed)
     elif args.what == "score":
-        score(args.out, args.models, args.weights, args.threads)
+        score(args.out, args.models, args.weights, args.threads, args.limit)
     else:
         ship(args.out, args.cpu_minutes[0])
 
