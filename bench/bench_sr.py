@@ -60,7 +60,7 @@ def build(corpus_src: Path, out: Path) -> Path:
     return split_corpus(target, out / "split")[0].parent
 
 
-def train(out: Path, minutes: list[float], threads: int, seed: int) -> None:
+def train(out: Path, minutes: list[float], threads: int, seed: int, warmup_kimg: float | None = None) -> None:
     torch.set_num_threads(threads)
     split_dir = build(REPO.parent / "shared" / "corpora" / "portraits", out)
     run = out / "sr-run"
@@ -79,8 +79,9 @@ def train(out: Path, minutes: list[float], threads: int, seed: int) -> None:
         watcher = threading.Thread(target=_watch, args=(stop, spent, budget * 60, done), daemon=True)
         watcher.start()
         try:
+            recipe = {} if warmup_kimg is None else {"warmup_kimg": warmup_kimg}
             result = train_sr(SRTrainOptions(corpus=split_dir / "train", out=run, kimg=100_000, seed=seed,
-                                             resume=(run / "run.json").exists()), stop=stop)
+                                             resume=(run / "run.json").exists(), **recipe), stop=stop)
         finally:
             done.set()
         spent_file.write_text(f"{spent():.1f}")
@@ -186,10 +187,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, help="score only the first N held-out paintings (a quicker, noisier figure)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup-kimg", type=float, help="kimg of L1 alone before the GAN losses (default: sr train's)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "train":
-        train(args.out, args.cpu_minutes, args.threads, args.seed)
+        train(args.out, args.cpu_minutes, args.threads, args.seed, args.warmup_kimg)
     elif args.what == "score":
         score(args.out, args.models, args.weights, args.threads, args.limit)
     else:

@@ -196,7 +196,7 @@ def test_unknown_architectures_and_files_are_clear_errors(tmp_path: Path):
         load_weights(tmp_path / "w.onnx", "cpu")
     with pytest.raises(BelamyError, match="choose one"):
         choose_upscaler(model=tmp_path, weights=path)
-    with pytest.raises(BelamyError, match="lanczos uses no model"):
+    with pytest.raises(BelamyError, match="lanczos uses no --model"):
         choose_upscaler(weights=path, method="lanczos")
 
 

@@ -12,6 +12,7 @@ hits the exact pixel count), tile by tile so that memory stays bounded.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,12 +71,10 @@ def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.devic
 
 def painting_sr(device: str | torch.device = "auto") -> Upscaler:
     """The painting-SR weights shipped with belamy, described by what they are and how they were trained."""
-    from belamy.runs import checkpoint as ck
-
     if not PAINTING_WEIGHTS.exists():
         raise BelamyError("this belamy install has no painting-SR weights", "reinstall belamy, or use --method lanczos")
     up = load_sr_run(PAINTING_WEIGHTS, device=device)
-    trained = ck.load_checkpoint(PAINTING_WEIGHTS)[1].get("trained", {})
+    trained = json.loads(PAINTING_WEIGHTS.read_text(encoding="utf-8")).get("trained", {})
     up.name = "belamy painting-SR ×4"
     up.provenance = {"upscaler": "belamy-painting-sr", "architecture": f"{up.name} (RRDB; {trained.get('summary', '')})",
                      "weights": PAINTING_WEIGHTS.with_suffix(".safetensors").name,
