@@ -162,8 +162,10 @@ def ship(out: Path, minutes: float) -> None:
     kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
     run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
     count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
+    warmup = run.get("options", {}).get("warmup_kimg")
+    recipe = f" --warmup-kimg {warmup:g}" if warmup != SRTrainOptions.warmup_kimg else ""
     trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
-               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1",
+               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1{recipe}",
                "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
                          f"({count} paintings; the works are in the public domain)",
                "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
