@@ -25,13 +25,13 @@ $(BIN)/belamy: pyproject.toml
 setup: $(BIN)/belamy
 
 ## make demo: corpus from a folder of portraits -> a few minutes of training with the preset for this machine
-##            -> new portraits -> one enlarged and signed
+##            -> new portraits -> one enlarged by belamy's painting-SR network and signed
 demo: setup
 	$(BIN)/belamy corpus build $(PORTRAITS) --out $(DEMO)/corpus --size 64
 	$(BIN)/belamy train $(DEMO)/corpus --out $(DEMO)/run --preset auto --res 64 --minutes $(DEMO_MINUTES) \
 		--tick-kimg 2 --snapshot-ticks 2 $$(test -d $(DEMO)/run/checkpoints && echo --resume)
 	$(BIN)/belamy generate $(DEMO)/run --n 16 --seed 1 --grid --out $(DEMO)/candidates/portraits
-	$(BIN)/belamy upscale $(DEMO)/candidates/portraits/seed-000001.png --scale 8 --method lanczos --out $(DEMO)/portrait-512.png
+	$(BIN)/belamy upscale $(DEMO)/candidates/portraits/seed-000001.png --scale 8 --method painting --out $(DEMO)/portrait-512.png
 	$(BIN)/belamy sign $(DEMO)/portrait-512.png --out $(DEMO)/signed-portrait.png
 	@echo
 	@echo "Results in $(DEMO)/:"
@@ -39,7 +39,7 @@ demo: setup
 	@echo "  training samples      $(DEMO)/run/samples/"
 	@echo "  loss curves           $(DEMO)/run/curves.png"
 	@echo "  new portraits         $(DEMO)/candidates/portraits/ (grid.png shows all 16)"
-	@echo "  signed portrait       $(DEMO)/signed-portrait.png (512², enlarged so the signature reads)"
+	@echo "  signed portrait       $(DEMO)/signed-portrait.png (512²: ×4 by belamy's painting-SR network, then ×2 Lanczos)"
 	@echo
 	@echo "Look at the run and curate the new portraits in the studio:"
 	@echo "  $(BIN)/belamy studio --root $(DEMO)    # then open http://127.0.0.1:8700"

@@ -8,7 +8,11 @@ large as the held-out set (SWD compares equal-sized sets); the same estimator ap
 random sets of *training* paintings gives real-vs-real: what a model that draws exactly the
 training distribution would score. Beside it, the nearest-neighbour memorisation ratio of the
 generated pictures against the training paintings (belamy.metrics.memorization), and the same
-ratio for the held-out paintings: what an unseen painting, not a copy, scores.
+ratio for the held-out paintings: what an unseen painting, not a copy, scores. Then the yardstick
+that sees structure (belamy.metrics.yardstick): a two-sample test trained on training paintings
+against generated pictures and scored on the held-out paintings against fresh ones, and PRDC of the
+held-out paintings against those; its floor puts unused training paintings in the generated ones'
+place, on sets of the same sizes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 from belamy.corpus.store import open_corpus
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import as_float_nchw, swd
+from belamy.metrics.yardstick import yardstick
 from belamy.utils.atomic import write_json
 
 FOLDS = 5
@@ -81,7 +86,29 @@ class HeldOutSplit:
 
     @property
     def fakes_needed(self) -> int:
-        return SETS * self.set_size
+        return max(SETS * self.set_size, self.yardstick_fit + len(self.heldout))
+
+    @property
+    def yardstick_fit(self) -> int:
+        """Pictures of each kind the two-sample test learns on: the training paintings left over once
+        the floor has taken as many stand-ins again and a held-out-sized test set."""
+        return (len(self.train) - len(self.heldout)) // 2
+
+    def _yardstick_sets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training paintings the two-sample test learns on, and the rest (the floor's stand-ins)."""
+        order = np.random.default_rng(0).permutation(len(self.train))
+        n = self.yardstick_fit
+        return self.train[np.sort(order[:n])], self.train[np.sort(order[n:])]
+
+    def yardstick(self, fakes: torch.Tensor) -> dict:
+        """The two-sample test and PRDC of ``fakes`` against the held-out paintings."""
+        fit, _ = self._yardstick_sets()
+        n = len(fit)
+        return yardstick(fit, fakes[:n], self.heldout, fakes[n : n + len(self.heldout)])
+
+    def yardstick_floor(self) -> dict:
+        """The same with unused training paintings in the generated pictures' place."""
+        return self.yardstick(self._yardstick_sets()[1])
 
     def _swd_sets(self, sets: torch.Tensor, against) -> tuple[float, float]:
         n = self.set_size

@@ -17,7 +17,9 @@ counted: a budget that other work on the machine cannot shrink, only stretch in 
 scored, then resumes (``--resume``) to the next budget, and so on; scoring time is not counted. On
 a GPU the budgets are wall-clock minutes and the candidates train one after the other. At each
 budget: held-out SWD×10³ (mean and spread over sets), SWD against the training part, the
-memorisation ratio, and a contact sheet OUT/<candidate>-<stamp>-<budget>min.png of seeds 0-63.
+memorisation ratio, the yardstick that sees structure (two-sample AUC, at full size and at 16²;
+precision, recall, density, coverage: heldout.py), and a contact sheet
+OUT/<candidate>-<stamp>-<budget>min.png of seeds 0-63.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 
 import torch
-from heldout import HeldOutSplit, split_corpus
+from heldout import SETS, HeldOutSplit, split_corpus
 
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
@@ -157,22 +159,29 @@ def measure(spec: str, split_dir: Path, out: Path, stamp: str, res: int, budgets
         contact_sheet(gen, out / f"{file_stem(spec)}-{stamp}-{minutes:g}min.png")
         row = {"candidate": spec, "budget_min": minutes, "kimg": round(nimg / 1000, 2),
                "train_s": round(train_spent, 1), "wall_s": round(time.perf_counter() - started, 1),
-               **{k: round(v, 3) for k, v in split.score(fakes).items()}}
+               **{k: round(v, 3) for k, v in {**split.score(fakes), **split.yardstick(fakes)}.items()}}
         rows.append(row)
         excluded += base() - scoring_from
         answer.write_text(json.dumps(rows))
     return rows
 
 
+YARDSTICK_COLUMNS = (("AUC", "two_sample_auc"), ("AUC 16²", "two_sample_auc_lowpass"), ("prec.", "precision"),
+                     ("cover.", "coverage"))
+
+
 def print_table(rows: list[dict], floor: dict, header: str) -> None:
     print(f"\n{header}")
-    print(f"{'candidate':<44}{'budget':>7}{'kimg':>8}{'SWD held-out':>15}{'SWD train':>11}{'mem. median':>13}")
+    print(f"{'candidate':<44}{'budget':>7}{'kimg':>8}{'SWD held-out':>15}{'SWD train':>11}{'mem. median':>13}"
+          + "".join(f"{title:>9}" for title, _ in YARDSTICK_COLUMNS))
     for row in rows:
         print(f"{row['candidate']:<44}{row['budget_min']:7g}{row['kimg']:8.1f}"
               f"{row['swd_heldout']:9.1f} ±{row['swd_heldout_sd']:4.1f}{row['swd_train']:11.1f}"
-              f"{row['memorization_median']:13.3f}")
+              f"{row['memorization_median']:13.3f}" + "".join(f"{row.get(key, float('nan')):9.3f}"
+                                                              for _, key in YARDSTICK_COLUMNS))
     print(f"{'real vs real (train fifths vs held-out)':<44}{'':>7}{'':>8}{floor['swd_heldout']:9.1f} "
-          f"±{floor['swd_heldout_sd']:4.1f}{'':>11}{floor['memorization_median']:13.3f}")
+          f"±{floor['swd_heldout_sd']:4.1f}{'':>11}{floor['memorization_median']:13.3f}"
+          + "".join(f"{floor.get(key, float('nan')):9.3f}" for _, key in YARDSTICK_COLUMNS))
 
 
 def main() -> None:
@@ -217,12 +226,13 @@ def main() -> None:
             rows += json.loads(answer.read_text()) if answer.exists() else []
     rows.sort(key=lambda r: (r["budget_min"], r["swd_heldout"]))
     split = HeldOutSplit.open(split_dir / "train", split_dir / "heldout")
-    floor = split.real_vs_real()
+    floor = {**split.real_vs_real(), **split.yardstick_floor()}
     unit = "wall minutes" if on_gpu else "CPU minutes"
     header = (f"device: {device_name(args.threads)}; budgets {', '.join(f'{m:g}' for m in minutes)} {unit} per candidate "
               f"at {args.res}²; trained on {len(split.train)} paintings of {args.corpus}, SWD×10³ against the "
-              f"{len(split.heldout)} held out (mean ± sd over {split.fakes_needed // split.set_size} sets of "
-              f"{split.set_size}; lower is better); memorisation: nearest training painting, relative (~1: no copying)")
+              f"{len(split.heldout)} held out (mean ± sd over {SETS} sets of {split.set_size}; lower is better); "
+              f"memorisation: nearest training painting, relative (~1: no copying); two-sample AUC (0.5: paintings), "
+              f"precision and coverage (1: paintings) on the held-out paintings, floors from training paintings")
     print_table(rows, floor, header)
     (args.out / f"results-{stamp}.json").write_text(json.dumps(
         {"rows": rows, "real_vs_real": floor, "budgets": minutes, "unit": unit, "res": args.res,

@@ -22,6 +22,7 @@ from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
 from belamy.provenance import Record
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.upscale.upscaler import choose_upscaler
 from belamy.utils.imageio import file_sha256, read_provenance, save_png
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
@@ -132,6 +133,17 @@ def test_print_with_the_built_in_sr_network(tmp_path: Path):
     prov = Record.from_dict(result.provenance).steps[-1]
     assert prov["stage"] == "print" and prov["upscale"]["method"] == "belamy-sr"
     assert prov["upscale"]["weights_sha256"] == file_sha256(run / "checkpoints" / "ckpt-000000016.safetensors")
+
+
+def test_print_with_belamys_painting_weights_names_them_on_the_label(tmp_path: Path):
+    src = sample(tmp_path, size=(32, 32))
+    result = make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="2x2in", dpi=100, method="painting",
+                                     device="cpu", mockup=False, label=False))
+    assert result.pixels == (200, 200)
+    step = Record.from_dict(result.provenance).steps[-1]
+    assert step["upscale"]["method"] == "belamy-painting-sr" and len(step["upscale"]["weights_sha256"]) == 64
+    credit = credit_line(PROVENANCE, choose_upscaler(method="painting", device="cpu").provenance)
+    assert "Enlarged with belamy painting-SR ×4 (RRDB; trained by belamy on" in credit
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -195,7 +196,7 @@ def test_unknown_architectures_and_files_are_clear_errors(tmp_path: Path):
         load_weights(tmp_path / "w.onnx", "cpu")
     with pytest.raises(BelamyError, match="choose one"):
         choose_upscaler(model=tmp_path, weights=path)
-    with pytest.raises(BelamyError, match="lanczos uses no model"):
+    with pytest.raises(BelamyError, match="lanczos uses no --model"):
         choose_upscaler(weights=path, method="lanczos")
 
 
@@ -229,8 +230,9 @@ def test_cli_upscale_with_weights(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "extra",
-    [["--scale", "3"], ["--method", "magic"], ["--tile", "4"], ["--weights", "nope.safetensors"]],
-    ids=["scale", "method", "tile", "weights"],
+    [["--scale", "3"], ["--method", "magic"], ["--tile", "4"], ["--weights", "nope.safetensors"],
+     ["--method", "painting", "--model", "some-run"]],
+    ids=["scale", "method", "tile", "weights", "painting-and-model"],
 )
 def test_cli_upscale_errors_are_one_line(tmp_path: Path, extra: list[str]):
     src = tmp_path / "in.png"
@@ -239,6 +241,26 @@ def test_cli_upscale_errors_are_one_line(tmp_path: Path, extra: list[str]):
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "big.png").exists()
+
+
+def test_cli_upscale_with_belamys_own_painting_weights(tmp_path: Path):
+    from belamy.upscale.upscaler import PAINTING_WEIGHTS
+    from belamy.utils.imageio import file_sha256
+
+    weights = PAINTING_WEIGHTS.with_suffix(".safetensors")
+    assert weights.stat().st_size < 5_000_000  # small enough to ship in the package
+    trained = json.loads(PAINTING_WEIGHTS.read_text())["trained"]
+    assert "public-domain" in trained["summary"] and trained["cpu_minutes"] > 0 and "portraits" in trained["corpus"]
+    src = save_png(smooth_image(32), tmp_path / "seed.png", {"seed": 7, "run": "runs/x"})
+    result = run_cli("upscale", str(src), "--out", str(tmp_path / "big.png"), "--scale", "8", "--method", "painting",
+                     "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "with belamy painting-SR ×4" in result.stderr
+    with Image.open(tmp_path / "big.png") as im:
+        assert im.size == (256, 256)
+    step = Record.from_dict(read_provenance(tmp_path / "big.png")).steps[-1]
+    assert step["method"] == "belamy-painting-sr" and step["weights_sha256"] == file_sha256(weights)
+    assert "public-domain portrait paintings" in step["architecture"]
 
 
 def test_cli_upscale_missing_model_names_sr_train(tmp_path: Path):

@@ -80,7 +80,7 @@ def eval_cmd(
     device: Device = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the real sample and the SWD projections.")] = 0,
 ) -> None:
-    """Measure a run against a corpus: SWD, memorisation and novelty (no downloads), FID/KID with --inception, style ambiguity with --classifier; appends to RUN/eval.jsonl."""
+    """Measure a run against a corpus: SWD, memorisation, novelty, a two-sample test and precision/recall with real-vs-real floors (no downloads), FID/KID with --inception, style ambiguity with --classifier; appends to RUN/eval.jsonl."""
     from rich.table import Table
 
     from belamy.metrics.evaluate import evaluate_run
@@ -93,7 +93,7 @@ def eval_cmd(
     for key, value in record.items():
         if key.endswith("style_share"):
             value = ", ".join(f"{name} {share:.0%}" for name, share in value.items())
-        elif not key.startswith(("swd", "fid", "kid", "memorization", "novelty", "heldout", "ambiguity", "classifier_acc")):
+        elif not key.startswith(("swd", "two_sample", "precision", "recall", "density", "coverage", "fid", "kid", "memorization", "novelty", "heldout", "ambiguity", "classifier_acc")):
             continue
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)

@@ -38,7 +38,8 @@ MODEL_HELP = "An SR run made by `belamy sr train` (its latest checkpoint)."
 WEIGHTS_HELP = "Third-party SR weights (.safetensors or .pth: ESRGAN, Real-ESRGAN, SwinIR...), loaded via spandrel."
 
 
-METHOD_HELP = "auto: the --model or --weights given, else Lanczos; lanczos: no network."
+METHOD_HELP = ("auto: the --model or --weights given, else Lanczos; painting: belamy's own painting-SR ×4 weights "
+               "(shipped); lanczos: no network.")
 
 
 @app.command("upscale")

@@ -1,6 +1,8 @@
 """`belamy eval`: how close a run's images are to its corpus, and whether it copies it.
 
-Always: SWD (×10³, per pyramid level and mean) and the memorisation score. With a local
+Always: SWD (×10³, per pyramid level and mean), the memorisation score, and the yardstick that sees
+structure (belamy.metrics.yardstick: the classifier two-sample test and precision/recall/density/
+coverage, each also on pictures averaged to 16², each with its real-vs-real floor). With a local
 Inception-v3 file: FID and KID too. With a style classifier (`belamy classify train`): style
 ambiguity and per-style shares of the generated images beside the same for the real paintings the
 classifier held out, novelty (the median nearest-training-image distance relative to real-vs-real,
@@ -22,6 +24,7 @@ from belamy.generate.loader import load_generator
 from belamy.metrics.ambiguity import heldout_paintings, style_figures, without_shared
 from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import images_to_uint8_nchw, swd
+from belamy.metrics.yardstick import split_paintings, yardstick_with_floor
 from belamy.models.latents import check_seed
 from belamy.runs.data import fit_shape
 from belamy.utils.atomic import append_jsonl
@@ -78,6 +81,7 @@ def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoin
     record.update({"memorization_median": round(mem.median_ratio, 4), "memorization_copies": round(mem.fraction_copies, 4),
                    "memorization_threshold": mem.threshold})
     record["novelty"] = round(mem.median_ratio, 4)
+    record.update(_yardstick_record(reals_all, fakes, seed))
     if clf is not None:
         record.update(_style_record(clf, fakes, data, reals_all, seed))
     if inception is not None:
@@ -96,6 +100,18 @@ def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoin
     if write:
         append_jsonl(Path(gen.run_dir) / "eval.jsonl", record)
     return record
+
+
+def _yardstick_record(paintings: np.ndarray, fakes: torch.Tensor, seed: int) -> dict:
+    """Two-sample test and PRDC on four disjoint quarters of the paintings: the test learns on quarter A
+    against generated pictures and is scored on quarter C against fresh ones; for the floor, quarters B
+    and D stand in for the generated pictures."""
+    size = min(len(paintings) // 4, len(fakes) // 2)
+    if size < 8:
+        return {}
+    a, b, c, d = (np.asarray(paintings[i]) for i in split_paintings(len(paintings), 4, size, seed))
+    record = yardstick_with_floor(a, c, fakes[: 2 * size], np.concatenate([b, d]), seed)
+    return {"yardstick_set": size, **{k: round(v, 4) for k, v in record.items()}}
 
 
 def _style_record(clf: Classifier, fakes: torch.Tensor, training: Corpus, training_images: np.ndarray, seed: int) -> dict:

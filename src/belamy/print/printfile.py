@@ -187,8 +187,9 @@ class Enlargement:
             return None
         if upscaler.net is None:
             what = "Lanczos draws no new detail"
-            routes = ("enlarge with a super-resolution model: one trained on your corpus (`belamy sr train CORPUS "
-                      "--out SRRUN`, then --model SRRUN) or third-party weights (--weights 4x-model.pth); or print smaller")
+            routes = ("enlarge with a super-resolution model: belamy's own painting weights (--method painting), one "
+                      "trained on your corpus (`belamy sr train CORPUS --out SRRUN`, then --model SRRUN) or third-party "
+                      "weights (--weights 4x-model.pth); or print smaller")
         else:
             what = (f"{upscaler.name} draws {self.drawn}× of it, the other {self.interpolated:.1f}× is Lanczos "
                     "interpolation")

@@ -2,6 +2,8 @@
 
 * ``model=SRRUN``: a belamy SR run trained on the paintings themselves (`belamy sr train`);
 * ``weights=FILE``: third-party pretrained weights (ESRGAN, Real-ESRGAN, SwinIR...) via spandrel;
+* ``method="painting"``: belamy's own painting-SR weights, shipped in the package (trained by
+  belamy on public-domain portrait paintings; how: docs/super-resolution.md);
 * ``method="lanczos"``: no network at all; also what ``method="auto"`` uses when neither is given.
 
 A network is run as many times as it takes to reach the requested size (then a Lanczos resize
@@ -10,6 +12,7 @@ hits the exact pixel count), tile by tile so that memory stays bounded.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +26,9 @@ from belamy.upscale.tiled import Network, join_alpha, split_alpha, upscale_tiled
 from belamy.utils.device import resolve_device
 from belamy.utils.progress import console
 
-METHODS = ("auto", "lanczos")
+METHODS = ("auto", "lanczos", "painting")
 SR_FORMAT = "belamy-sr"
+PAINTING_WEIGHTS = Path(__file__).resolve().parent / "weights" / "painting-sr-x4.json"
 
 
 @dataclass
@@ -65,6 +69,19 @@ def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.devic
     )
 
 
+def painting_sr(device: str | torch.device = "auto") -> Upscaler:
+    """The painting-SR weights shipped with belamy, described by what they are and how they were trained."""
+    if not PAINTING_WEIGHTS.exists():
+        raise BelamyError("this belamy install has no painting-SR weights", "reinstall belamy, or use --method lanczos")
+    up = load_sr_run(PAINTING_WEIGHTS, device=device)
+    trained = json.loads(PAINTING_WEIGHTS.read_text(encoding="utf-8")).get("trained", {})
+    up.name = "belamy painting-SR ×4"
+    up.provenance = {"upscaler": "belamy-painting-sr", "architecture": f"{up.name} (RRDB; {trained.get('summary', '')})",
+                     "weights": PAINTING_WEIGHTS.with_suffix(".safetensors").name,
+                     "weights_sha256": up.provenance["sr_checkpoint_sha256"], "sr_model": up.provenance["sr_model"]}
+    return up
+
+
 def load_weights(path: Path, device: str | torch.device = "auto") -> Upscaler:
     """Third-party pretrained weights, read without unpickling code, run through spandrel."""
     from belamy.upscale.thirdparty import load_spandrel_weights
@@ -81,13 +98,15 @@ def choose_upscaler(model: Path | None = None, weights: Path | None = None, meth
                     device: str = "auto", checkpoint: str = "latest") -> Upscaler:
     """The upscaler a user asked for; one of --model, --weights, --method lanczos."""
     if method not in METHODS:
-        raise BelamyError(f"unknown method {method!r}", "use auto (a model if given, else lanczos) or lanczos")
+        raise BelamyError(f"unknown method {method!r}",
+                          "use auto (a model if given, else lanczos), painting (belamy's own SR weights) or lanczos")
     if model is not None and weights is not None:
         raise BelamyError("both --model and --weights were given", "choose one")
-    if method == "lanczos":
+    if method in ("lanczos", "painting"):
         if model is not None or weights is not None:
-            raise BelamyError("--method lanczos uses no model, but one was given", "drop --model/--weights or --method")
-        return lanczos()
+            raise BelamyError(f"--method {method} uses no --model or --weights, but one was given",
+                              "drop --model/--weights or --method")
+        return lanczos() if method == "lanczos" else painting_sr(device)
     if model is not None:
         return load_sr_run(model, checkpoint, device)
     if weights is not None:

@@ -1,0 +1,204 @@
+"""Super-resolution ×4 measured on paintings no network trained on: PSNR, SSIM and the two-sample test.
+
+    python bench/bench_sr.py train [--cpu-minutes 10 30 60] [--out /tmp/sr-bench] [--threads 1]
+    python bench/bench_sr.py score [--out /tmp/sr-bench] [--models SR_RUN ...] [--weights RealESRGAN_x4plus.pth ...]
+    python bench/bench_sr.py ship --cpu-minutes 30 [--out /tmp/sr-bench]   # OUT/sr-30min -> belamy's painting-SR weights
+
+``train``: the corpus folder of paintings is built once at 256² (only pictures at least that large,
+so the ground truth is real detail) into OUT/corpus and split by content hash into OUT/split/train and
+OUT/split/heldout (bench/heldout.py). `belamy sr train` (its default recipe) learns on the training
+part until the process has used each CPU-time budget in turn; a copy of the run at each budget is
+kept as OUT/sr-<budget>min.
+
+``score``: every held-out painting (256²) is shrunk ×4 to 64² in two ways: plainly (bicubic, the
+textbook benchmark) and by the Real-ESRGAN-style degradation the network trains on
+(belamy.upscale.degrade, fixed seed: soft, a little noisy and JPEG'd, like a generated portrait).
+Each method enlarges it back to 256²: Lanczos, bicubic, the built-in network at each budget, and any
+third-party weights given by path. Reported: PSNR and SSIM against the painting (mean over the
+held-out set), and the classifier two-sample test (belamy.metrics.two_sample) of the enlargements
+against the original paintings at 256² (AUC 0.5: indistinguishable), on the 16 64² tiles of each
+picture (detail, not composition): it learns on the tiles of the first half of the held-out
+paintings against those of their enlargements and is scored on the second half; its floor puts
+training paintings in the enlargements' place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from heldout import HeldOutSplit, split_corpus
+from PIL import Image
+from quality_per_compute import _watch
+from safetensors.torch import save_file
+
+from belamy.metrics.image_quality import psnr, ssim
+from belamy.metrics.two_sample import two_sample_test
+from belamy.runs.stop import StopRequest
+from belamy.upscale.degrade import degrade
+from belamy.upscale.tiled import upscale_tiled
+from belamy.upscale.train import SRTrainOptions, train_sr
+from belamy.upscale.upscaler import load_sr_run, load_weights
+from belamy.utils.machine import cpu_name
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE, SCALE = 256, 4
+
+
+def build(corpus_src: Path, out: Path) -> Path:
+    from belamy.corpus.build import build_corpus
+
+    target = out / "corpus"
+    if not (target / "corpus.json").exists():
+        build_corpus([corpus_src], target, size=SIZE, min_size=SIZE, workers=1)
+    return split_corpus(target, out / "split")[0].parent
+
+
+def train(out: Path, minutes: list[float], threads: int, seed: int, warmup_kimg: float | None = None) -> None:
+    torch.set_num_threads(threads)
+    split_dir = build(REPO.parent / "shared" / "corpora" / "portraits", out)
+    run = out / "sr-run"
+    for budget in sorted(minutes):
+        kept = out / f"sr-{budget:g}min"
+        if kept.exists():
+            continue
+        stop, done = StopRequest(), threading.Event()
+        spent_file = run / "cpu_seconds.txt"
+        already = float(spent_file.read_text()) if spent_file.exists() else 0.0
+        start = time.process_time()
+
+        def spent(already=already, start=start) -> float:
+            return already + time.process_time() - start
+
+        watcher = threading.Thread(target=_watch, args=(stop, spent, budget * 60, done), daemon=True)
+        watcher.start()
+        try:
+            recipe = {} if warmup_kimg is None else {"warmup_kimg": warmup_kimg}
+            result = train_sr(SRTrainOptions(corpus=split_dir / "train", out=run, kimg=100_000, seed=seed,
+                                             resume=(run / "run.json").exists(), **recipe), stop=stop)
+        finally:
+            done.set()
+        spent_file.write_text(f"{spent():.1f}")
+        if spent() < budget * 60:
+            print(f"stopped after {spent() / 60:.1f} of {budget:g} CPU minutes")
+            return
+        shutil.copytree(run, kept)
+        print(f"{budget:g} CPU minutes: {result.nimg / 1000:g} kimg -> {kept}")
+
+
+def shrink(paintings: np.ndarray, how: str) -> np.ndarray:
+    if how == "bicubic":
+        return np.stack([np.asarray(Image.fromarray(p).resize((SIZE // SCALE,) * 2, Image.Resampling.BICUBIC))
+                         for p in paintings])
+    rng = np.random.default_rng(2028)
+    return np.stack([degrade(p, SCALE, rng) for p in paintings])
+
+
+def crops(images: np.ndarray, side: int = 64) -> np.ndarray:
+    """Every picture cut into (SIZE / side)² tiles: the test looks at detail, and has 16× the examples."""
+    n, k = len(images), SIZE // side
+    return images.reshape(n, k, side, k, side, 3).transpose(0, 1, 3, 2, 4, 5).reshape(n * k * k, side, side, 3)
+
+
+def resize_all(small: np.ndarray, mode) -> np.ndarray:
+    return np.stack([np.asarray(Image.fromarray(s).resize((SIZE, SIZE), mode)) for s in small])
+
+
+def network_all(upscaler, small: np.ndarray) -> np.ndarray:
+    return np.stack([upscale_tiled(upscaler.net, s, upscaler.scale, tile=256, overlap=16, device=upscaler.device)
+                     for s in small])
+
+
+def score(out: Path, models: list[Path], weights: list[Path], threads: int, limit: int | None = None) -> None:
+    torch.set_num_threads(threads)
+    split = HeldOutSplit.open(out / "split" / "train", out / "split" / "heldout")
+    split.heldout = split.heldout[:limit]
+    methods = {"lanczos": lambda s: resize_all(s, Image.Resampling.LANCZOS),
+               "bicubic": lambda s: resize_all(s, Image.Resampling.BICUBIC)}
+    for kept in sorted(out.glob("sr-*min"), key=lambda p: float(p.name[3:-3])):
+        methods[f"belamy RRDB, {kept.name[3:-3]} CPU min"] = (lambda s, u=load_sr_run(kept, device="cpu"): network_all(u, s))
+    for path in models:
+        methods[f"belamy RRDB, {path.name}"] = lambda s, u=load_sr_run(path, device="cpu"): network_all(u, s)
+    for path in weights:
+        methods[path.name] = lambda s, u=load_weights(path, device="cpu"): network_all(u, s)
+    rows, half = [], len(split.heldout) // 2
+    for how in ("bicubic", "degraded"):
+        small = shrink(split.heldout, how)
+        for name, enlarge in methods.items():
+            with torch.inference_mode():
+                big = enlarge(small)
+            test = two_sample_test(*(crops(x) for x in (split.heldout[:half], big[:half], split.heldout[half:], big[half:])),
+                                   seed=0)
+            rows.append({"input": how, "method": name, "psnr": round(psnr(big, split.heldout), 2),
+                         "ssim": round(ssim(big, split.heldout), 4), "two_sample_auc": round(test["auc"], 3),
+                         "two_sample_accuracy": round(test["accuracy"], 3)})
+            print(f"{how:<9}{name:<32}{rows[-1]['psnr']:8.2f} dB{rows[-1]['ssim']:8.4f}{rows[-1]['two_sample_auc']:8.3f}",
+                  flush=True)
+    floor = two_sample_test(*(crops(x) for x in (split.heldout[:half], split.train[:half], split.heldout[half:],
+                                                 split.train[half : 2 * half])), seed=0)
+    result = {"device": f"{cpu_name()} ({threads} thread{'s' if threads > 1 else ''})", "scale": SCALE, "size": SIZE,
+              "heldout": len(split.heldout), "train": len(split.train), "rows": rows,
+              "real_vs_real_auc": round(floor["auc"], 3)}
+    (out / "sr-results.json").write_text(json.dumps(result, indent=2))
+    print(f"device: {result['device']}; ×{SCALE} to {SIZE}² on {len(split.heldout)} held-out paintings; "
+          f"two-sample AUC real vs real {result['real_vs_real_auc']}")
+
+
+def ship(out: Path, minutes: float) -> None:
+    """The network of OUT/sr-<minutes>min (G's average only) as the painting-SR weights belamy ships."""
+    from belamy.runs import checkpoint as ck
+    from belamy.upscale.upscaler import PAINTING_WEIGHTS
+    from belamy.utils.atomic import atomic_path, write_json
+
+    source = ck.resolve_checkpoint(out / f"sr-{minutes:g}min")
+    tensors, meta = ck.load_checkpoint(source)
+    # G's average alone, in float16 (half the size; the network runs in float32).
+    kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
+    run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
+    count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
+    warmup = run.get("options", {}).get("warmup_kimg")
+    recipe = f" --warmup-kimg {warmup:g}" if warmup != SRTrainOptions.warmup_kimg else ""
+    trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
+               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1{recipe}",
+               "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
+                         f"({count} paintings; the works are in the public domain)",
+               "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
+               "options": {k: run.get("options", {}).get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr",
+                                                                       "warmup_kimg", "adv_weight", "fm_weight", "seed")}}
+    PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
+        save_file(kept, str(tmp), metadata={"format": ck.FORMAT})
+    write_json(PAINTING_WEIGHTS, {"format": ck.FORMAT, "version": ck.VERSION, "nimg": meta["nimg"], "kind": meta["kind"],
+                                  "arch": meta["arch"], "model": meta["model"], "trained": trained})
+    print(f"{PAINTING_WEIGHTS.with_suffix('.safetensors')}: {trained['summary']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["train", "score", "ship"])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "sr")
+    parser.add_argument("--cpu-minutes", type=float, nargs="+", default=[10.0, 30.0, 60.0])
+    parser.add_argument("--models", type=Path, nargs="*", default=[], help="more belamy SR runs (or checkpoints) to compare")
+    parser.add_argument("--weights", type=Path, nargs="*", default=[], help="third-party SR weights (spandrel) to compare")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--limit", type=int, help="score only the first N held-out paintings (a quicker, noisier figure)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup-kimg", type=float, help="kimg of L1 alone before the GAN losses (default: sr train's)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.what == "train":
+        train(args.out, args.cpu_minutes, args.threads, args.seed, args.warmup_kimg)
+    elif args.what == "score":
+        score(args.out, args.models, args.weights, args.threads, args.limit)
+    else:
+        ship(args.out, args.cpu_minutes[0])
+
+
+if __name__ == "__main__":
+    main()
