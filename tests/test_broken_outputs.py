@@ -48,17 +48,20 @@ def broken_run(request, tmp_path: Path) -> tuple[Path, str]:
     return broken(random_run(tmp_path / "run", res=16, nz=8, ngf=8, ndf=8), key, value), said
 
 
-@pytest.mark.parametrize("command", ["generate", "walk", "exhibit"])
-def test_a_generator_that_draws_nothing_is_refused_with_one_line(capsys, broken_run, tmp_path: Path, command: str):
+@pytest.mark.parametrize("command", ["generate", "walk", "exhibit", "eval"])
+def test_a_generator_that_draws_nothing_is_refused_with_one_line(capsys, broken_run, tiny_corpus, tmp_path: Path,
+                                                                command: str):
     run, said = broken_run
     out = tmp_path / "out"
     args = {"generate": ["generate", run, "--out", out, "--n", "2"],
             "walk": ["walk", run, "--out", out / "walk.mp4", "--seeds", "1,2", "--seconds", "1", "--fps", "4"],
-            "exhibit": ["exhibit", run, "--engine", "torch", "--seed", "1", "--port", free_port()]}[command]
+            "exhibit": ["exhibit", run, "--engine", "torch", "--seed", "1", "--port", free_port()],
+            "eval": ["eval", run, "--corpus", tiny_corpus, "--n", "16"]}[command]
     code, text = cli(capsys, *args, "--device", "cpu")
     assert code == 2, text
     assert said in text and CAUSE in text and len(text.splitlines()) == 1, text
     assert not list(out.rglob("*.png")) and not list(out.rglob("*.mp4"))
+    assert not (run / "eval.jsonl").exists()  # nothing scored
 
 
 @pytest.mark.parametrize("engine", ["torch", "onnx"])

@@ -28,6 +28,7 @@ from belamy.metrics.yardstick import split_paintings, yardstick_with_floor
 from belamy.models.latents import check_seed
 from belamy.runs.data import fit_shape
 from belamy.utils.atomic import append_jsonl
+from belamy.utils.grid import check_finite, check_pictures
 
 FAKE_SEED_BASE = 1_000_000  # generated images use seeds from here: never the seeds of a sample grid
 
@@ -67,6 +68,8 @@ def evaluate_run(run: Path, corpus: Path | None = None, n: int = 1000, checkpoin
     started = time.perf_counter()
     with torch.inference_mode():
         fakes = generate_for_eval(gen, n)
+    # A model that draws NaN or one flat colour has nothing to measure: say why instead of scoring it.
+    check_pictures(check_finite(fakes).permute(0, 2, 3, 1).to(torch.uint8).numpy())
     height, width = fakes.shape[2:]
     reals_all = fit_shape(data.images, int(height), int(width))
     count = min(n, len(reals_all))
