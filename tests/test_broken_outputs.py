@@ -64,6 +64,13 @@ def test_a_generator_that_draws_nothing_is_refused_with_one_line(capsys, broken_
     assert not (run / "eval.jsonl").exists()  # nothing scored
 
 
+def test_export_refuses_a_generator_that_draws_nothing(capsys, broken_run, tmp_path: Path):
+    run, said = broken_run
+    code, text = cli(capsys, "export", run, "--onnx", tmp_path / "g.onnx")
+    assert code == 2 and said in text and CAUSE in text and len(text.splitlines()) == 1, text
+    assert not list(tmp_path.glob("*.onnx"))
+
+
 @pytest.mark.parametrize("engine", ["torch", "onnx"])
 def test_translate_and_a_pose_exhibit_refuse_a_pix2pix_run_that_paints_nothing(capsys, tmp_path: Path, engine: str):
     run = broken(random_pix2pix_run(tmp_path / "run", res=32), "G.down.0.0.weight", 3e38)

@@ -25,6 +25,7 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
 from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
+from belamy.utils.grid import to_pictures
 
 OPSET = 17
 META_KEY = "belamy"
@@ -166,7 +167,12 @@ def export_onnx(run: Path, out: Path, truncation: float = 1.0, checkpoint: str =
             raise BelamyError("--truncation and --output are for runs that draw from noise",
                               "a pix2pix model always maps uint8 conditions to uint8 paintings: drop them")
         return export_translator(load_translator(Path(run), checkpoint, device="cpu"), out, opset)
-    return export_generator(load_generator(Path(run), checkpoint, device="cpu"), out, truncation, output, opset)
+    gen = load_generator(Path(run), checkpoint, device="cpu")
+    # A model that draws NaN or one flat colour would make a show of black frames: refuse it before writing.
+    labels = torch.arange(2) % gen.num_classes if gen.num_classes else None
+    with torch.inference_mode():
+        to_pictures(gen.synthesize(gen.latents([0, 1]), labels=labels, truncation=truncation))
+    return export_generator(gen, out, truncation, output, opset)
 
 
 def _checked_export_meta(path: Path, text: str) -> dict:
