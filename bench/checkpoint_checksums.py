@@ -1,14 +1,17 @@
-"""Train a short CPU run of each run kind and print a checksum of each checkpoint's tensors.
+"""Train a short CPU run of each run kind through the CLI and print a checksum of each checkpoint's tensors.
 
 The same commit always prints the same checksums on one machine; two commits that print the same
 checksums train bit for bit alike (weights, BatchNorm statistics, optimizer moments, RNG state).
-Usage: python bench/checkpoint_checksums.py [--out DIR]
+It drives `belamy` as a user does, so it measures the same thing across refactors of the library.
+Usage: python bench/checkpoint_checksums.py [--out DIR] [--only KIND ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import synthetic_portraits, write_corpus  # noqa: E402
+
+TINY = ["--device", "cpu", "--seed", "3", "--keep", "10"]
+GAN = [*TINY, "--tick-kimg", "0.032", "--snapshot-ticks", "2", "--grid-size", "4"]
 
 
 def tensor_digest(path: Path) -> str:
@@ -29,44 +35,56 @@ def tensor_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def belamy(*args: str) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CI": "true"}
+    done = subprocess.run([sys.executable, "-m", "belamy", *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"belamy {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
 def report(kind: str, run: Path) -> None:
     for p in sorted((run / "checkpoints").glob("ckpt-*.safetensors")):
-        print(f"{kind:8s} {p.stem}  {tensor_digest(p)}")
+        print(f"{kind:9s} {p.stem}  {tensor_digest(p)}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args()
-    torch.set_num_threads(1)
     root = args.out or Path(tempfile.mkdtemp(prefix="belamy-checksums-"))
-    corpus = write_corpus(root / "corpus", synthetic_portraits(64, 32))
-    labelled = write_corpus(root / "labelled", synthetic_portraits(64, 32, seed=1),
-                            labels=["warm" if i % 2 else "cool" for i in range(64)])
-    sr_corpus = write_corpus(root / "sr-corpus", synthetic_portraits(24, 48))
-
-    from belamy.train import train
-    from belamy.train.options import TrainOptions
-
-    common = dict(kimg=0.256, tick_kimg=0.064, snapshot_ticks=2, keep=10, seed=3, device="cpu", grid_size=4)
-    train(TrainOptions(corpus=corpus, out=root / "dcgan", arch="dcgan", res=32, batch=16, ngf=8, ndf=8, nz=16, **common))
-    report("dcgan", root / "dcgan")
-    style = dict(arch="style", res=16, ngf=4, ndf=4, nz=16, w_dim=16, map_layers=1, channel_max=32, batch=8,
-                 r1_interval=2, augment="ada", augment_p=0.2, **{**common, "kimg": 0.128, "tick_kimg": 0.032})
-    train(TrainOptions(corpus=labelled, out=root / "style", labels="label", **style))
-    report("style", root / "style")
-
-    from belamy.upscale.train import SRTrainOptions, train_sr
-
-    train_sr(SRTrainOptions(corpus=sr_corpus, out=root / "sr", scale=4, nf=8, nb=1, gc=8, ndf=8, patch=32, batch=4,
-                            kimg=0.048, warmup_kimg=0.016, tick_kimg=0.008, snapshot_ticks=2, keep=10, seed=1, device="cpu"))
-    report("sr", root / "sr")
-
-    from belamy.distill import DistillOptions, distill
-
-    distill(DistillOptions(teacher=root / "style", out=root / "distill", kimg=0.128, batch=16, tick_kimg=0.032,
-                           keep=10, device="cpu"))
-    report("distill", root / "distill")
+    corpus = str(write_corpus(root / "corpus", synthetic_portraits(64, 32)))
+    labelled = str(write_corpus(root / "labelled", synthetic_portraits(64, 32, seed=1),
+                                labels=["warm" if i % 2 else "cool" for i in range(64)]))
+    sr_corpus = str(write_corpus(root / "sr-corpus", synthetic_portraits(24, 48)))
+    dcgan = ["--res", "32", "--batch", "16", "--ngf", "8", "--ndf", "8", "--nz", "16"]
+    style = ["--res", "16", "--ngf", "4", "--ndf", "4", "--nz", "16", "--batch", "8", "--map-layers", "1"]
+    kinds = {
+        "dcgan": ["train", corpus, "--arch", "dcgan", *dcgan, "--kimg", "0.128", *GAN],
+        "style": ["train", labelled, "--arch", "style", *style, "--labels", "label", "--augment", "ada",
+                  "--kimg", "0.064", *GAN],
+        "fastgan": ["train", corpus, "--arch", "fastgan", "--res", "32", "--ngf", "8", "--ndf", "8", "--batch", "8",
+                    "--kimg", "0.064", *GAN],
+        "stylegan3": ["train", corpus, "--arch", "stylegan3", *style, "--kimg", "0.032", *GAN],
+        "can": ["train", labelled, "--arch", "dcgan", *dcgan, "--loss", "can", "--labels", "label", "--label-noise",
+                "--kimg", "0.128", *GAN],
+        "pix2pix": ["train", str(root / "pairs"), "--arch", "pix2pix", "--res", "32", "--ngf", "8", "--ndf", "8",
+                    "--batch", "4", "--kimg", "0.048", "--holdout", "0.2", *TINY, "--tick-kimg", "0.016",
+                    "--snapshot-ticks", "1", "--grid-size", "4"],
+        "sr": ["sr", "train", sr_corpus, "--scale", "4", "--nf", "8", "--nb", "1", "--gc", "8", "--ndf", "8",
+               "--patch", "32", "--batch", "4", "--kimg", "0.048", "--warmup-kimg", "0.016", "--tick-kimg", "0.008",
+               "--snapshot-ticks", "2", *TINY],
+        "distill": ["distill", str(root / "style"), "--kimg", "0.064", "--batch", "16", "--tick-kimg", "0.032",
+                    "--keep", "10", "--device", "cpu"],
+    }
+    for kind, command in kinds.items():
+        if args.only and kind not in args.only and not (kind == "style" and "distill" in args.only):
+            continue
+        if kind == "pix2pix" and not (root / "pairs").exists():
+            belamy("corpus", "pairs", corpus, "--out", str(root / "pairs"))
+        belamy(*command, "--out", str(root / kind))
+        if not args.only or kind in args.only:
+            report(kind, root / kind)
 
 
 if __name__ == "__main__":
