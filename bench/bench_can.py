@@ -317,7 +317,7 @@ def main() -> None:
     if args.summarize:
         summarize(args.summarize)
         return
-    from belamy.utils.machine import cpu_name
+    from machine import cpu_name
 
     plain = with_augment("plain", args.augment)
     cans = [can_variant(w, args.augment, args.style_augment) for w in args.can_weights]

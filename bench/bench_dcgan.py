@@ -14,6 +14,7 @@ import argparse
 import time
 
 import torch
+from machine import cpu_name
 from torch import nn
 
 from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
@@ -21,7 +22,6 @@ from belamy.runs.stats import StatsCollector
 from belamy.train.gan import run_phases
 from belamy.train.losses import StepBatch, get_loss
 from belamy.utils.device import autocast_context
-from belamy.utils.machine import cpu_name
 
 # ---------------------------------------------------------------- the plain reference
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import cpu_name
 from torch import nn
 
 from belamy.exhibit.engine import OnnxEngine, TorchEngine, cpu_threads
@@ -32,7 +33,6 @@ from belamy.exhibit.frames import encode_frame, resize_frame
 from belamy.generate.loader import load_generator
 from belamy.models.registry import get_architecture
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
-from belamy.utils.machine import cpu_name
 
 TARGET_FPS, TARGET_RES = 24.0, 256
 OUT_RES = (128, 256, 512)

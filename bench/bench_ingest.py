@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_name
+
 from belamy.corpus.build import build_corpus
-from belamy.utils.machine import cpu_name
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "portraits"
 

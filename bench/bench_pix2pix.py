@@ -30,9 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import cpu_name
 from PIL import Image
-
-from belamy.utils.machine import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT.parent / "shared" / "corpora" / "portraits"

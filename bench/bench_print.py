@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from belamy.utils.machine import cpu_name
+from machine import cpu_name
 
 CASES = ("naive-resize", "lanczos", "untiled-pass1", "belamy-sr")
 SIDE = 8268

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from heldout import HeldOutSplit, split_corpus
+from machine import cpu_name
 from PIL import Image
 from quality_per_compute import _watch
 from safetensors.torch import save_file
@@ -45,7 +46,6 @@ from belamy.upscale.degrade import degrade
 from belamy.upscale.tiled import upscale_tiled
 from belamy.upscale.train import SRTrainOptions, train_sr
 from belamy.upscale.upscaler import load_sr_run, load_weights
-from belamy.utils.machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, SCALE = 256, 4

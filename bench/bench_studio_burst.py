@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from belamy.utils.machine import cpu_name
+from machine import cpu_name
 
 TARGET_MB = 600
 TOKEN = "bench-token"

@@ -25,6 +25,7 @@ import time
 from types import SimpleNamespace
 
 import torch
+from machine import cpu_name
 
 from belamy.models.registry import get_architecture
 from belamy.runs.stats import StatsCollector
@@ -32,7 +33,6 @@ from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.gan import run_phases
 from belamy.train.losses import StepBatch, get_loss
 from belamy.train.options import COMMON_DEFAULTS
-from belamy.utils.machine import cpu_name
 
 
 def device_name(device: torch.device) -> str:

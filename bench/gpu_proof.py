@@ -161,7 +161,7 @@ def stop(worker: subprocess.Popen) -> None:
 
 def device_seen_from_outside() -> dict:
     """The device, named without torch: for a limit too short for the worker to start and name it."""
-    from belamy.utils.machine import cpu_name
+    from machine import cpu_name
 
     try:
         gpus = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,

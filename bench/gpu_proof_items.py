@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from belamy.utils.machine import cpu_name
+from machine import cpu_name
 
 BENCH = Path(__file__).resolve().parent
 

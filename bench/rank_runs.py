@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from heldout import HeldOutSplit
+from machine import cpu_name
 
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
-from belamy.utils.machine import cpu_name
 
 COLUMNS = ("swd_heldout", "two_sample_auc", "two_sample_auc_lowpass", "precision", "recall", "density", "coverage",
            "precision_lowpass", "recall_lowpass", "density_lowpass", "coverage_lowpass")

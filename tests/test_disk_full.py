@@ -23,7 +23,7 @@ def _no_space(*args, **kwargs):
 def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary_file(tmp_path: Path, monkeypatch):
     target = tmp_path / "out" / "picture.png"
     target.parent.mkdir()
-    monkeypatch.setattr(atomic, "_fsync_file", _no_space)
+    monkeypatch.setattr(atomic, "fsync_path", _no_space)
     with pytest.raises(BelamyError, match=r"the disk is full: could not write .*picture\.png \(.* MB free on .*\).*free space"):
         save_png(np.zeros((8, 8, 3), np.uint8), target)
     assert list(target.parent.iterdir()) == []

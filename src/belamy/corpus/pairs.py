@@ -34,7 +34,6 @@ from PIL import Image
 from belamy.corpus.contact import pick_evenly
 from belamy.corpus.store import FORMAT, Corpus, open_corpus
 from belamy.errors import BelamyError
-from belamy.utils import untrusted
 from belamy.utils.aspect import shape_for, size_of
 from belamy.utils.atomic import atomic_open, atomic_path, write_json
 from belamy.utils.grid import make_grid
@@ -89,15 +88,6 @@ def _reasons(rejects: list[dict]) -> dict[str, int]:
         key = r["reason"].split(":", 1)[0]
         counts[key] = counts.get(key, 0) + 1
     return counts
-
-
-def is_pairs(path: str | os.PathLike) -> bool:
-    """True when ``path`` holds a pair corpus (without opening its arrays)."""
-    try:
-        info = untrusted.read_json(Path(path) / "corpus.json", str(Path(path) / "corpus.json"), finite=False)
-    except (OSError, ValueError):
-        return False
-    return isinstance(info, dict) and info.get("kind") == "pairs"
 
 
 def open_pairs(path: str | os.PathLike) -> PairCorpus:

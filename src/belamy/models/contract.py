@@ -42,12 +42,6 @@ class Discriminator(Protocol):
     def penultimate(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
-def output_shape(G) -> tuple[int, int]:
-    """(height, width) of what ``G`` draws."""
-    shape = getattr(getattr(G, "cfg", None), "shape", None)
-    return tuple(shape) if shape is not None else (G.res, G.res)
-
-
 def check_generator(G, arch: str) -> None:
     if not isinstance(G, Generator):
         raise BelamyError(f"the {arch} generator does not keep belamy's generator contract",

@@ -165,10 +165,6 @@ class PatchDiscriminator(nn.Module):
         return self.head(h), feats
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def passes_needed(ratio: float, model_scale: int, overshoot: float = 1.25) -> int:
     """How many model passes to make an image ``ratio`` times larger before a final Lanczos resize.
 

@@ -71,10 +71,6 @@ def tile_layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
     return size, [round(i * (length - size) / (n - 1)) for i in range(n)]
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    return tile_layout(length, tile, overlap)[1]
-
-
 def ramp(length: int, fade: int, fade_start: bool, fade_end: bool) -> np.ndarray:
     """A 1-D blending window: 1 in the middle, a raised-cosine rise over ``fade`` px at faded ends.
 

@@ -35,9 +35,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
-        _fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -115,23 +115,14 @@ def _umask() -> int:
     return current
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file, or a folder's entries (a rename into it), to disk; a file system that cannot is let be."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
 
 
 def is_disk_full(exc: BaseException) -> bool:

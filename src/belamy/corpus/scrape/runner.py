@@ -26,7 +26,7 @@ from belamy.corpus.scrape.wikiart import (
     parse_listing,
 )
 from belamy.errors import BelamyError
-from belamy.utils.atomic import append_jsonl, write_text
+from belamy.utils.atomic import append_jsonl, fsync_path, write_text
 from belamy.utils.progress import make_progress
 
 STATE_FILE = "scrape.sqlite"
@@ -66,19 +66,6 @@ def _sidecar_line(record: dict) -> str:
     import json
 
     return json.dumps({k: record.get(k) for k in SIDECAR_FIELDS}, sort_keys=True) + "\n"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class _Scrape:
@@ -154,7 +141,7 @@ class _Scrape:
             self.report.add_failed(record["source_url"], reason)
             self._advance()
             return
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
         self.state.mark(record["wikiart_id"], "done", None, fetched.nbytes)
         with self.sidecar_lock:
             append_jsonl(self.raw / SIDECAR, {k: record.get(k) for k in SIDECAR_FIELDS})
