@@ -36,11 +36,11 @@ from heldout import SETS, HeldOutSplit, split_corpus
 
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
+from belamy.provenance.embed import save_png
 from belamy.runs.stop import StopRequest
 from belamy.train import train
 from belamy.train.options import TrainOptions
 from belamy.utils.grid import make_grid, to_uint8
-from belamy.utils.imageio import save_png
 from belamy.utils.machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,9 +21,10 @@ from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.print.label import credit_line
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
 from belamy.provenance import Record
+from belamy.provenance.embed import read_provenance, save_png
 from belamy.runs.checkpoint import module_tensors, save_checkpoint
 from belamy.upscale.upscaler import choose_upscaler
-from belamy.utils.imageio import file_sha256, read_provenance, save_png
+from belamy.utils.imageio import file_sha256
 
 PROVENANCE = {"generator": "belamy", "arch": "dcgan", "res": 64, "run": "runs/portraits", "kimg": 12.0,
               "checkpoint": "ckpt-000012000.safetensors", "checkpoint_sha256": "c0ffee" * 10 + "abcd", "seed": 42}

@@ -22,9 +22,9 @@ from belamy.generate.sample import generate
 from belamy.print.printfile import PrintOptions, make_print
 from belamy.print.signature import sign_image
 from belamy.provenance import Record, credit_line, derive, verify_image
+from belamy.provenance.embed import read_provenance, save_image
+from belamy.provenance.keys import init_identity, load_identity
 from belamy.upscale.upscaler import upscale_file
-from belamy.utils.identity import init_identity, load_identity
-from belamy.utils.imageio import read_provenance, save_image
 
 pytest.importorskip("c2pa")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -17,8 +17,8 @@ from conftest import synthetic_portraits, tiny_train_options, write_corpus
 from fastapi.testclient import TestClient
 
 from belamy.provenance import Record
+from belamy.provenance.embed import read_provenance, save_png
 from belamy.studio.app import create_app
-from belamy.utils.imageio import read_provenance, save_png
 
 LOCAL = "http://127.0.0.1:8700"
 

@@ -16,10 +16,10 @@ from belamy import __version__
 from belamy.corpus.credits import CREDITS_FILE, UNKNOWN_ARTIST, build_credits
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
+from belamy.provenance.c2pa import seal
 from belamy.provenance.record import DESIGNS, Record
 from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import seal
 
 LABEL_CM = (12.0, 8.0)  # a common size for a museum label
 

@@ -22,10 +22,12 @@ from belamy.errors import BelamyError
 from belamy.print.label import LabelText, credit_line, render_label
 from belamy.print.mockup import render_mockup
 from belamy.print.signature import CORNERS, FORMULA_TEXT, check_style, parse_color, sign_array
+from belamy.provenance.c2pa import seal
+from belamy.provenance.embed import save_png
 from belamy.provenance.record import Record, derive, upscaler_fields
 from belamy.upscale.upscaler import Upscaler, check_tiling, choose_upscaler, detail_scale, upscale_rgb
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import check_writable, open_rgb, save_png, seal
+from belamy.utils.imageio import check_writable, open_rgb
 from belamy.utils.progress import console
 
 UNITS_PER_INCH = {"cm": 2.54, "mm": 25.4, "in": 1.0}

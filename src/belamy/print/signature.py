@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
 from belamy.errors import BelamyError
+from belamy.provenance.embed import FORMATS, save_image
 from belamy.provenance.record import derive
-from belamy.utils.imageio import FORMATS, check_writable, open_rgb, save_image, to_rgb
+from belamy.utils.imageio import check_writable, open_rgb, to_rgb
 
 FORMULA = r"$\min_{G}\,\max_{D}\,\mathbb{E}_{x}[\log(D(x))] + \mathbb{E}_{z}[\log(1-D(G(z)))]$"
 # The same mathematics as a hand writes it: a plain E, as on the Belamy canvas (a script face has no double-struck E).

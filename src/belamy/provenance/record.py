@@ -351,7 +351,7 @@ def _read_json(path: Path) -> dict | None:
 
 def read_record(path: str | Path) -> Record:
     """The record an image carries (PNG iTXt, TIFF description, or the C2PA manifest); empty when none."""
-    from belamy.utils.imageio import read_provenance
+    from belamy.provenance.embed import read_provenance
 
     try:
         return Record.from_dict(read_provenance(path))
