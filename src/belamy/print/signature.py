@@ -162,11 +162,6 @@ def relative_luminance(rgb: np.ndarray) -> np.ndarray:
     return lin @ np.array([0.2126, 0.7152, 0.0722])
 
 
-def contrast_ratio(a, b) -> float:
-    la, lb = float(relative_luminance(a)), float(relative_luminance(b))
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
-
-
 def _log_contrast(lum: np.ndarray, paint) -> np.ndarray:
     lp = float(relative_luminance(paint))
     return np.log((np.maximum(lum, lp) + 0.05) / (np.minimum(lum, lp) + 0.05))
