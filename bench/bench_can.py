@@ -170,8 +170,8 @@ def sheets(run: Path, cls: Path, prefix: Path, n: int, shown: int = 64) -> torch
     from belamy.classify.store import load_classifier, normalized_entropy
     from belamy.generate.loader import load_generator
     from belamy.metrics.evaluate import FAKE_SEED_BASE, generate_for_eval
+    from belamy.provenance.embed import save_png
     from belamy.utils.grid import make_grid, to_uint8
-    from belamy.utils.imageio import save_png
 
     gen = load_generator(run, device="cpu")
     with torch.inference_mode():

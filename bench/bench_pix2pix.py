@@ -179,9 +179,9 @@ def quality(args) -> None:
     from belamy.corpus.pairs import build_pairs, open_pairs
     from belamy.generate.translate import load_translator
     from belamy.metrics.swd import swd
+    from belamy.provenance.embed import save_png
     from belamy.train import TrainOptions, train
     from belamy.utils.grid import make_grid
-    from belamy.utils.imageio import save_png
 
     torch.set_num_threads(args.threads)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ def make_sample(folder: Path, source: Path | None) -> Path:
     import numpy as np
     from PIL import Image
 
-    from belamy.utils.imageio import open_rgb, save_png
+    from belamy.provenance.embed import save_png
+    from belamy.utils.imageio import open_rgb
 
     if source is not None:
         img = open_rgb(source).resize((256, 256), Image.Resampling.LANCZOS)

@@ -37,11 +37,11 @@ from machine import cpu_name
 
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
+from belamy.provenance.embed import save_png
 from belamy.runs.stop import StopRequest
 from belamy.train import train
 from belamy.train.options import TrainOptions
 from belamy.utils.grid import make_grid, to_uint8
-from belamy.utils.imageio import save_png
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,8 @@ from belamy.curate.preference import (
 from belamy.curate.rank import generate_curated, rank_folder
 from belamy.errors import BelamyError
 from belamy.provenance import Record
-from belamy.utils.imageio import file_sha256, read_provenance, save_png
+from belamy.provenance.embed import read_provenance, save_png
+from belamy.utils.imageio import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from belamy.errors import BelamyError
+from belamy.provenance.embed import save_png
 from belamy.utils import atomic
-from belamy.utils.imageio import save_png
 
 
 def _no_space(*args, **kwargs):

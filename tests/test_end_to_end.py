@@ -12,7 +12,7 @@ from conftest import synthetic_portraits
 from PIL import Image
 
 from belamy.provenance import Record
-from belamy.utils.imageio import read_provenance
+from belamy.provenance.embed import read_provenance
 
 
 def belamy(*args: str) -> subprocess.CompletedProcess:

@@ -15,8 +15,9 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import load_generator
 from belamy.generate.sample import generate
 from belamy.provenance import Record
+from belamy.provenance.embed import read_provenance
 from belamy.runs.checkpoint import latest_checkpoint, save_checkpoint
-from belamy.utils.imageio import file_sha256, read_provenance
+from belamy.utils.imageio import file_sha256
 
 
 def pixels(path: Path) -> np.ndarray:

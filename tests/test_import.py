@@ -287,7 +287,7 @@ def test_import_cli_prints_the_licence_and_generate_reads_the_run(armed, tmp_pat
     assert proc.stdout.strip() == str(tmp_path / "run")
     assert not armed.marker.exists()
     from belamy.generate.sample import generate
-    from belamy.utils.imageio import read_provenance
+    from belamy.provenance.embed import read_provenance
 
     generate(tmp_path / "run", tmp_path / "imgs", n=2, device="cpu")
     generate(tmp_path / "run", tmp_path / "cut", n=2, device="cpu", truncation=0.5, truncation_cutoff=2)

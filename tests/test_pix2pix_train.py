@@ -18,9 +18,9 @@ from safetensors.numpy import load_file
 
 from belamy.errors import BelamyError
 from belamy.generate.translate import load_translator, translate
+from belamy.provenance.embed import read_provenance
 from belamy.train import TrainOptions, train
 from belamy.utils.atomic import read_jsonl
-from belamy.utils.imageio import read_provenance
 
 
 def options(pairs: Path, out: Path, **overrides) -> TrainOptions:

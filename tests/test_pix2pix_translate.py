@@ -18,7 +18,8 @@ from pix2pix_util import head_and_shoulders, random_pix2pix_run
 from belamy.corpus.skeleton import template
 from belamy.errors import BelamyError
 from belamy.generate.translate import load_translator, translate
-from belamy.utils.imageio import file_sha256, read_provenance
+from belamy.provenance.embed import read_provenance
+from belamy.utils.imageio import file_sha256
 from belamy.utils.video import read_comment, video_frames, write_mp4
 
 

@@ -13,7 +13,7 @@ from conftest import random_run
 from PIL import Image
 from test_limits import cli
 
-from belamy.utils.imageio import PROVENANCE_KEY, save_png
+from belamy.provenance.embed import PROVENANCE_KEY, save_png
 
 BEYOND = str(2**70)
 LAST = str(2**64 - 1)

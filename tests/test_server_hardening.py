@@ -18,8 +18,8 @@ from conftest import random_run
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from belamy.provenance.embed import save_png
 from belamy.studio.app import create_app as studio_app
-from belamy.utils.imageio import save_png
 from belamy.utils.loopback import host_allowed, is_loopback, same_origin
 
 STUDIO = "http://127.0.0.1:8700"

@@ -14,7 +14,7 @@ from belamy.errors import BelamyError
 from belamy.print import signature
 from belamy.print.signature import relative_luminance, sign_image, sign_pil, signature_box
 from belamy.provenance import Record
-from belamy.utils.imageio import read_provenance, save_png
+from belamy.provenance.embed import read_provenance, save_png
 
 
 def flat(value, size=(640, 640)) -> Image.Image:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from belamy.classify import train_classifier
 from belamy.errors import BelamyError
+from belamy.provenance.embed import save_png
 from belamy.studio.app import create_app
-from belamy.utils.imageio import save_png
 
 
 @pytest.fixture(scope="module")

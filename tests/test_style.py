@@ -173,7 +173,7 @@ def test_style_training_writes_ema_metrics_and_best(style_run: Path):
 def test_generation_from_a_style_run_is_reproducible_and_labelled(style_run: Path, tmp_path: Path):
     from belamy.generate.loader import load_generator
     from belamy.generate.sample import generate
-    from belamy.utils.imageio import read_provenance
+    from belamy.provenance.embed import read_provenance
 
     gen = load_generator(style_run, "best", device="cpu")
     assert gen.arch == "style" and gen.num_classes == 0
@@ -189,7 +189,7 @@ def test_generation_from_a_style_run_is_reproducible_and_labelled(style_run: Pat
 
 def test_conditional_training_and_generate_label(style_corpus: Path, tmp_path: Path):
     from belamy.generate.sample import generate
-    from belamy.utils.imageio import read_provenance
+    from belamy.provenance.embed import read_provenance
 
     run = train(style_options(style_corpus, tmp_path / "run", labels="label", kimg=0.032, augment="diffaugment")).run_dir
     assert json.loads((run / "run.json").read_text())["label_names"] == ["cool", "warm"]

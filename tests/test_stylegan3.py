@@ -29,9 +29,9 @@ from belamy.generate.loader import load_generator
 from belamy.importers import import_model
 from belamy.models.style import StyleDiscriminator
 from belamy.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
+from belamy.provenance.embed import read_provenance
 from belamy.provenance.record import Record
 from belamy.runs import checkpoint as ck
-from belamy.utils.imageio import read_provenance
 
 # Tiny, but every part of the design: 4 layers (2 critically sampled), -R's radial filters on the others.
 SIZES = dict(res=16, z_dim=8, w_dim=8, map_layers=2, channel_base=64, channel_max=8, num_layers=4, num_critical=2,

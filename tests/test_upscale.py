@@ -20,9 +20,9 @@ from torch import nn
 from belamy.errors import BelamyError
 from belamy.models.rrdb import RRDBNet, SRConfig, passes_needed
 from belamy.provenance import Record
+from belamy.provenance.embed import read_provenance, save_png
 from belamy.upscale.tiled import ramp, tile_layout, upscale_tiled
 from belamy.upscale.upscaler import Upscaler, choose_upscaler, load_weights, upscale_image
-from belamy.utils.imageio import read_provenance, save_png
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -19,7 +19,7 @@ from conftest import serve_in_thread  # noqa: E402
 from pix2pix_util import random_pix2pix_run  # noqa: E402
 
 from belamy.curate.db import open_db  # noqa: E402
-from belamy.utils.imageio import read_provenance  # noqa: E402
+from belamy.provenance.embed import read_provenance  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -21,7 +21,7 @@ from conftest import CHROMIUM, serve_in_thread, synthetic_portraits, tiny_train_
 
 from belamy.curate.db import open_db  # noqa: E402
 from belamy.curate.rank import rank_folder  # noqa: E402
-from belamy.utils.imageio import save_png  # noqa: E402
+from belamy.provenance.embed import save_png  # noqa: E402
 
 SHOTS = REPO / "test-artifacts" / "screenshots"
 

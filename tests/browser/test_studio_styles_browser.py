@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the shared fixtures' helpers
 
 from conftest import STYLE_NAMES, serve_in_thread, synthetic_styles, write_corpus  # noqa: E402
 
-from belamy.utils.imageio import save_png  # noqa: E402
+from belamy.provenance.embed import save_png  # noqa: E402
 
 SHOTS = REPO / "test-artifacts" / "screenshots"
 

@@ -24,10 +24,11 @@ from PIL import Image
 from belamy.attribute.project import Projector, load_discriminator
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
+from belamy.provenance.embed import save_png
 from belamy.utils import untrusted
 from belamy.utils.atomic import write_json
 from belamy.utils.grid import to_uint8
-from belamy.utils.imageio import open_rgb, save_png
+from belamy.utils.imageio import open_rgb
 from belamy.utils.progress import console
 
 CALIBRATION_VERSION = 1

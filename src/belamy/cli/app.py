@@ -148,6 +148,6 @@ def global_options(
                                   help="Write files without content credentials, even where a signing identity exists (as BELAMY_KEYS=none)."),
 ) -> None:
     if unsigned:
-        from belamy.utils.identity import write_unsigned
+        from belamy.provenance.keys import write_unsigned
 
         write_unsigned()

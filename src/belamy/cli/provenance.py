@@ -21,7 +21,7 @@ def keys_init_cmd(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing identity (files it signed stay valid, but no longer trusted here).", metavar="")] = False,
 ) -> None:
     """Make a local signing identity (a small CA and a leaf certificate, files 0600); nothing is uploaded."""
-    from belamy.utils.identity import init_identity
+    from belamy.provenance.keys import init_identity
 
     identity = init_identity(folder, name=name, force=force)
     console.print(f"signing identity {identity.subject} in {identity.folder}: every PNG, JPEG and TIFF belamy "

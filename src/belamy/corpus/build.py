@@ -35,9 +35,9 @@ from belamy.corpus.prepare import CROPS, FileResult, PrepareOptions, prepare_byt
 from belamy.corpus.sources import find_sources
 from belamy.corpus.store import FORMAT
 from belamy.errors import BelamyError
+from belamy.provenance.embed import save_png
 from belamy.utils.aspect import shape_for
 from belamy.utils.atomic import atomic_open, atomic_path, fresh_dir, write_json
-from belamy.utils.imageio import save_png
 from belamy.utils.lock import RunLock
 from belamy.utils.progress import make_progress
 

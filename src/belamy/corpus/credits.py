@@ -24,11 +24,11 @@ from pathlib import Path
 
 from belamy.corpus.sources import display_name
 from belamy.errors import BelamyError
+from belamy.provenance.record import UNKNOWN_ARTIST  # the record's credits summary counts their works
 from belamy.utils.atomic import read_jsonl, write_text
 
 CREDITS_FILE = "credits.json"
 PUBLIC_DOMAIN_YEARS = 70
-UNKNOWN_ARTIST = "unknown artist"
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
 WORK_FIELDS = ("source", "title", "year", "artist", "style", "genre", "source_url", "page_url",
                "artist_death_year", "public_domain")

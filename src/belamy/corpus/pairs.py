@@ -34,10 +34,11 @@ from PIL import Image
 from belamy.corpus.contact import pick_evenly
 from belamy.corpus.store import FORMAT, Corpus, open_corpus
 from belamy.errors import BelamyError
+from belamy.provenance.embed import save_png
 from belamy.utils.aspect import shape_for, size_of
 from belamy.utils.atomic import atomic_open, atomic_path, write_json
 from belamy.utils.grid import make_grid
-from belamy.utils.imageio import save_png, to_rgb
+from belamy.utils.imageio import to_rgb
 from belamy.utils.progress import make_progress
 
 VERSION = 1

@@ -20,8 +20,8 @@ from PIL import Image
 from belamy.corpus.contact import contact_sheet, pick_evenly
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
+from belamy.provenance.embed import save_png
 from belamy.utils.atomic import atomic_path, read_jsonl, write_text
-from belamy.utils.imageio import save_png
 
 LABEL_FIELDS = ("style", "genre", "artist", "label", "movement", "nationality", "source_site")
 MAX_DUPLICATE_GROUPS = 60

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from belamy.errors import BelamyError
 from belamy.provenance import Record, credit_line
-from belamy.utils.imageio import file_sha256, read_provenance
+from belamy.provenance.embed import read_provenance
+from belamy.utils.imageio import file_sha256
 
 DB_NAME = "belamy-studio.sqlite"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

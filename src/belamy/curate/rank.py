@@ -14,9 +14,10 @@ from belamy.curate.db import DB_NAME, IMAGE_SUFFIXES, Candidate, DecisionDB, is_
 from belamy.curate.features import DiscriminatorCache, find_checkpoint
 from belamy.curate.preference import FeatureSource, PreferenceModel, train_preference
 from belamy.errors import BelamyError
+from belamy.provenance.embed import read_provenance
 from belamy.provenance.record import Record
 from belamy.utils.atomic import atomic_path, write_text
-from belamy.utils.imageio import file_sha256, open_rgb, read_provenance
+from belamy.utils.imageio import file_sha256, open_rgb
 
 RANK_BY = ("preference", "discriminator")
 
@@ -154,8 +155,9 @@ def generate_curated(run: Path, out: Path, keep: int, oversample: int = 8, seed:
     if grid and result.selected:
         import numpy as np
 
+        from belamy.provenance.embed import save_png
         from belamy.utils.grid import make_grid
-        from belamy.utils.imageio import open_rgb, save_png
+        from belamy.utils.imageio import open_rgb
 
         kept = np.stack([np.asarray(open_rgb(p)) for p in result.selected])
         save_png(make_grid(kept), Path(out) / "grid.png", {"curated_from": str(pool), "kept": len(kept)})

@@ -20,6 +20,7 @@ from belamy.distill.student import make_student, student_config
 from belamy.distill.teacher import Teacher, downsample, load_teacher
 from belamy.errors import BelamyError
 from belamy.models.latents import latents_for_seeds
+from belamy.provenance.embed import save_png
 from belamy.runs.ema import ema_beta, make_ema, update_ema
 from belamy.runs.loop import run_task
 from belamy.runs.options import resolve_run_options
@@ -30,7 +31,6 @@ from belamy.runs.task import Task
 from belamy.utils import untrusted
 from belamy.utils.device import resolve_device
 from belamy.utils.grid import make_grid, to_uint8
-from belamy.utils.imageio import save_png
 
 HELDOUT_SEEDS = list(range(1_000_000, 1_000_016))  # never drawn in training (training z come from the RNG)
 EMA_RAMP = 0.05  # the average's half-life is at most this fraction of the images seen so far

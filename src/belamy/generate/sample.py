@@ -10,9 +10,9 @@ import torch
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
 from belamy.models.latents import check_seed
+from belamy.provenance.embed import save_png
 from belamy.runs.paths import prepare_writable
 from belamy.utils.grid import make_grid, to_pictures, to_uint8
-from belamy.utils.imageio import save_png
 from belamy.utils.progress import make_progress
 
 __all__ = ["GenerateResult", "generate", "generate_images", "to_uint8"]

@@ -24,10 +24,11 @@ import torch
 from belamy.corpus.pairs import BACKGROUNDS, fit_image
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import Pix2PixConfig, UNetGenerator
+from belamy.provenance.embed import save_png
 from belamy.runs import checkpoint as ck
 from belamy.utils import untrusted
 from belamy.utils.grid import to_pictures
-from belamy.utils.imageio import file_sha256, open_rgb, save_png
+from belamy.utils.imageio import file_sha256, open_rgb
 from belamy.utils.progress import make_progress
 from belamy.utils.video import is_video, video_frames, write_mp4
 

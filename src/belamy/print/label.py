@@ -1,9 +1,9 @@
 """A museum wall label: artist, title and date, medium, dimensions, and where the picture came from.
 
-The credit line names the model (run, checkpoint hash, seed), the code and the training corpus (how
-many paintings, by whom, and their public-domain status, from ``CORPUS/credits.json`` or the corpus
-manifest), read from the provenance the picture carries; the label is drawn with matplotlib (the formula as
-real mathematics) and written as a 300 dpi PNG, or a PDF when the file name ends in .pdf.
+The credit line is provenance's (belamy.provenance.credit_line): model, corpus, design, code. The label
+first brings the record's corpus up to date with this machine (how many paintings, by whom, and their
+public-domain status, from ``CORPUS/credits.json`` or the corpus manifest); it is drawn with matplotlib
+(the formula as real mathematics) and written as a 300 dpi PNG, or a PDF when the file name ends in .pdf.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from belamy import __version__
-from belamy.corpus.credits import CREDITS_FILE, UNKNOWN_ARTIST, build_credits
+from belamy.corpus.credits import CREDITS_FILE, build_credits
 from belamy.errors import BelamyError
 from belamy.print.signature import FORMULA
-from belamy.provenance.record import DESIGNS, Record
+from belamy.provenance.c2pa import seal
+from belamy.provenance.record import Record, corpus_section
 from belamy.utils import untrusted
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import seal
 
 LABEL_CM = (12.0, 8.0)  # a common size for a museum label
 
@@ -36,22 +35,14 @@ class LabelText:
     extra: list[str] = field(default_factory=list)
 
 
-def run_name(run: str | Path) -> str:
-    """A run as a person names it: its folder with the one above (``demo-output/run``, ``runs/belamy``)."""
-    parts = [p for p in Path(run).parts if p not in ("/", ".")]
-    return "/".join(parts[-2:]) if parts else str(run)
-
-
-def _run_corpus(provenance: dict) -> dict | None:
+def _run_corpus(rec: Record) -> dict | None:
     """The training corpus named in the picture's provenance, or in its run's run.json when that run is here."""
-    corpus = provenance.get("corpus")
-    if isinstance(corpus, dict) and corpus.get("path"):
-        return corpus
-    run = provenance.get("run")
-    if not run:
+    if rec.corpus.get("path"):
+        return dict(rec.corpus)
+    if not rec.run:
         return None
     try:
-        info = untrusted.read_json(Path(run) / "run.json", "run.json", finite=False)
+        info = untrusted.read_json(Path(rec.run) / "run.json", "run.json", finite=False)
     except (OSError, ValueError):
         return None
     corpus = info.get("corpus") if isinstance(info, dict) else None
@@ -81,84 +72,19 @@ def _corpus_credits(folder: Path) -> dict | None:
         return None
 
 
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def label_record(provenance: dict | None) -> Record:
+    """The picture's record with its training corpus as it is on this machine, for the label's credit line.
 
-
-def corpus_credit(provenance: dict) -> str | None:
-    """One sentence on the paintings the model learned from: how many, by whom, and their public-domain status."""
-    corpus = _run_corpus(provenance)
-    if corpus is None:
-        return None
-    name = Path(corpus["path"]).name
-    folder = _find_corpus(corpus["path"], provenance.get("run"))
-    credits = _corpus_credits(folder) if folder is not None else None
-    if credits is None:
-        count = corpus.get("count")
-        many = f"{count:,} paintings" if isinstance(count, int) else "paintings"
-        return f"Trained on {many} from the corpus “{name}” (its credits are not on this machine)."
-    counts = credits["counts"]
-    works = counts.get("works", 0)
-    known = [a for a in credits.get("artists", []) if a.get("name") and a["name"] != UNKNOWN_ARTIST]
-    if known:
-        top = [a["name"] for a in known[:3]]
-        who = (f"by {len(known)} artist{'s' if len(known) != 1 else ''}"
-               + (f", chiefly {_and(top)}" if len(known) > 3 else f": {_and(top)}"))
-        unattributed = works - sum(a.get("works", 0) for a in known)
-        if unattributed > 0:
-            who += f" ({unattributed:,} unattributed)"
-    else:
-        who = "their artists not recorded"
-    pd, not_pd, unknown = counts.get("public_domain", 0), counts.get("not_public_domain", 0), counts.get("unknown", 0)
-    if works and pd == works:
-        status = "all in the public domain"
-    elif works and unknown == works:
-        status = "public-domain status unknown"
-    else:
-        status = f"{pd:,} in the public domain, {not_pd:,} not yet, {unknown:,} unknown"
-    return f"Trained on {works:,} paintings from the corpus “{name}”, {who}; {status}."
-
-
-def flat_provenance(provenance: dict | None) -> dict:
-    """The keys this label reads (arch, res, kimg, run, checkpoint_sha256, seed, corpus), from a record of any version."""
+    The corpus is the one the record names, else the one its run's run.json names; when its folder is here
+    (where it was recorded, or beside the run), its credits are read now: ``CORPUS/credits.json``, else
+    worked out from the manifest. A corpus that is not here keeps what the record says of it."""
     rec = Record.from_dict(provenance)
-    flat = {k: rec.model.get(k) for k in ("arch", "res", "run", "kimg", "checkpoint_sha256")}
-    flat.update(seed=rec.seed, corpus=rec.corpus or None, generator="belamy" if rec.is_generated else None,
-                after=rec.code.get("after") or DESIGNS.get(rec.model.get("arch") or "", {}).get("after"))
-    return {k: v for k, v in flat.items() if v is not None}
-
-
-def credit_line(provenance: dict | None, upscaler: dict | None = None, extra: str | None = None) -> str:
-    """Model, corpus, network design and code, in one paragraph, from whatever provenance is known."""
-    prov = flat_provenance(provenance)
-    parts = []
-    if prov.get("generator") == "belamy" or prov.get("checkpoint_sha256"):
-        model = f"{prov.get('arch', 'GAN')} at {prov['res']}²" if prov.get("res") else prov.get("arch", "GAN")
-        bits = [f"Model: belamy {model}"]
-        if isinstance(prov.get("kimg"), int | float):
-            images = round(prov["kimg"] * 1000)
-            bits.append(f"trained {prov['kimg']:.3g} kimg ({images:,} images shown)")
-        if prov.get("run"):
-            bits.append(f"run “{run_name(prov['run'])}”")
-        if prov.get("checkpoint_sha256"):
-            bits.append(f"checkpoint sha256 {prov['checkpoint_sha256'][:12]}")
-        if prov.get("seed") is not None:
-            bits.append(f"seed {prov['seed']}")
-        parts.append(", ".join(bits) + ".")
-        corpus = corpus_credit(prov)
-        if corpus:
-            parts.append(corpus)
-        if prov.get("after"):
-            parts.append(f"Network design after {prov['after']}.")
-    else:
-        parts.append("Source image without belamy provenance.")
-    if upscaler:
-        name = upscaler.get("architecture") or upscaler.get("upscaler")
-        parts.append(f"Enlarged with {name}.")
-    parts.append(f"Code: belamy {__version__} (Apache-2.0).")
-    if extra:
-        parts.append(extra.strip())
-    return " ".join(parts)
+    corpus = _run_corpus(rec)
+    if corpus is None:
+        return rec
+    folder = _find_corpus(str(corpus["path"]), rec.run)
+    rec.corpus = corpus if folder is None else corpus_section({**corpus, "path": str(folder)}, _corpus_credits(folder))
+    return rec
 
 
 def render_label(text: LabelText, out: Path, dpi: int = 300) -> Path:

@@ -19,13 +19,16 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from belamy.errors import BelamyError
-from belamy.print.label import LabelText, credit_line, render_label
+from belamy.print.label import LabelText, label_record, render_label
 from belamy.print.mockup import render_mockup
 from belamy.print.signature import CORNERS, FORMULA_TEXT, check_style, parse_color, sign_array
+from belamy.provenance.c2pa import seal
+from belamy.provenance.credit import credit_line
+from belamy.provenance.embed import save_png
 from belamy.provenance.record import Record, derive, upscaler_fields
 from belamy.upscale.upscaler import Upscaler, check_tiling, choose_upscaler, detail_scale, upscale_rgb
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import check_writable, open_rgb, save_png, seal
+from belamy.utils.imageio import check_writable, open_rgb
 from belamy.utils.progress import console
 
 UNITS_PER_INCH = {"cm": 2.54, "mm": 25.4, "in": 1.0}
@@ -279,7 +282,7 @@ def make_print(opts: PrintOptions) -> PrintResult:
         text = LabelText(
             title=title, artist=opts.artist, date=date, medium=opts.medium,
             dimensions=f"{size.describe()} ({W} × {H} px at {opts.dpi} dpi)",
-            credit=credit_line(source_prov.to_dict(), upscaler.provenance, opts.credit),
+            credit=credit_line(label_record(source_prov.to_dict()), upscaler=upscaler.provenance, extra=opts.credit),
             extra=[grown.label_line(upscaler.name)],
         )
         render_label(text, label_path)

@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image, ImageColor, ImageFilter
 
 from belamy.errors import BelamyError
+from belamy.provenance.embed import FORMATS, save_image
 from belamy.provenance.record import derive
-from belamy.utils.imageio import FORMATS, check_writable, open_rgb, save_image, to_rgb
+from belamy.utils.imageio import check_writable, open_rgb, to_rgb
 
 FORMULA = r"$\min_{G}\,\max_{D}\,\mathbb{E}_{x}[\log(D(x))] + \mathbb{E}_{z}[\log(1-D(G(z)))]$"
 # The same mathematics as a hand writes it: a plain E, as on the Belamy canvas (a script face has no double-struck E).
@@ -159,11 +160,6 @@ def relative_luminance(rgb: np.ndarray) -> np.ndarray:
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     return lin @ np.array([0.2126, 0.7152, 0.0722])
-
-
-def contrast_ratio(a, b) -> float:
-    la, lb = float(relative_luminance(a)), float(relative_luminance(b))
-    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 
 
 def _log_contrast(lum: np.ndarray, paint) -> np.ndarray:

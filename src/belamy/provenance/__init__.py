@@ -1,9 +1,11 @@
-"""Provenance: one record of where a picture came from, content credentials over it, and checks.
+"""Provenance: one record of where a picture came from, in the picture, signed, checked and put into words.
 
-The record (``Record``: model, corpus, code, generation, steps) is written by every stage; C2PA
-signing happens in the one image-writing path (belamy.utils.imageio); ``verify_image`` checks a file;
-``credit_line`` turns a record into words. This folder sits below every stage: it imports only
-belamy.utils and belamy.errors.
+One module a job: ``record`` (the ``Record`` every stage writes and extends), ``embed`` (the record in
+the PNG, JPEG and TIFF files belamy writes, and read back: the one image-writing path), ``c2pa``
+(content credentials: signing and reading manifests), ``keys`` (this machine's signing identity),
+``credit`` (``credit_line``: the record in words, for `belamy verify`, the gallery and the wall label)
+and ``verify`` (``verify_image``). Every stage imports this folder, never the other way round: it
+imports belamy.utils and belamy.errors, and asks belamy.models.registry whose design an architecture is.
 """
 
 from belamy.provenance.credit import credit_line

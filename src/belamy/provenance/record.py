@@ -26,21 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belamy import __version__
+from belamy.errors import BelamyError
+from belamy.provenance.c2pa import TRAINED_ALGORITHMIC_MEDIA
+from belamy.provenance.embed import read_provenance
 from belamy.utils import untrusted
+from belamy.utils.imageio import file_sha256
 
 SCHEMA = "belamy-provenance"
 VERSION = 2
 SECTIONS = ("model", "corpus", "code", "generation")
 
-# Who designed each network: the lineage a credit line names.
-DESIGNS = {
-    "dcgan": {"design": "DCGAN (Radford et al., 2015) configured as in art-DCGAN by Robbie Barrat",
-              "after": "art-DCGAN (Robbie Barrat)"},
-    "style": {"design": "StyleGAN2-ADA (Karras et al., 2020), re-implemented in plain PyTorch",
-              "after": "StyleGAN2-ADA (Karras et al.)"},
-    "stylegan3": {"design": "StyleGAN3 (Karras et al., 2021), re-implemented in plain PyTorch",
-                  "after": "StyleGAN3 (Karras et al.)"},
-}
 # The C2PA action each stage's step stands for (https://c2pa.org: standard action names).
 STAGE_ACTIONS = {
     "upscale": ("c2pa.resized",),
@@ -49,7 +44,8 @@ STAGE_ACTIONS = {
     "translate": ("c2pa.edited",),
     "mockup": ("c2pa.edited",),  # framed on a wall (c2pa.placed would need a second ingredient)
 }
-TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+# The name a ``belamy-credits`` document (belamy.corpus.credits) gives the works nobody is credited for.
+UNKNOWN_ARTIST = "unknown artist"
 # Version-1 keys and the section each moves to.
 _V1_MODEL = {"arch": "arch", "res": "res", "run": "run", "checkpoint": "checkpoint",
              "checkpoint_sha256": "checkpoint_sha256", "kimg": "kimg"}
@@ -273,8 +269,6 @@ def corpus_section(corpus: dict | None, credits: dict | None = None) -> dict:
         section.setdefault("name", path.name)
         manifest = path / "manifest.jsonl"
         if "manifest_sha256" not in section and manifest.is_file():
-            from belamy.utils.imageio import file_sha256
-
             section["manifest_sha256"] = file_sha256(manifest)
         info = _read_json(path / "corpus.json")
         if info:
@@ -293,17 +287,24 @@ def corpus_section(corpus: dict | None, credits: dict | None = None) -> dict:
 
 
 def credits_summary(credits: dict, top: int = 12) -> dict:
-    """Counts and the best-represented artists of a ``belamy-credits`` document."""
+    """Counts and the best-represented artists of a ``belamy-credits`` document (``unattributed``: the works
+    of no known artist, which the document lists as one artist, ``UNKNOWN_ARTIST``)."""
     counts = dict(credits.get("counts") or {})
     artists = [a for a in credits.get("artists") or [] if isinstance(a, dict)]
     summary = {
         "works": counts.get("works"), "artists": counts.get("artists", len(artists)),
         "public_domain": counts.get("public_domain"), "not_public_domain": counts.get("not_public_domain"),
         "unknown": counts.get("unknown"), "rule": credits.get("rule"),
+        "unattributed": sum(count_of(a.get("works")) for a in artists if a.get("name") in (None, "", UNKNOWN_ARTIST)),
         "top_artists": [{"name": a.get("name"), "works": a.get("works"), "public_domain": a.get("public_domain")}
                         for a in artists[:top]],
     }
     return {k: v for k, v in summary.items() if v is not None}
+
+
+def count_of(value) -> int:
+    """A count as a record or credits document states it; 0 for anything that is not a whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def code_section(arch: str | None) -> dict:
@@ -311,10 +312,23 @@ def code_section(arch: str | None) -> dict:
     commit = git_commit()
     if commit:
         section["git_commit"] = commit
-    if arch in DESIGNS:
-        section["design"] = DESIGNS[arch]["design"]
-        section["after"] = DESIGNS[arch]["after"]
+    design = architecture_design(arch)
+    if design:
+        section["design"] = design
     return section
+
+
+def architecture_design(arch: str | None) -> str | None:
+    """Whose network design ``arch`` follows, as its architecture declares; None for a name belamy does
+    not register (an imported or since-renamed network: its picture still gets a credit line)."""
+    if not arch:
+        return None
+    from belamy.models.registry import get_architecture  # builds torch modules: only when asked
+
+    try:
+        return get_architecture(str(arch)).design or None
+    except BelamyError:
+        return None
 
 
 @functools.cache
@@ -351,8 +365,6 @@ def _read_json(path: Path) -> dict | None:
 
 def read_record(path: str | Path) -> Record:
     """The record an image carries (PNG iTXt, TIFF description, or the C2PA manifest); empty when none."""
-    from belamy.utils.imageio import read_provenance
-
     try:
         return Record.from_dict(read_provenance(path))
     except (OSError, ValueError):
@@ -365,8 +377,6 @@ def derive(source: str | Path, stage: str, **fields) -> Record:
     ``fields`` are the stage's settings; the source's file name and SHA-256 are added as ``input`` and
     ``input_sha256``. This is what `belamy upscale`, `sign`, `print` and `translate` write.
     """
-    from belamy.utils.imageio import file_sha256
-
     source = Path(source)
     rec = read_record(source)
     sha = file_sha256(source) if source.is_file() else None

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belamy.errors import BelamyError
+from belamy.provenance.c2pa import belamy_assertion, pixel_digest, read_store
 from belamy.provenance.credit import credit_line
+from belamy.provenance.embed import read_provenance
 from belamy.provenance.record import Record
 
 UNTRUSTED = "signingCredential.untrusted"
@@ -119,9 +121,6 @@ class Verification:
 
 def verify_image(path: str | Path) -> Verification:
     """Check an image's credentials; never raises for a tampered or foreign file (that is the answer)."""
-    from belamy.utils.credentials import belamy_assertion, pixel_digest, read_store
-    from belamy.utils.imageio import read_provenance
-
     path = Path(path)
     if not path.is_file():
         raise BelamyError(f"image not found: {path}", "check the path")
@@ -185,8 +184,6 @@ def _chain(manifests: dict, label: str | None, trusted: bool = True) -> list[Cha
     """From the first picture to this one, following each manifest's parent ingredient. Each parent is
     trusted when its child is and the child's signer recorded its signer as trusted (belamy signs with
     its own CA as trust anchor; the record is part of what the child's signature covers)."""
-    from belamy.utils.credentials import belamy_assertion
-
     links: list[ChainLink] = []
     seen = set()
     while label and label in manifests and label not in seen:

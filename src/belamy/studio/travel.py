@@ -11,9 +11,9 @@ from belamy.curate.db import Candidate
 from belamy.curate.features import find_checkpoint
 from belamy.errors import BelamyError
 from belamy.generate.latent_paths import slerp
+from belamy.provenance.embed import save_png
 from belamy.provenance.record import Record
 from belamy.utils.grid import to_pictures
-from belamy.utils.imageio import save_png
 
 
 def class_of(gen, c: Candidate) -> int:

@@ -19,6 +19,7 @@ from belamy.errors import BelamyError
 from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
 from belamy.models.registry import get_architecture
+from belamy.provenance.embed import save_png
 from belamy.runs import checkpoint as ck
 from belamy.runs import distributed as dd
 from belamy.runs.data import RealBatches, corpus_labels, fit_shape
@@ -32,7 +33,6 @@ from belamy.train.options import TrainOptions
 from belamy.train.transfer import init_model_config, load_init, read_init
 from belamy.utils.device import autocast_context, resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
-from belamy.utils.imageio import save_png
 from belamy.utils.progress import console
 
 

@@ -19,6 +19,7 @@ from belamy.corpus.pairs import open_pairs
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import init_weights
 from belamy.models.registry import get_architecture
+from belamy.provenance.embed import save_png
 from belamy.runs import distributed as dd
 from belamy.runs.data import RealBatches, fit_shape
 from belamy.runs.paths import RunPaths
@@ -29,7 +30,6 @@ from belamy.train.losses import StepBatch, get_loss
 from belamy.train.options import TrainOptions
 from belamy.utils.device import resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
-from belamy.utils.imageio import save_png
 from belamy.utils.progress import console
 
 HOLDOUT_SEED = 20170

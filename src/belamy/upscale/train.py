@@ -25,6 +25,7 @@ from PIL import Image
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
 from belamy.models.rrdb import PatchDiscriminator, RRDBNet, SRConfig
+from belamy.provenance.embed import save_png
 from belamy.runs import checkpoint as ck
 from belamy.runs.data import RealBatches
 from belamy.runs.ema import update_ema, warmup_beta
@@ -37,7 +38,6 @@ from belamy.runs.task import Task
 from belamy.upscale.degrade import degrade
 from belamy.upscale.upscaler import SR_FORMAT
 from belamy.utils.device import resolve_device
-from belamy.utils.imageio import save_png
 
 SAMPLE_COUNT = 4
 RUN_FORMAT = "belamy-sr-run"

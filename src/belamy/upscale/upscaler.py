@@ -191,8 +191,9 @@ def check_tiling(tile: int, overlap: int) -> None:
 def upscale_file(image: Path, out: Path, scale: int = 4, model: Path | None = None, weights: Path | None = None,
                  method: str = "auto", tile: int = 256, overlap: int = 16, device: str = "auto") -> Path:
     """`belamy upscale`: read any image, enlarge it ``scale`` times, write it (PNG keeps provenance)."""
+    from belamy.provenance.embed import FORMATS, save_image
     from belamy.provenance.record import derive, upscaler_fields
-    from belamy.utils.imageio import FORMATS, check_image_file, check_writable, save_image
+    from belamy.utils.imageio import check_image_file, check_writable
 
     image, out = Path(image), Path(out)
     if scale not in (2, 4, 8):

@@ -20,8 +20,8 @@ from belamy.errors import BelamyError
 from belamy.exhibit.frames import resize_frame
 from belamy.generate.latent_paths import circle_point, slerp, smoothstep
 from belamy.models.latents import check_seed
+from belamy.provenance.c2pa import seal
 from belamy.utils.atomic import atomic_path
-from belamy.utils.imageio import seal
 from belamy.utils.progress import make_progress
 
 MODES = ("slerp", "noise")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from belamy import __version__
 from belamy.errors import BelamyError
+from belamy.provenance.keys import Identity, load_identity
 from belamy.utils import untrusted
-from belamy.utils.identity import Identity, load_identity
 
 ASSERTION = "org.belamy.provenance"
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".tif": "image/tiff",
@@ -115,8 +115,9 @@ def _context(trust_anchors: bytes):
                           "run `belamy keys init --force` for a new identity") from None
 
 
-def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path | None = None,
-         actions: list[dict] | None = None, identity: Identity | None = None) -> bool:
+def seal(tmp: str | os.PathLike, target: str | os.PathLike, provenance: dict | None = None,
+         parent: str | os.PathLike | None = None, actions: list[dict] | None = None,
+         identity: Identity | None = None) -> bool:
     """Sign the finished file ``tmp`` (about to be renamed to ``target``) in place, when an identity exists.
 
     Returns whether it was signed. ``parent`` is the file the picture was made from (an ingredient);
@@ -125,6 +126,7 @@ def seal(tmp: Path, target: Path, provenance: dict | None = None, parent: Path |
     identity = identity or load_identity()
     if identity is None:
         return False
+    tmp, target, parent = Path(tmp), Path(target), Path(parent) if parent else None
     mime = MIME_TYPES.get(Path(target).suffix.lower())
     if mime is None:
         return False
