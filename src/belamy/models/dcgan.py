@@ -18,7 +18,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models import limits
-from belamy.models.registry import Architecture, EMAOptions, register
+from belamy.models.registry import Architecture, EMAOptions, one_pass_features, register
 from belamy.utils.aspect import ASPECTS, AspectShaped, check_aspect
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
@@ -212,7 +212,7 @@ register(Architecture(
     # A G average (--ema-kimg, off by default as in art-DCGAN) draws the samples when it is on.
     options=(EMAOptions,),
     base_loss="nonsat",
-    feature_hook=DCGANDiscriminator.logits_and_features,
+    feature_hook=one_pass_features,
     summary="Belamy's DCGAN, configured as art-DCGAN (64² or 128²)",
     design="DCGAN (Radford, Metz and Chintala 2015), configured as in art-DCGAN by Robbie Barrat",
 ))

@@ -80,6 +80,11 @@ class Architecture:
     design: str = ""  # whose network design it follows, for credits and provenance
 
 
+def one_pass_features(D: nn.Module, x) -> tuple[Any, Any]:
+    """The feature hook of a discriminator with ``logits_and_features``: logits and penultimate features, one pass."""
+    return D.logits_and_features(x)
+
+
 _ARCHITECTURES: dict[str, Architecture] = {}
 _ALIASES: dict[str, str] = {}
 

@@ -29,7 +29,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models import limits
-from belamy.models.registry import Architecture, EMAOptions, LabelOptions, register
+from belamy.models.registry import Architecture, EMAOptions, LabelOptions, one_pass_features, register
 from belamy.models.style_layers import (
     Conv2d,
     FullyConnected,
@@ -459,10 +459,18 @@ class StyleDiscriminator(nn.Module):
         return self.features(img)
 
 
-# StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on; the G_ema half-life grows with the batch.
-TRAINING_DEFAULTS = {"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada",
-                     "ema_kimg": lambda run: run.batch * 10 / 32}
-TRAINING_OPTIONS = (StyleNetworkOptions, EMAOptions, LabelOptions)
+# How the StyleGAN networks (this one and stylegan3) train: StyleGAN2's loss and options, and
+# StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on; a G_ema half-life that grows
+# with the batch.
+TRAINING = dict(
+    default_loss="stylegan2",
+    options=(StyleNetworkOptions, EMAOptions, LabelOptions),
+    defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada",
+              "ema_kimg": lambda run: run.batch * 10 / 32},
+    base_loss="stylegan2",
+    equalized=True,
+    feature_hook=one_pass_features,
+)
 
 register(Architecture(
     name="stylegan2",
@@ -471,13 +479,8 @@ register(Architecture(
     make_generator=StyleGenerator,
     make_discriminator=StyleDiscriminator,
     make_config=style_config,
-    default_loss="stylegan2",
     losses=("stylegan2", "can"),
-    options=TRAINING_OPTIONS,
-    defaults=TRAINING_DEFAULTS,
-    base_loss="stylegan2",
-    equalized=True,
-    feature_hook=StyleDiscriminator.logits_and_features,
+    **TRAINING,
     summary="StyleGAN2-ADA (mapping network, modulated convolutions, G_ema), 16² to 1024²",
     design="StyleGAN2-ADA (Karras et al. 2020)",
 ))

@@ -35,8 +35,7 @@ from belamy.models import limits
 from belamy.models.registry import Architecture, register
 from belamy.models.style import (
     LAYERS_EXACT,
-    TRAINING_DEFAULTS,
-    TRAINING_OPTIONS,
+    TRAINING,
     MappingConfig,
     MappingNetwork,
     StyleConfig,
@@ -435,15 +434,10 @@ register(Architecture(
     make_generator=StyleGAN3Generator,
     make_discriminator=make_discriminator,
     make_config=stylegan3_config,
-    default_loss="stylegan2",
     losses=("stylegan2",),
     # NVlabs/stylegan3's train.py for StyleGAN3: G lr 0.0025, D lr 0.002, betas (0, 0.99), and
     # StyleGAN2-ADA's G_ema half-life, as the reference keeps.
-    options=TRAINING_OPTIONS,
-    defaults=TRAINING_DEFAULTS,
-    base_loss="stylegan2",
-    equalized=True,
-    feature_hook=StyleDiscriminator.logits_and_features,
+    **TRAINING,
     summary="StyleGAN3 (alias-free): -T or -R imported from NVlabs/stylegan3 pickles and fine-tuned; new runs -T; 16² to 1024²",
     design="StyleGAN3 (Karras et al. 2021)",
 ))
