@@ -293,5 +293,6 @@ def test_the_option_names_come_from_the_registries():
 
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
-    for name in ("dcgan", "style", "nonsat", "minimax", "stylegan2"):
+    for name in ("dcgan", "stylegan2 (StyleGAN2-ADA", "nonsat", "minimax", "stylegan2:", "--can-weight", "--r1-gamma"):
         assert name in text
+    assert text.count("also --arch style") == 1  # the old name, said once
