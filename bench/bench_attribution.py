@@ -94,7 +94,7 @@ def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
         settings = dict(settings)
         extra = {k: settings.pop(k) for k in ("channel_base", "channel_max") if k in settings}
         started = time.time()
-        result = train(TrainOptions(corpus=corpus, out=out, res=RES, device="cpu", tick_kimg=2.0, snapshot_ticks=5,
+        result = train(TrainOptions.of(corpus=corpus, out=out, res=RES, device="cpu", tick_kimg=2.0, snapshot_ticks=5,
                                     grid_size=16, keep=1, resume=resume, **settings, **extra))
         if result.interrupted:  # stopped (Ctrl-C, SIGTERM): not done; the next start resumes it
             raise SystemExit(130)

@@ -112,7 +112,7 @@ def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Pat
 
     run = out / f"{variant}-{arch.replace('=', '-')}"
     stop = StopRequest()
-    options = TrainOptions(corpus=corpus, out=run, res=res, kimg=100_000, tick_kimg=1.0, snapshot_ticks=5,
+    options = TrainOptions.of(corpus=corpus, out=run, res=res, kimg=100_000, tick_kimg=1.0, snapshot_ticks=5,
                            grid_size=16, device="cpu", seed=seed, **variant_options(variant, arch))
     start_cpu, started = time.process_time(), time.perf_counter()
     done = threading.Event()

@@ -165,10 +165,10 @@ def train_speed(args) -> None:
             build_corpus(PORTRAITS, tmp / f"c{res}", size=res, limit=64, workers=1)
             build_pairs(tmp / f"c{res}", tmp / f"p{res}")
             for ngf in args.ngf:
-                result = train(TrainOptions(corpus=tmp / f"p{res}", out=tmp / f"r{res}-{ngf}", arch="pix2pix", res=res,
+                result = train(TrainOptions.of(corpus=tmp / f"p{res}", out=tmp / f"r{res}-{ngf}", arch="pix2pix", res=res,
                                             kimg=args.kimg, batch=args.batch, ngf=ngf, ndf=ngf,
                                             tick_kimg=args.kimg / 2, snapshot_ticks=100, device="cpu",
-                                            extra={"holdout": 0.1}))
+                                            holdout=0.1))
                 rec = result.last_record  # the second tick: past the first steps' warm-up
                 print(f"{f'{res}² ngf {ngf}':<18}{rec['sec_per_kimg']:>10.1f}{rec['img_per_s']:>9.2f}")
 
@@ -192,9 +192,9 @@ def quality(args) -> None:
             build_corpus(PORTRAITS, OUT / f"corpus-{args.res}", size=args.res, workers=1)
             build_pairs(OUT / f"corpus-{args.res}", pairs)
         started = time.process_time()
-        train(TrainOptions(corpus=pairs, out=run, arch="pix2pix", res=args.res, minutes=args.minutes, batch=args.batch,
+        train(TrainOptions.of(corpus=pairs, out=run, arch="pix2pix", res=args.res, minutes=args.minutes, batch=args.batch,
                            ngf=args.ngf, ndf=args.ngf, tick_kimg=0.5, snapshot_ticks=2, grid_size=12, device="cpu",
-                           resume=(run / "checkpoints").is_dir(), extra={"holdout": 0.2, "fm_weight": args.fm}))
+                           resume=(run / "checkpoints").is_dir(), holdout=0.2, fm_weight=args.fm))
         print(f"trained {args.minutes} wall minutes, {(time.process_time() - started) / 60:.1f} CPU minutes of this process")
     import json
 

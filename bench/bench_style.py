@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from types import SimpleNamespace
+from pathlib import Path
 
 import torch
 from machine import cpu_name
@@ -32,7 +32,7 @@ from belamy.runs.stats import StatsCollector
 from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.gan import run_phases
 from belamy.train.losses import StepBatch, get_loss
-from belamy.train.options import COMMON_DEFAULTS
+from belamy.train.options import COMMON_DEFAULTS, TrainOptions
 
 
 def device_name(device: torch.device) -> str:
@@ -47,13 +47,14 @@ def sync(device: torch.device) -> None:
 
 
 def make_style_step(res: int, batch: int, device: torch.device, layers: str | None = None, **widths):
-    arch = get_architecture("style")
+    arch = get_architecture("stylegan2")
     cfg = arch.make_config(res=res, layers=layers, **widths)
     G = arch.make_generator(cfg).to(device, memory_format=torch.channels_last)
     D = arch.make_discriminator(cfg).to(device, memory_format=torch.channels_last)
     augment = AdaptiveAugment(p=0.2).to(device)
     gamma = 0.0002 * res * res / batch
-    loss = get_loss("stylegan2")(G, D, SimpleNamespace(r1_gamma=gamma, r1_interval=16, style_mixing=0.9), augment)
+    options = TrainOptions.of(corpus=Path(), out=Path(), r1_gamma=gamma, r1_interval=16, style_mixing=0.9)
+    loss = get_loss("stylegan2")(G, D, options, augment)
     opt_G = torch.optim.Adam(G.parameters(), lr=2.5e-3, betas=(0.0, 0.99), fused=True)
     lr, betas = loss.optimizer_settings("D", 2.5e-3, (0.0, 0.99))
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=True)

@@ -118,7 +118,7 @@ def main() -> None:
     from belamy.train.options import TrainOptions
 
     run = args.work / "run"
-    train(TrainOptions(corpus=args.corpus, out=run, arch="style", res=sizes.ddp_res, batch=sizes.ddp_batch,
+    train(TrainOptions.of(corpus=args.corpus, out=run, arch="style", res=sizes.ddp_res, batch=sizes.ddp_batch,
                        kimg=sizes.ddp_kimg, tick_kimg=sizes.ddp_kimg / 2, device="auto", grid_size=4,
                        **train_widths(sizes)))
     result = {"rank": info.rank, "device": str(device), "backend": backend,

@@ -295,7 +295,7 @@ def resume(ctx: ProofContext, note) -> dict:
     log = open(work / "killed.log", "wb")  # noqa: SIM115 - the process writes to it until killed
     proc = subprocess.Popen(command, env=child_env(), stdout=log, stderr=log)
     try:
-        train(TrainOptions(corpus=corpus, out=work / "whole", kimg=target_kimg, **settings))
+        train(TrainOptions.of(corpus=corpus, out=work / "whole", kimg=target_kimg, **settings))
         while len(list_checkpoints(killed / "checkpoints")) < 2:
             if proc.poll() is not None:
                 raise ProofError(f"training exited ({proc.returncode}) before it could be killed: "
@@ -312,7 +312,7 @@ def resume(ctx: ProofContext, note) -> dict:
     note("killed_at_kimg", reached)
     if reached >= target_kimg:
         raise ProofError(f"the run reached {reached:g} kimg before it was killed: raise RESUME_TICKS")
-    train(TrainOptions(corpus=corpus, out=killed, resume=True, kimg=target_kimg, device="auto"))
+    train(TrainOptions.of(corpus=corpus, out=killed, resume=True, kimg=target_kimg, device="auto"))
     a, b = (load_file(str(latest_checkpoint(run / "checkpoints").with_suffix(".safetensors")))
             for run in (killed, work / "whole"))
     if a.keys() != b.keys():

@@ -95,7 +95,7 @@ def train_until(spec: str, corpus: Path, run: Path, res: int, budget_s: float, c
     """Train ``spec`` (resuming ``run`` if asked) until ``clock()`` reaches ``budget_s``; returns images seen."""
     stop = StopRequest()
     arch, overrides = parse_variant(spec)
-    options = TrainOptions(corpus=corpus, out=run, arch=arch if not resume else None, res=res if not resume else None,
+    options = TrainOptions.of(corpus=corpus, out=run, arch=arch if not resume else None, res=res if not resume else None,
                            kimg=100_000, tick_kimg=1.0, snapshot_ticks=1000, grid_size=16, device="auto",
                            resume=resume, **({} if resume else overrides))
     done = threading.Event()

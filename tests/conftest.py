@@ -110,7 +110,7 @@ def tiny_train_options(corpus: Path, out: Path, **overrides):
     settings = dict(corpus=corpus, out=out, arch="dcgan", res=32, kimg=0.256, batch=16, ngf=8, ndf=8, nz=16,
                     tick_kimg=0.064, snapshot_ticks=2, keep=3, seed=3, device="cpu", grid_size=4)
     settings.update(overrides)
-    return TrainOptions(**settings)
+    return TrainOptions.of(**settings)
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def style_options(corpus: Path, out: Path, **overrides) -> TrainOptions:
                     channel_max=32, batch=8, kimg=0.032, tick_kimg=0.016, snapshot_ticks=1, grid_size=4,
                     r1_interval=2, seed=3, device="cpu")
     settings.update(overrides)
-    return TrainOptions(**settings)
+    return TrainOptions.of(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_dcgan_trains_a_portrait_corpus_in_its_shape_or_in_square_crops(portrait
     from belamy.generate.loader import load_generator
 
     def run(folder: str, **extra) -> Path:
-        return train(TrainOptions(corpus=portrait_corpus, out=tmp_path / folder, arch="dcgan", res=16, kimg=0.016,
+        return train(TrainOptions.of(corpus=portrait_corpus, out=tmp_path / folder, arch="dcgan", res=16, kimg=0.016,
                                   batch=8, ngf=4, ndf=4, nz=8, tick_kimg=0.016, snapshot_ticks=1, grid_size=4,
                                   device="cpu", **extra)).run_dir
 

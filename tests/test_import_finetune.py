@@ -78,12 +78,13 @@ def test_fine_tuning_an_imported_model_resumes_exactly(corpus, tmp_path, monkeyp
 
 def test_a_run_made_before_the_exact_layers_resumes_with_its_own(corpus, tmp_path, monkeypatch, one_torch_thread):
     """A class-conditional style run as belamy wrote it before layer variants (no "layers" in its
-    config, D's two-layer label_map) resumes with those layers, exactly as if never stopped."""
+    config, D's two-layer label_map, "arch": "style") resumes with those layers, exactly as if never stopped."""
     import belamy.train.gan as gan
 
     def old_config(opts, arch, label_names):
-        current = style_config(res=opts.res, nz=opts.nz, ngf=opts.ngf, ndf=opts.ndf, w_dim=opts.w_dim,
-                               map_layers=opts.map_layers, channel_max=opts.channel_max, label_names=label_names)
+        current = style_config(res=opts.res, nz=opts.nz, ngf=opts.ngf, ndf=opts.ndf, w_dim=opts.settings["w_dim"],
+                               map_layers=opts.settings["map_layers"], channel_max=opts.settings["channel_max"],
+                               label_names=label_names)
         return StyleConfig.from_dict({k: v for k, v in current.to_dict().items() if k not in NEW_KEYS})
 
     widths = dict(res=16, nz=8, ngf=2, ndf=2, w_dim=8, map_layers=1, channel_max=8, labels="label")
@@ -92,12 +93,15 @@ def test_a_run_made_before_the_exact_layers_resumes_with_its_own(corpus, tmp_pat
         whole = train(options(corpus, tmp_path / "whole", **widths)).run_dir
         train(options(corpus, tmp_path / "split", **{**widths, "kimg": 0.016}))
     for path in [tmp_path / "split" / "run.json", *(tmp_path / "split" / "checkpoints").glob("*.json")]:
-        data = json.loads(path.read_text())  # strip the keys an old run never wrote
+        data = json.loads(path.read_text())  # strip the keys an old run never wrote, and give it its old name
         data["model"] = {k: v for k, v in data["model"].items() if k not in NEW_KEYS}
+        data["arch"] = "style"
+        if isinstance(data.get("options"), dict):
+            data["options"]["arch"] = "style"
         path.write_text(json.dumps(data))
     split = train(options(corpus, tmp_path / "split", resume=True, **widths)).run_dir  # today's code
     meta = json.loads(latest_checkpoint(split / "checkpoints").read_text())
-    assert meta["model"]["layers"] == LAYERS_V1
+    assert meta["model"]["layers"] == LAYERS_V1 and meta["arch"] == "stylegan2"
     a, b = tensors_of(whole), tensors_of(split)
     assert any(k.startswith("D.label_map.") for k in b) and not any(k.startswith("D.mapping.") for k in b)
     assert a.keys() == b.keys()

@@ -26,9 +26,9 @@ from belamy.utils.atomic import read_jsonl
 def options(pairs: Path, out: Path, **overrides) -> TrainOptions:
     settings = dict(corpus=pairs, out=out, arch="pix2pix", res=32, kimg=0.128, batch=4, ngf=8, ndf=8,
                     tick_kimg=0.032, snapshot_ticks=2, grid_size=4, device="cpu", seed=1,
-                    extra={"holdout": 0.25})
+                    holdout=0.25)
     settings.update(overrides)
-    return TrainOptions(**settings)
+    return TrainOptions.of(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def trained(pairs: Path, tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     try:
         return train(options(pairs, tmp_path_factory.mktemp("run") / "run", kimg=0.384,
-                             extra={"holdout": 0.25, "fm_weight": 1.0})).run_dir
+                             holdout=0.25, fm_weight=1.0)).run_dir
     finally:
         torch.set_num_threads(threads)
 
@@ -116,7 +116,7 @@ def test_portrait_pairs_train_in_their_shape(tmp_path: Path, one_torch_thread):
         head_and_shoulders(80, 64).save(a / f"{i}.png")
     build_pairs_from_folders(a, b, tmp_path / "pairs", size=32, aspect="4:5")
     run = train(options(tmp_path / "pairs", tmp_path / "run", kimg=0.016, tick_kimg=0.016, snapshot_ticks=1,
-                        extra={"holdout": 0.2})).run_dir
+                        holdout=0.2)).run_dir
     tr = load_translator(run, device="cpu")
     assert tr.shape == (40, 32)
     grid = np.asarray(Image.open(sorted((run / "samples").glob("grid-*.png"))[-1]))

@@ -83,6 +83,63 @@ def test_a_toy_architecture_in_one_file_trains_resumes_generates_and_exports(tin
     assert session.run(None, {session.get_inputs()[0].name: z})[0].shape[:3] == (2, 16, 16)
 
 
+def _belamy_with_plugins(*args: str, plugins: str = "toy_arch", where: Path = PLUGINS) -> subprocess.CompletedProcess:
+    """The real `belamy` command with plug-ins named in BELAMY_PLUGINS (found on PYTHONPATH)."""
+    path = os.pathsep.join(p for p in (str(where), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "BELAMY_PLUGINS": plugins, "PYTHONPATH": path, "BELAMY_QUIET": "1", "OMP_NUM_THREADS": "1",
+           "COLUMNS": "250"}
+    env.pop("BELAMY_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "belamy", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _one_line_refusal(done: subprocess.CompletedProcess, message: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_an_option_declared_in_the_toy_file_alone_is_a_flag_trains_resumes_and_is_refused_elsewhere(
+        tiny_corpus: Path, tmp_path: Path):
+    # tests/plugins/toy_arch.py declares --toy-depth next to its networks; nothing in belamy names it
+    shown = _belamy_with_plugins("train", "--help")
+    assert shown.returncode == 0 and "--toy-depth" in shown.stdout and "hidden layers of the generator" in shown.stdout
+
+    def toy(out: str, *more: str) -> subprocess.CompletedProcess:
+        return _belamy_with_plugins("train", str(tiny_corpus), "--out", str(tmp_path / out), "--arch", "toy",
+                                    "--res", "16", "--batch", "8", "--tick-kimg", "0.016", "--grid-size", "4",
+                                    "--device", "cpu", *more)
+
+    for out, more in (("deep", ("--toy-depth", "2")), ("plain", ())):
+        done = toy(out, "--kimg", "0.032", *more)
+        assert done.returncode == 0, done.stderr
+    deep, plain = weights(tmp_path / "deep"), weights(tmp_path / "plain")
+    assert deep["G.net.2.weight"].shape == (deep["G.net.0.weight"].shape[0],) * 2 and "G.net.4.weight" in deep
+    assert "G.net.4.weight" not in plain  # the option changed the network that trained
+    run_json = json.loads((tmp_path / "deep" / "run.json").read_text())
+    assert run_json["options"]["toy_depth"] == 2 and run_json["model"]["depth"] == 2
+
+    resumed = toy("deep", "--kimg", "0.064", "--resume")  # the option is kept without being given again
+    assert resumed.returncode == 0, resumed.stderr
+    after = load_checkpoint(latest_checkpoint(tmp_path / "deep" / "checkpoints"))[1]
+    assert after["nimg"] == 64 and after["model"]["depth"] == 2 and "G.net.4.weight" in weights(tmp_path / "deep")
+    assert json.loads((tmp_path / "deep" / "run.json").read_text())["options"]["toy_depth"] == 2
+    _one_line_refusal(toy("deep", "--kimg", "0.096", "--resume", "--toy-depth", "3"),
+                      "was made with --toy-depth 2, not 3")
+    assert load_checkpoint(latest_checkpoint(tmp_path / "deep" / "checkpoints"))[1]["nimg"] == 64
+
+    _one_line_refusal(_belamy_with_plugins("train", str(tiny_corpus), "--out", str(tmp_path / "dcgan"), "--arch",
+                                           "dcgan", "--toy-depth", "2", "--device", "cpu"),
+                      "--toy-depth is not used by --arch dcgan with --loss nonsat (drop --toy-depth, or train --arch toy)")
+    assert not (tmp_path / "dcgan" / "checkpoints").exists()
+
+
+def test_a_plugin_that_does_not_load_is_one_line_and_exit_2(tmp_path: Path):
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('half-written')\n")
+    for plugins, says in (("no_such_plugin", "ModuleNotFoundError"), ("broken_plugin", "RuntimeError: half-written")):
+        done = _belamy_with_plugins("train", "--help", plugins=plugins, where=tmp_path)
+        _one_line_refusal(done, f"the plug-in {plugins} (from BELAMY_PLUGINS={plugins}) does not load")
+        assert says in done.stderr
+
+
 # ---------------------------------------------------------------------------- the loop's own duties
 
 
@@ -236,5 +293,6 @@ def test_the_option_names_come_from_the_registries():
 
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
-    for name in ("dcgan", "style", "nonsat", "minimax", "stylegan2"):
+    for name in ("dcgan", "stylegan2 (StyleGAN2-ADA", "nonsat", "minimax", "stylegan2:", "--can-weight", "--r1-gamma"):
         assert name in text
+    assert text.count("also --arch style") == 1  # the old name, said once

@@ -161,7 +161,7 @@ def test_style_training_writes_ema_metrics_and_best(style_run: Path):
     tensors = load_file(str(ckpt.with_suffix(".safetensors")))
     assert any(k.startswith("G_ema.") for k in tensors) and "augment.p" in tensors
     meta = json.loads(ckpt.read_text())
-    assert meta["arch"] == "style" and "augment_p" in meta
+    assert meta["arch"] == "stylegan2" and "augment_p" in meta  # --arch style is an alias: runs record the name
     best = json.loads((style_run / "checkpoints" / "best.json").read_text())
     assert best["swd"] == pytest.approx(min(m["swd"] for m in metrics), abs=1e-3)
     assert (style_run / "checkpoints" / "best.safetensors").exists()
@@ -176,7 +176,7 @@ def test_generation_from_a_style_run_is_reproducible_and_labelled(style_run: Pat
     from belamy.provenance.embed import read_provenance
 
     gen = load_generator(style_run, "best", device="cpu")
-    assert gen.arch == "style" and gen.num_classes == 0
+    assert gen.arch == "stylegan2" and gen.num_classes == 0
     a = generate(style_run, tmp_path / "a", n=2, seed=3, device="cpu", truncation=0.7)
     b = generate(style_run, tmp_path / "b", n=1, seed=4, device="cpu", truncation=0.7)
     pa = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(a.images[1]))

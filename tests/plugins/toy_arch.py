@@ -1,7 +1,8 @@
 """A whole new architecture in one file: two tiny MLP networks plus their registration.
 
-Nothing else in belamy is edited to add it: importing this module registers it, and from then on
-`train`, `generate`, `export`, `walk`, `exhibit` and `distill` know it by name.
+Nothing else in belamy is edited to add it: importing this module registers it (or naming it in
+BELAMY_PLUGINS), and from then on `train`, `generate`, `export`, `walk`, `exhibit` and `distill`
+know it by name, and `belamy train` takes its own option, --toy-depth.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ import torch
 from torch import nn
 
 from belamy.models.registry import Architecture, register
+from belamy.utils.declared import option
+
+
+@dataclass
+class ToyOptions:
+    toy_depth: int | None = option(help="toy: hidden layers of the generator (default: 1).",
+                                   check=lambda v: 1 <= v <= 8, hint="use 1 to 8 layers", shape=True)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class ToyConfig:
     nz: int = 8
     width: int = 32
     channels: int = 3
+    depth: int = 1
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -31,7 +40,7 @@ class ToyConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ToyConfig:
-        return cls(**{k: data[k] for k in ("res", "nz", "width", "channels") if k in data})
+        return cls(**{k: data[k] for k in ("res", "nz", "width", "channels", "depth") if k in data})
 
 
 class ToyGenerator(nn.Module):
@@ -42,7 +51,8 @@ class ToyGenerator(nn.Module):
     def __init__(self, cfg: ToyConfig):
         super().__init__()
         self.cfg, self.z_dim, self.res = cfg, cfg.nz, cfg.res
-        self.net = nn.Sequential(nn.Linear(cfg.nz, cfg.width), nn.ReLU(),
+        hidden = [layer for _ in range(cfg.depth - 1) for layer in (nn.Linear(cfg.width, cfg.width), nn.ReLU())]
+        self.net = nn.Sequential(nn.Linear(cfg.nz, cfg.width), nn.ReLU(), *hidden,
                                  nn.Linear(cfg.width, cfg.channels * cfg.res * cfg.res), nn.Tanh())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,10 +75,11 @@ class ToyDiscriminator(nn.Module):
         return self.head(self.penultimate(x)).reshape(-1)
 
 
-def toy_config(res: int = 16, nz: int | None = None, ngf: int | None = None, **_) -> ToyConfig:
+def toy_config(res: int = 16, nz: int | None = None, ngf: int | None = None, toy_depth: int | None = None,
+               **_) -> ToyConfig:
     if res < 4 or res & (res - 1) or res > 64:
         raise ValueError(f"toy resolution {res}")
-    return ToyConfig(res=res, nz=nz or 8, width=ngf or max(8, int(math.sqrt(res) * 8)))
+    return ToyConfig(res=res, nz=nz or 8, width=ngf or max(8, int(math.sqrt(res) * 8)), depth=toy_depth or 1)
 
 
 register(Architecture(
@@ -77,6 +88,7 @@ register(Architecture(
     make_generator=ToyGenerator,
     make_discriminator=ToyDiscriminator,
     make_config=toy_config,
+    options=(ToyOptions,),
     defaults={"batch": 8, "lr": 1e-3, "beta1": 0.5, "beta2": 0.99},
     summary="a two-layer MLP GAN (a test of the registry)",
 ))

@@ -23,7 +23,10 @@ for _group in GROUPS:
 
 
 def main() -> None:
+    from belamy.utils.plugins import load_plugins
+
     try:
+        load_plugins()  # a plug-in that does not load is one line, whatever the command
         app()
     except BelamyError as err:
         console.print(Text.assemble(("error: ", "bold red"), str(err)), soft_wrap=True)

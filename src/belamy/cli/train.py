@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.text import Text
 
 from belamy.cli.app import FlagHelpGroup, app
 from belamy.cli.options import CheckpointMinutes, Device, Keep, Minutes
+from belamy.errors import BelamyError
 from belamy.utils.progress import console
+
+T = TypeVar("T")
 
 
 class AugmentKind(StrEnum):
@@ -27,15 +32,25 @@ class Precision(StrEnum):
     auto = "auto"
 
 
-def _choices(names: list[str]) -> str:
-    return ", ".join(names)
+def _from_registries(build: Callable[[], T], fallback: T) -> T:
+    """What `belamy train --help` reads from the registries; the fallback while a plug-in does not load
+    (`belamy` then says so in one line before any command runs)."""
+    try:
+        return build()
+    except BelamyError:
+        return fallback
 
 
 def _arch_help() -> str:
     from belamy.models.registry import architecture_names, get_architecture
 
+    def entry(name: str) -> str:
+        arch = get_architecture(name)
+        alias = f"; also --arch {' / '.join(arch.aliases)}" if arch.aliases else ""
+        return f"{name} ({arch.summary}{alias})"
+
     names = architecture_names("gan") + [n for n in architecture_names() if get_architecture(n).task not in ("gan", "sr")]
-    return ("Network architecture: " + "; ".join(f"{n} ({get_architecture(n).summary})" for n in names)
+    return ("Network architecture: " + "; ".join(map(entry, names))
             + " (default: the one --preset picks; on --resume, the run's).")
 
 
@@ -52,42 +67,57 @@ def _loss_help() -> str:
         " (default: the architecture's own)."
 
 
+def _declared_parameters() -> list[inspect.Parameter]:
+    """A flag for every option a registered architecture, loss or task declares (plug-ins' included)."""
+    from belamy.train.options import train_declarations
+
+    parameters = []
+    for option in _from_registries(train_declarations, {}).values():
+        switch = option.type is bool  # --x/--no-x, as every other on/off flag
+        names = (f"{option.flag}/--no-{option.flag[2:]}",) if switch else (option.flag,)
+        info = typer.Option(*names, help=option.help, **({"metavar": ""} if switch else {}))
+        parameters.append(inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[option.type | None, info]))
+    return parameters
+
+
+def _with_declared_options(command: Callable) -> Callable:
+    """``command`` (whose ``**declared`` takes them) with the declared options as its flags: typer reads
+    ``__signature__``."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature(own + _declared_parameters())
+    return command
+
+
 DURATION_HELP = ("Train until this many thousand real images have been shown (default: 100 for a new run; "
                  "on --resume, the run's own target).")
 
 
 @app.command("train")
+@_with_declared_options
 def train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, sample grids, metrics.")],
-    arch: Annotated[str | None, typer.Option(help=_arch_help())] = None,
+    arch: Annotated[str | None, typer.Option(help=_from_registries(_arch_help, "Network architecture."))] = None,
     preset: Annotated[str | None, typer.Option(help=_preset_help())] = None,
-    res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for style (default: 64; on --resume, the run's).")] = None,
+    res: Annotated[int | None, typer.Option(help="Output resolution, a power of two: 64 or 128 for dcgan, 16-1024 for stylegan2 (default: 64; on --resume, the run's).")] = None,
     kimg: Annotated[float | None, typer.Option(help=DURATION_HELP)] = None,
     minutes: Minutes = None,
-    batch: Annotated[int | None, typer.Option(help="Batch size over all processes (default: 64 dcgan, 32 style and fastgan).")] = None,
-    loss: Annotated[str | None, typer.Option(help=_loss_help())] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate for both networks (default: 2e-4 dcgan, 0.0025 style).")] = None,
-    beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default: 0.5 dcgan, 0 style).")] = None,
-    nz: Annotated[int | None, typer.Option(help="Latent size (default: 100 dcgan; 256 style up to 128², 512 above).")] = None,
-    ngf: Annotated[int | None, typer.Option(help="Generator width (dcgan: 64 at 64², 160 at 128², as art-DCGAN; style: channels at the output resolution; fastgan: channels at the output resolution, default 16).")] = None,
-    ndf: Annotated[int | None, typer.Option(help="Discriminator width (dcgan: 64 at 64², 40 at 128²; style: channels at the input resolution; fastgan: after D's first layer, default 16).")] = None,
-    augment: Annotated[AugmentKind | None, typer.Option(help="Augment real and fake images alike: ada (adaptive; style's default), diffaugment (fastgan's) or none (dcgan's).")] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size over all processes (default: 64 dcgan, 32 stylegan2 and fastgan).")] = None,
+    loss: Annotated[str | None, typer.Option(help=_from_registries(_loss_help, "Loss by name."))] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate for both networks (default: 2e-4 dcgan, 0.0025 stylegan2).")] = None,
+    beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default: 0.5 dcgan, 0 stylegan2).")] = None,
+    nz: Annotated[int | None, typer.Option(help="Latent size (default: 100 dcgan; 256 stylegan2 up to 128², 512 above).")] = None,
+    ngf: Annotated[int | None, typer.Option(help="Generator width (dcgan: 64 at 64², 160 at 128², as art-DCGAN; stylegan2: channels at the output resolution; fastgan: channels at the output resolution, default 16).")] = None,
+    ndf: Annotated[int | None, typer.Option(help="Discriminator width (dcgan: 64 at 64², 40 at 128²; stylegan2: channels at the input resolution; fastgan: after D's first layer, default 16).")] = None,
+    augment: Annotated[AugmentKind | None, typer.Option(help="Augment real and fake images alike: ada (adaptive; stylegan2's default), diffaugment (fastgan's) or none (dcgan's).")] = None,
     ada_target: Annotated[float | None, typer.Option(help="ADA: the r_t = E(sign D(real)) it steers toward (default: 0.6).")] = None,
-    r1_gamma: Annotated[float | None, typer.Option(help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).")] = None,
-    ema_kimg: Annotated[float | None, typer.Option(help="Half-life in kimg of G_ema, the average of G that draws samples (style: batch·10/32; fastgan: 10; dcgan: none unless given).")] = None,
-    map_layers: Annotated[int | None, typer.Option(help="style: mapping-network depth (default: 2 at ≤64², 4 at 128², 8 above).")] = None,
-    mbstd_group: Annotated[int | None, typer.Option(help="style: D's minibatch-std group size (default 4; StyleGAN2-ADA's paper256/512 configs use 8).")] = None,
     aspect: Annotated[str | None, typer.Option(help="1:1, or portrait 4:5 / 3:4 (width:height); --res sets the scale (default: the corpus's aspect).")] = None,
-    labels: Annotated[str | None, typer.Option(help="The corpus's classes: a manifest field (e.g. style) or 'folder' (the source's folder name). style: class-conditional; --loss can: the styles D learns to name.")] = None,
-    can_weight: Annotated[float | None, typer.Option(help="--loss can: λ, the weight of the style-ambiguity term in G's loss (default: 1).")] = None,
-    label_noise: Annotated[bool | None, typer.Option("--label-noise/--no-label-noise", help="--loss can: D's real/fake targets drawn from U(0.8, 1.2) and U(0, 0.3), as the reference CAN does (default: off).", metavar="")] = None,
-    style_augment: Annotated[bool | None, typer.Option("--style-augment/--no-style-augment", help="--loss can: the style head learns from shifted and cut-out views of the paintings (one more pass of D), so it learns styles, not the paintings; G and D's real/fake task see them as they are (default: off).", metavar="")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this run's (or checkpoint's) weights, e.g. one made by `belamy import`: its arch, res and widths; fresh optimizers.")] = None,
     metric_kimg: Annotated[float, typer.Option(help="Compute SWD against the corpus every this many kimg and keep checkpoints/best (0: off).")] = 0.0,
     metric_n: Annotated[int, typer.Option(help="Images per SWD measurement during training.")] = 256,
     precision: Annotated[Precision | None, typer.Option(help="fp32 (the default without a preset), bf16, fp16 (GPU) or auto (bf16 where the hardware does it fast; the cpu-fast preset's).")] = None,
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (style; worth it on a GPU).", metavar="")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (stylegan2; worth it on a GPU).", metavar="")] = False,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines (one metrics.jsonl line each).")] = 4.0,
     snapshot_ticks: Annotated[int, typer.Option(help="Ticks between sample grids and checkpoints.")] = 1,
     checkpoint_minutes: CheckpointMinutes = 10.0,
@@ -98,26 +128,19 @@ def train_cmd(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.", metavar="")] = False,
     device: Device = "auto",
     channels_last: Annotated[bool, typer.Option(help="Use the channels-last memory format (faster on most hardware).", metavar="")] = True,
-    l1_weight: Annotated[float | None, typer.Option(help="pix2pix: weight λ of the L1 to the real painting (default: 100).")] = None,
-    fm_weight: Annotated[float | None, typer.Option(help="pix2pix: weight of matching D's features of real and painted pictures, against blur (default: 0; 10 sharpens).")] = None,
-    holdout: Annotated[float | None, typer.Option(help="pix2pix: fraction of the pairs never trained on, shown in the grids and measured (default: 0.1).")] = None,
-    upsample: Annotated[str | None, typer.Option(help="pix2pix: resize (resize + convolution: no checkerboard; default) or transpose (the paper's).")] = None,
+    **declared: Any,  # the options architectures, losses and tasks declare (see _with_declared_options)
 ) -> None:
     """Train a GAN on a corpus (or pix2pix on a pair corpus), with sample grids, checkpoints and resume."""
     from belamy.train import TrainOptions, train
 
-    options = TrainOptions(
+    options = TrainOptions.of(
         corpus=corpus, out=out, arch=arch, res=res, kimg=kimg, minutes=minutes, batch=batch, loss=loss,
         checkpoint_minutes=checkpoint_minutes,
         lr=lr, beta1=beta1, nz=nz, ngf=ngf, ndf=ndf, tick_kimg=tick_kimg, snapshot_ticks=snapshot_ticks,
         keep=keep, seed=seed, resume=resume, device=device, channels_last=channels_last, grid_size=grid_size,
-        mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, r1_gamma=r1_gamma,
-        ema_kimg=ema_kimg, map_layers=map_layers, mbstd_group=mbstd_group, aspect=aspect, labels=labels, can_weight=can_weight,
-        label_noise=label_noise, style_augment=style_augment, init=str(init) if init else None,
-        metric_kimg=metric_kimg, metric_n=metric_n, precision=precision.value if precision else None, compile=compile,
-        preset=preset,
-        extra={k: v for k, v in (("l1_weight", l1_weight), ("fm_weight", fm_weight), ("holdout", holdout),
-                                 ("upsample", upsample)) if v is not None},
+        mirror=mirror, augment=augment.value if augment else None, ada_target=ada_target, aspect=aspect,
+        init=str(init) if init else None, metric_kimg=metric_kimg, metric_n=metric_n,
+        precision=precision.value if precision else None, compile=compile, preset=preset, **declared,
     )
     result = train(options)
     if result.interrupted:

@@ -298,7 +298,7 @@ def read_nvlabs_pickle(path: Path, label_names: list[str] | None = None) -> Impo
             info["augment_p"] = round(float(p), 6)
     missing = [name for name in ("G", "D") if data.get(name) is None]
     return ImportedModel(
-        arch="style", config=cfg, tensors=tensors, details=info, seed_latents="numpy-randomstate",
+        arch="stylegan2", config=cfg, tensors=tensors, details=info, seed_latents="numpy-randomstate",
         format="nvlabs-stylegan2-ada-pkl" if module == SG2ADA else "nvlabs-stylegan3-stylegan2-pkl",
         licence_note=licence_note(data, D),
         notes=[f"the pickle has no {name}: `train --init` starts it afresh" if name == "D" else

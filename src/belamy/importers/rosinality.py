@@ -178,5 +178,5 @@ def read_rosinality(obj: dict, label_names: list[str] | None = None) -> Imported
     details = {}
     if isinstance(obj.get("ada_aug_p"), float | int):
         details["augment_p"] = float(obj["ada_aug_p"])
-    return ImportedModel(arch="style", config=cfg, tensors=tensors, format="rosinality-stylegan2-pytorch",
+    return ImportedModel(arch="stylegan2", config=cfg, tensors=tensors, format="rosinality-stylegan2-pytorch",
                          details=details, notes=notes)

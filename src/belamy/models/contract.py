@@ -52,3 +52,8 @@ def check_discriminator(D, arch: str) -> None:
     if not isinstance(D, Discriminator):
         raise BelamyError(f"the {arch} discriminator has no penultimate features",
                           "give it penultimate() (see belamy.models.contract)")
+
+
+def image_shape(cfg) -> tuple[int, int]:
+    """(height, width) of the pictures a model config draws and judges: its ``shape``, or ``res`` square."""
+    return tuple(getattr(cfg, "shape", None) or (cfg.res, cfg.res))

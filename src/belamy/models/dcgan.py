@@ -18,7 +18,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models import limits
-from belamy.models.registry import Architecture, register
+from belamy.models.registry import Architecture, EMAOptions, one_pass_features, register
 from belamy.utils.aspect import ASPECTS, AspectShaped, check_aspect
 
 # Published widths: art-DCGAN at 128², dcgan.torch at 64².
@@ -207,10 +207,12 @@ register(Architecture(
     make_discriminator=DCGANDiscriminator,
     make_config=lambda res=64, nz=None, ngf=None, ndf=None, aspect="1:1", **_: dcgan_config(
         res, nz or 100, ngf, ndf, aspect or "1:1"),
-    defaults={"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none", "ema_rampup": 0.05},
+    defaults={"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
     default_loss="nonsat",
     # A G average (--ema-kimg, off by default as in art-DCGAN) draws the samples when it is on.
-    uses=frozenset({"ema_kimg", "ema_rampup"}),
+    options=(EMAOptions,),
+    base_loss="nonsat",
+    feature_hook=one_pass_features,
     summary="Belamy's DCGAN, configured as art-DCGAN (64² or 128²)",
     design="DCGAN (Radford, Metz and Chintala 2015), configured as in art-DCGAN by Robbie Barrat",
 ))

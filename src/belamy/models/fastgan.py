@@ -30,7 +30,7 @@ from torch.nn.utils import spectral_norm
 
 from belamy.errors import BelamyError
 from belamy.models.dcgan import check_resolution
-from belamy.models.registry import Architecture, register
+from belamy.models.registry import Architecture, EMAOptions, register
 from belamy.utils.aspect import AspectShaped, check_aspect
 
 # Widths per resolution (ngf, ndf): narrow enough that a CPU sees tens of thousands of images an hour.
@@ -272,9 +272,9 @@ register(Architecture(
     default_loss="fastgan",
     losses=("fastgan", "can"),
     # The reference's Adam settings (lr 2e-4, betas (0.5, 0.999)); DiffAugment and a G average, as there.
-    defaults={"batch": 32, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "diffaugment", "ema_kimg": 10.0,
-              "ema_rampup": 0.05},
-    uses=frozenset({"ema_kimg", "ema_rampup"}),
+    defaults={"batch": 32, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "diffaugment", "ema_kimg": 10.0},
+    options=(EMAOptions,),
+    base_loss="fastgan",
     summary="light FastGAN: skip-layer excitation, a D that redraws the real picture (32² to 1024²)",
     design="FastGAN (Liu, Zhu, Song and Elgammal 2021), narrowed for a CPU, without the perceptual loss",
 ))

@@ -283,17 +283,8 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
 
 # --------------------------------------------------------------------------- registration
 
-PIX2PIX_DEFAULTS = {"l1_weight": 100.0, "fm_weight": 0.0, "holdout": 0.1, "upsample": "resize"}
-
-
 def _config_from_options(res=256, ngf=None, ndf=None, aspect="1:1", upsample="resize", condition="edges", **_):
     return pix2pix_config(res, aspect or "1:1", ngf, ndf, upsample=upsample, condition=condition)
-
-
-def _derive_defaults(options) -> None:
-    """The pix2pix settings (in ``options.extra``) a new run does not give: the paper's, no feature matching."""
-    for name, value in PIX2PIX_DEFAULTS.items():
-        options.extra.setdefault(name, value)
 
 
 from belamy.models.registry import Architecture, register  # noqa: E402  (model files register at their bottom)
@@ -308,8 +299,6 @@ register(Architecture(
     default_loss="pix2pix",
     losses=("pix2pix",),
     defaults={"batch": 8, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none"},
-    derive_defaults=_derive_defaults,
-    uses=frozenset(PIX2PIX_DEFAULTS),
     summary="image-to-image: a U-Net paints from a line drawing, face markers or a pose (train on `corpus pairs`)",
     design="pix2pix (Isola, Zhu, Zhou and Efros 2017): U-Net generator, 70×70 PatchGAN discriminator",
 ))

@@ -29,7 +29,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models import limits
-from belamy.models.registry import Architecture, register
+from belamy.models.registry import Architecture, EMAOptions, LabelOptions, one_pass_features, register
 from belamy.models.style_layers import (
     Conv2d,
     FullyConnected,
@@ -41,6 +41,7 @@ from belamy.models.style_layers import (
     upsample2d,
 )
 from belamy.utils.aspect import ASPECTS, check_aspect
+from belamy.utils.declared import option
 
 LAYERS_EXACT = "stylegan2-ada"
 LAYERS_V1 = "belamy-1"
@@ -48,16 +49,38 @@ LAYER_VARIANTS = (LAYERS_EXACT, LAYERS_V1)
 
 
 @dataclass(frozen=True)
-class StyleConfig:
+class MappingConfig:
+    """What the StyleGAN2 and StyleGAN3 configs share: the size, the mapping network and the classes."""
+
     res: int = 64
     z_dim: int = 256
     w_dim: int = 256
     map_layers: int = 2
+    num_classes: int = 0
+    label_names: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class StyleNetworkOptions:
+    """The training options of the StyleGAN networks (stylegan2 and stylegan3): None is the config's default."""
+
+    w_dim: int | None = option(help="stylegan2, stylegan3: the width of w, the mapping network's output (default: "
+                                    "the latent size, at most 512).", shape=True)
+    map_layers: int | None = option(help="stylegan2, stylegan3: mapping-network depth (default: 2 at ≤64², 4 at 128², "
+                                         "8 above).", shape=True)
+    channel_base: int | None = option(help="stylegan2, stylegan3: channels at resolution r are channel_base / r "
+                                           "(default: by resolution; --ngf / --ndf set G's and D's apart).", shape=True)
+    channel_max: int | None = option(help="stylegan2, stylegan3: the most channels of any layer (default: by "
+                                          "resolution).", shape=True)
+    mbstd_group: int | None = option(help="stylegan2, stylegan3: D's minibatch-std group size (default 4; "
+                                          "StyleGAN2-ADA's paper256/512 configs use 8).")
+
+
+@dataclass(frozen=True)
+class StyleConfig(MappingConfig):
     g_channel_base: int = 4096
     d_channel_base: int = 4096
     channel_max: int = 256
-    num_classes: int = 0
-    label_names: tuple[str, ...] = field(default_factory=tuple)
     aspect: str = "1:1"
     mbstd_group: int = 4  # 0: the whole batch is one group
     conv_clamp: float | None = None  # 256 for fp16 training, as StyleGAN2-ADA: keeps activations in range
@@ -436,25 +459,28 @@ class StyleDiscriminator(nn.Module):
         return self.features(img)
 
 
-def _derived_defaults(options) -> None:
-    """StyleGAN2-ADA 'auto': the G_ema half-life grows with the batch."""
-    if options.ema_kimg is None:
-        options.ema_kimg = options.batch * 10 / 32
-
+# How the StyleGAN networks (this one and stylegan3) train: StyleGAN2's loss and options, and
+# StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on; a G_ema half-life that grows
+# with the batch.
+TRAINING = dict(
+    default_loss="stylegan2",
+    options=(StyleNetworkOptions, EMAOptions, LabelOptions),
+    defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada",
+              "ema_kimg": lambda run: run.batch * 10 / 32},
+    base_loss="stylegan2",
+    equalized=True,
+    feature_hook=one_pass_features,
+)
 
 register(Architecture(
-    name="style",
+    name="stylegan2",
+    aliases=("style",),  # its name until 0.x: run.json files and imports that say "style" load as stylegan2
     config_from_dict=StyleConfig.from_dict,
     make_generator=StyleGenerator,
     make_discriminator=StyleDiscriminator,
     make_config=style_config,
-    default_loss="stylegan2",
     losses=("stylegan2", "can"),
-    # StyleGAN2-ADA's 'auto' config: Adam lr 0.0025, betas (0, 0.99); ADA on.
-    defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
-    derive_defaults=_derived_defaults,
-    uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                    "mbstd_group"}),
-    summary="StyleGAN2-class (mapping network, modulated convolutions, G_ema), 16² to 1024²",
+    **TRAINING,
+    summary="StyleGAN2-ADA (mapping network, modulated convolutions, G_ema), 16² to 1024²",
     design="StyleGAN2-ADA (Karras et al. 2020)",
 ))

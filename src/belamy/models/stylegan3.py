@@ -23,7 +23,7 @@ StyleGAN2 discriminator, and its pickles carry that D, which imports weight for 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -35,11 +35,12 @@ from belamy.models import limits
 from belamy.models.registry import Architecture, register
 from belamy.models.style import (
     LAYERS_EXACT,
+    TRAINING,
+    MappingConfig,
     MappingNetwork,
     StyleConfig,
     StyleDiscriminator,
     StyleGenerator,
-    _derived_defaults,
 )
 from belamy.models.style_layers import FullyConnected
 
@@ -47,15 +48,11 @@ CONFIGS = ("t", "r")  # StyleGAN3-T (translation equivariant) and -R (also rotat
 
 
 @dataclass(frozen=True)
-class StyleGAN3Config:
-    res: int = 64
+class StyleGAN3Config(MappingConfig):
     z_dim: int = 512
     w_dim: int = 512
-    map_layers: int = 2
     channel_base: int = 32768
     channel_max: int = 512
-    num_classes: int = 0
-    label_names: tuple[str, ...] = field(default_factory=tuple)
     channels: int = 3
     # The synthesis network's design (the reference's keywords, same defaults).
     num_layers: int = 14
@@ -415,7 +412,7 @@ def stylegan3_config(res: int = 64, nz: int | None = None, w_dim: int | None = N
 
     check_resolution(res, low=16, high=1024)
     if (aspect or "1:1") != "1:1":
-        raise BelamyError(f"StyleGAN3 draws square pictures, not {aspect}", "drop --aspect, or train --arch style")
+        raise BelamyError(f"StyleGAN3 draws square pictures, not {aspect}", "drop --aspect, or train --arch stylegan2")
     if variant not in CONFIGS:
         raise BelamyError(f"unknown StyleGAN3 config {variant!r}", "use t or r")
     base = channel_base or (ngf * res if ngf else 16384 if res <= 256 else 32768)
@@ -437,13 +434,10 @@ register(Architecture(
     make_generator=StyleGAN3Generator,
     make_discriminator=make_discriminator,
     make_config=stylegan3_config,
-    default_loss="stylegan2",
     losses=("stylegan2",),
-    # NVlabs/stylegan3's train.py for StyleGAN3: G lr 0.0025, D lr 0.002, betas (0, 0.99).
-    defaults={"batch": 32, "lr": 2.5e-3, "beta1": 0.0, "beta2": 0.99, "augment": "ada", "ema_rampup": 0.05},
-    derive_defaults=_derived_defaults,  # StyleGAN2-ADA's G_ema half-life, as the reference keeps
-    uses=frozenset({"w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                    "mbstd_group"}),
+    # NVlabs/stylegan3's train.py for StyleGAN3: G lr 0.0025, D lr 0.002, betas (0, 0.99), and
+    # StyleGAN2-ADA's G_ema half-life, as the reference keeps.
+    **TRAINING,
     summary="StyleGAN3 (alias-free): -T or -R imported from NVlabs/stylegan3 pickles and fine-tuned; new runs -T; 16² to 1024²",
     design="StyleGAN3 (Karras et al. 2021)",
 ))

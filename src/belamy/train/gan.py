@@ -16,9 +16,9 @@ from torch import nn
 
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.models.contract import check_generator
+from belamy.models.contract import check_generator, image_shape
 from belamy.models.latents import latents_for_seeds
-from belamy.models.registry import get_architecture
+from belamy.models.registry import canonical_name, get_architecture
 from belamy.provenance.embed import save_png
 from belamy.runs import checkpoint as ck
 from belamy.runs import distributed as dd
@@ -30,18 +30,18 @@ from belamy.runs.task import Task, start_ranks
 from belamy.train.augment import AdaptiveAugment, make_augment
 from belamy.train.losses import GANLoss, StepBatch, get_loss
 from belamy.train.options import TrainOptions
+from belamy.train.tasks import register_task
 from belamy.train.transfer import init_model_config, load_init, read_init
 from belamy.utils.device import autocast_context, resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.progress import console
 
 
-def model_config(options: TrainOptions, arch, label_names: list[str]):
+def model_config(options: TrainOptions, arch, label_names: list[str], **more):
+    """A new run's model config: the common widths and every declared option of the run, by name."""
     return arch.make_config(
-        res=options.res, nz=options.nz, ngf=options.ngf, ndf=options.ndf, w_dim=options.w_dim,
-        map_layers=options.map_layers, channel_base=options.channel_base, channel_max=options.channel_max,
-        label_names=label_names, aspect=options.aspect,
-        conv_clamp=256.0 if options.precision == "fp16" else None, mbstd_group=options.mbstd_group,
+        res=options.res, nz=options.nz, ngf=options.ngf, ndf=options.ndf, label_names=label_names,
+        aspect=options.aspect, conv_clamp=256.0 if options.precision == "fp16" else None, **options.settings, **more,
     )
 
 
@@ -88,14 +88,14 @@ class GANTask(Task):
             options.aspect = read_init(options.init)[1]["model"].get("aspect", "1:1") if options.init else corpus.aspect
         loss_cls = get_loss(options.loss)
         self.label_names, label_index = [], None
-        if options.labels:
+        if options.settings.get("labels"):
             hint = f"--loss {loss_cls.name} needs two classes or more: choose a field that varies" if loss_cls.needs_labels else None
-            self.label_names, label_index = corpus_labels(corpus.manifest, options.labels, hint)
+            self.label_names, label_index = corpus_labels(corpus.manifest, options.settings["labels"], hint)
         loss_cls.check(options, self.label_names)
         # Class-conditional networks, unless the loss uses the classes otherwise (e.g. CAN's style head).
         self.model_labels = self.label_names if loss_cls.conditions_model else []
         self.cfg = self._model_config(options)
-        height, width = output_shape_of(self.cfg)
+        height, width = image_shape(self.cfg)
         self.images = fit_shape(corpus.images, height, width)
         self.device = start_ranks(info, options.device, options.batch, self.paths.root)
 
@@ -104,7 +104,7 @@ class GANTask(Task):
         self.G = self.arch.make_generator(self.cfg).to(self.device, memory_format=memory_format)
         self.D = self.arch.make_discriminator(self.cfg).to(self.device, memory_format=memory_format)
         check_generator(self.G, self.arch.name)
-        self.G_ema = make_ema(self.G) if options.ema_kimg else None
+        self.G_ema = make_ema(self.G) if options.settings.get("ema_kimg") else None
         for module in self._nets_and_average():
             dd.broadcast_module(info, module)
         augment = make_augment(options.augment or "none", options.ada_target, options.ada_kimg, options.augment_p)
@@ -165,7 +165,7 @@ class GANTask(Task):
     # ------------------------------------------------------------------ what the run is
 
     def describe(self) -> str:
-        height, width = output_shape_of(self.cfg)
+        height, width = image_shape(self.cfg)
         shape = f"{height}²" if height == width else f"{height}×{width}"
         ranks = f" × {self.info.world} processes" if self.info.enabled else ""
         line = f"training {self.options.arch} {shape} ({self.options.loss}) on {self.corpus_count} images, {self.device}{ranks}"
@@ -228,7 +228,7 @@ class GANTask(Task):
         self.data.restore(state)
 
     def check_checkpoint(self, meta: dict, name: str) -> None:
-        if meta.get("arch") != self.options.arch:
+        if canonical_name(meta.get("arch")) != self.options.arch:
             raise BelamyError(f"checkpoint {name} is a {meta.get('arch')} model, not {self.options.arch}", "check --arch")
 
     def begin(self, nimg: int, resumed: bool) -> None:
@@ -254,8 +254,8 @@ class GANTask(Task):
         if self.info.enabled:  # running averages in G (e.g. w_avg) moved by each rank's own latents
             dd.average_buffers(self.info, self.G)
         if self.G_ema is not None:
-            update_ema(self.G_ema, self.G, ema_beta(options.batch, nimg + options.batch, options.ema_kimg,
-                                                    options.ema_rampup))
+            update_ema(self.G_ema, self.G, ema_beta(options.batch, nimg + options.batch, options.settings["ema_kimg"],
+                                                    options.settings.get("ema_rampup")))
         if isinstance(self.augment, AdaptiveAugment):
             self.augment.update(options.batch, step, reduce=dd.all_reduce_sum(self.info))
             stats.add("augment_p", self.augment.p)
@@ -321,6 +321,5 @@ class GANTask(Task):
         return f"G {means.get('loss_G', 0):6.3f} D {means.get('loss_D', 0):6.3f}"
 
 
-def output_shape_of(cfg) -> tuple[int, int]:
-    return tuple(cfg.shape) if hasattr(cfg, "shape") else (cfg.res, cfg.res)
+register_task("gan", GANTask)
 

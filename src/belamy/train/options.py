@@ -1,21 +1,24 @@
 """What `belamy train` is asked to do, validated before any work starts.
 
-Settings left as None are filled for a new run from, in order: the architecture's defaults, the
-loss's defaults, and the defaults below. A resumed run takes its stored settings instead. An option
-that only some architectures or losses read (``ARCH_OR_LOSS_OPTIONS``) is refused, naming it, when
-the chosen architecture and loss do not read it — never silently ignored.
+``TrainOptions`` holds what every run reads; ``settings`` holds, by name, the options an
+architecture, a loss or a task declares for itself (see :mod:`belamy.utils.declared`): those the
+chosen architecture, loss and task read are filled, checked and stored in run.json's flat
+``options`` with the rest; any other is refused, naming who reads it — never silently ignored.
+Settings left as None are filled for a new run from, in order: the preset, the architecture's
+defaults, and the declared (or common) defaults. A resumed run takes its stored settings instead.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from belamy.errors import BelamyError
 from belamy.runs.options import RunOptions, invalid
 from belamy.utils.aspect import ASPECTS
+from belamy.utils.declared import Declared, declarations
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 AUGMENTS = ("ada", "diffaugment", "none")
@@ -23,10 +26,6 @@ ASPECT_CHOICES = tuple(ASPECTS)
 MAX_BATCH = 65536
 COMMON_DEFAULTS = {"batch": 64, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "augment": "none",
                    "ada_target": 0.6, "ada_kimg": 500.0, "augment_p": 0.0}
-# Read only by some architectures or losses (each names those it reads in its `uses`).
-ARCH_OR_LOSS_OPTIONS = ("w_dim", "map_layers", "channel_base", "channel_max", "labels", "ema_kimg", "ema_rampup",
-                        "r1_gamma", "r1_interval", "style_mixing", "mbstd_group", "can_weight", "label_noise",
-                        "style_augment")
 
 
 @dataclass(kw_only=True)
@@ -51,36 +50,58 @@ class TrainOptions(RunOptions):
     ada_target: float | None = None
     ada_kimg: float | None = None
     augment_p: float | None = None  # ADA's starting probability (its --p)
-    r1_gamma: float | None = None
-    r1_interval: int | None = None
-    ema_kimg: float | None = None  # G_ema half-life (architectures with an EMA generator)
-    ema_rampup: float | None = None
-    style_mixing: float | None = None
-    w_dim: int | None = None
-    map_layers: int | None = None
-    channel_base: int | None = None
-    channel_max: int | None = None
-    mbstd_group: int | None = None  # D's minibatch-std group size (StyleGAN2-ADA's paper configs: 8; default 4)
     aspect: str | None = None  # None: the corpus's own shape
-    labels: str | None = None  # manifest field, or "folder"
-    can_weight: float | None = None  # CAN: λ, the weight of the style-ambiguity term in G's loss
-    label_noise: bool | None = None  # CAN: D's real/fake targets drawn from U[0.8, 1.2] and U[0, 0.3]
-    style_augment: bool | None = None  # CAN: the style head learns from shifted, cut-out views of the paintings
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
-    extra: dict = field(default_factory=dict)  # settings of architectures and losses registered from outside
     preset: str | None = None  # a recipe by name (belamy.train.presets); None: auto unless --arch is given
     preset_record: dict = field(default_factory=dict)  # what the preset filled, for run.json
+    # The declared options of architectures, losses and tasks, by name (None or absent: not given).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     KIND: ClassVar[str] = "a training run"
+    # (declared settings are kept as their declaration says: see take_stored)
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "arch", "res", "batch", "loss", "lr", "beta1", "beta2", "nz", "ngf", "ndf", "seed", "mirror",
-        "augment", "ada_target", "ada_kimg", "augment_p", "r1_gamma", "r1_interval", "ema_kimg", "ema_rampup",
-        "style_mixing", "aspect", "labels", "can_weight", "label_noise", "style_augment", "w_dim", "map_layers", "channel_base",
-        "channel_max", "init", "extra", "mbstd_group", "preset", "preset_record",
+        "augment", "ada_target", "ada_kimg", "augment_p", "aspect", "init", "preset", "preset_record",
     )
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("arch", "res")
+
+    # ------------------------------------------------------------------ by name, as the command line gives them
+
+    @classmethod
+    def of(cls, **values) -> TrainOptions:
+        """Options by flat name, as `belamy train` takes them: its own fields, and any declared option."""
+        own = {f.name for f in fields(cls)}
+        settings = {k: v for k, v in values.items() if k not in own and v is not None}
+        return cls(**{k: v for k, v in values.items() if k in own}, settings=settings)
+
+    def get(self, name: str) -> Any:
+        """A field or a declared option by name (None when not set)."""
+        return getattr(self, name) if name in _own_fields() else self.settings.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        if name in _own_fields():
+            setattr(self, name, value)
+        else:
+            self.settings[name] = value
+
+    def settings_of(self, cls: type):
+        """The declared options of the dataclass ``cls`` as one of its instances (e.g. a loss's own)."""
+        return cls(**{f.name: self.settings.get(f.name) for f in fields(cls) if f.init})
+
+    def to_json(self) -> dict:
+        data = super().to_json()
+        settings = data.pop("settings")
+        return {**data, **settings}  # flat, as run.json has always stored them
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainOptions:
+        own = _own_fields() - {"settings"}
+        flat = {**(data.get("extra") or {}), **data}  # runs from before declared options kept pix2pix's in "extra"
+        options = super().from_json({k: v for k, v in flat.items() if k in own})
+        options.settings = {k: v for k, v in flat.items() if k not in own and k != "extra" and v is not None}
+        return options
 
     # ------------------------------------------------------------------ new run / resume
 
@@ -103,15 +124,16 @@ class TrainOptions(RunOptions):
 
     def _fill_defaults(self) -> None:
         arch, loss = self._arch_and_loss()
-        self._fill(arch.defaults)
-        self.loss = self.loss or arch.default_loss
-        self._fill(loss.defaults)
-        self._fill(COMMON_DEFAULTS)
+        self.arch, self.loss = arch.name, loss.name  # an alias (style) is recorded by the name it stands for
+        for name, value in {**COMMON_DEFAULTS, **arch.defaults}.items():
+            if name in _own_fields() and getattr(self, name) is None:
+                setattr(self, name, value(self) if callable(value) else value)
         if self.precision is None:
             self.precision = "fp32"
-        if arch.derive_defaults is not None:
-            arch.derive_defaults(self)
-        loss.derive_defaults(self)
+        # Only the run's own declared options remain, each given or at its default (which may depend on the above).
+        self.settings = {name: self.settings[name] if self.settings.get(name) is not None
+                         else option.default_for(self, arch.defaults.get(name))
+                         for name, option in run_declarations(arch, loss).items()}
 
     def check_stored_run(self, run: dict, root: Path) -> None:
         if "distilled_from" in run:
@@ -122,7 +144,11 @@ class TrainOptions(RunOptions):
             raise BelamyError(f"{root / 'run.json'} does not describe a training run", "restore it or start a new run")
 
     def take_stored(self, stored: TrainOptions, root: Path) -> None:
-        if stored.arch == "style" and stored.loss in (None, "nonsat"):
+        from belamy.models.registry import get_architecture
+
+        stored.arch = get_architecture(stored.arch).name  # a run made under an older name (style) goes on as itself
+        self.arch = get_architecture(self.arch).name if self.arch else None
+        if stored.arch == "stylegan2" and stored.loss in (None, "nonsat"):
             stored.loss = "stylegan2"  # runs from before losses had names: the style model always trained so
         if self.preset not in (None, "auto") and self.preset != stored.preset:  # auto: whatever the run has
             kept = f"--preset {stored.preset}" if stored.preset else "no preset"
@@ -130,57 +156,49 @@ class TrainOptions(RunOptions):
                               "drop --preset to resume it, or start a new run in another folder")
         if self.precision is None:  # precision may change on resume; unless asked, the run keeps its own
             self.precision = stored.precision
-        asked = TrainOptions(**{**vars(self)})
+        asked = TrainOptions(**{**vars(self), "settings": dict(self.settings)})
         super().take_stored(stored, root)
         asked.arch, asked.loss = self.arch, self.loss
         asked.check_options_used()
+        arch, loss = self._arch_and_loss()
+        self.settings = {}
+        for name, option in run_declarations(arch, loss).items():
+            mine, kept = asked.settings.get(name), stored.settings.get(name)
+            if option.fixed and mine is not None and mine != kept:
+                made = f"with {option.flag} {kept}" if kept is not None else f"without {option.flag}"
+                raise BelamyError(f"the run in {root} was made {made}, not {mine}",
+                                  f"drop {option.flag} to resume it, or start a new run in another folder")
+            self.settings[name] = kept if option.fixed or mine is None else mine
         self._fill_defaults()  # runs from before a setting existed get its default
-
-    def _fill(self, defaults) -> None:
-        for name, value in defaults.items():
-            if getattr(self, name, None) is None:
-                setattr(self, name, value)
 
     def _arch_and_loss(self):
         from belamy.models.registry import get_architecture
-        from belamy.train.losses import get_loss
+        from belamy.train.losses import get_loss, loss_names
 
         arch = get_architecture(self.arch)
         if arch.task is None or arch.task == "sr":
             raise BelamyError(f"--arch {self.arch} is not trained by `belamy train`",
                               "train it with `belamy sr train`" if arch.task == "sr" else "choose another --arch")
         loss = get_loss(self.loss or arch.default_loss)
-        allowed = (loss.archs is None or arch.name in loss.archs) and (arch.losses is None or loss.name in arch.losses)
-        if not allowed:
-            from belamy.train.losses import loss_names
-
-            fits = [n for n in loss_names() if (get_loss(n).archs is None or arch.name in get_loss(n).archs)
-                    and (arch.losses is None or n in arch.losses)]
+        if not trains(arch, loss):
+            fits = [n for n in loss_names() if trains(arch, get_loss(n))]
             raise BelamyError(f"--loss {loss.name} does not train --arch {arch.name}",
                               f"losses for {arch.name}: {', '.join(fits)}")
         return arch, loss
 
     def check_options_used(self) -> None:
-        """An option the chosen architecture and loss do not read is an error naming it."""
+        """A declared option the chosen architecture, loss and task do not read is an error naming who does."""
         arch, loss = self._arch_and_loss()
-        for name in ARCH_OR_LOSS_OPTIONS:
-            if getattr(self, name) is not None and name not in arch.uses | loss.uses:
-                from belamy.models.registry import architecture_names
-
-                takers = [a for a in architecture_names("gan") if name in _arch_uses(a)]
-                hint = f"drop --{_flag(name)}" + (f", or train --arch {' / '.join(takers)}" if takers else "")
-                raise BelamyError(f"--{_flag(name)} is not used by --arch {arch.name} with --loss {loss.name}", hint)
-        for name in self.extra:  # settings of registered architectures and losses: the same rule
-            if name not in arch.uses | loss.uses:
-                raise BelamyError(f"--{_flag(name)} is not used by --arch {arch.name} with --loss {loss.name}",
-                                  f"drop --{_flag(name)}")
+        unread = unread_settings(self.settings, arch, loss)
+        if unread:
+            raise not_read(unread[0], arch, loss)
 
     # ------------------------------------------------------------------ validation
 
     def validate(self) -> None:
         super().validate()
-        _, loss = self._arch_and_loss()
-        if loss.needs_labels and not self.labels:
+        arch, loss = self._arch_and_loss()
+        if loss.needs_labels and not self.settings.get("labels"):
             raise BelamyError(f"--loss {loss.name} needs the corpus's classes (its styles)",
                               "add --labels folder (one sub-folder per style) or --labels FIELD (a manifest field)")
         if self.batch is None or not (isinstance(self.batch, int) and 1 <= self.batch <= MAX_BATCH):
@@ -195,13 +213,7 @@ class TrainOptions(RunOptions):
             ("ada-target", self.ada_target, lambda v: 0 <= v <= 1, "use a value in [0, 1], e.g. 0.6"),
             ("augment-p", self.augment_p, lambda v: 0 <= v <= 1, "use a probability in [0, 1]"),
             ("ada-kimg", self.ada_kimg, lambda v: v > 0, "use a positive number, e.g. 500"),
-            ("r1-gamma", self.r1_gamma, lambda v: v >= 0, "use 0 or a positive number"),
-            ("r1-interval", self.r1_interval, lambda v: v >= 0 and v == int(v), "use 0 (never) or a number of steps, e.g. 16"),
-            ("style-mixing", self.style_mixing, lambda v: 0 <= v <= 1, "use a probability in [0, 1]"),
-            ("ema-kimg", self.ema_kimg, lambda v: v >= 0, "use 0 (no average) or a positive half-life in kimg"),
-            ("ema-rampup", self.ema_rampup, lambda v: v >= 0, "use 0 or a fraction such as 0.05"),
             ("metric-kimg", self.metric_kimg, lambda v: v >= 0, "use 0 (off) or a positive number"),
-            ("can-weight", self.can_weight, lambda v: 0 <= v <= 1000, "use a weight from 0 to 1000, e.g. 1"),
             ("lr", self.lr, lambda v: 0 < v < 1, "use a learning rate between 0 and 1, e.g. 2e-4"),
             ("beta1", self.beta1, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),
             ("beta2", self.beta2, lambda v: 0 <= v < 1, "Adam betas lie in [0, 1)"),
@@ -211,23 +223,73 @@ class TrainOptions(RunOptions):
                 raise invalid(flag, value, hint)
             if value is not None and not (_number(value) and ok(value)):
                 raise invalid(flag, value, hint)
+        for name, option in run_declarations(arch, loss).items():
+            option.validate(self.settings.get(name))
         if not 8 <= self.metric_n <= 100_000:
             raise invalid("metric-n", self.metric_n, "use 8 to 100000 images")
         if not 1 <= self.grid_size <= 256:
             raise invalid("grid-size", self.grid_size, "use 1 to 256 images per sample grid")
 
 
+# ---------------------------------------------------------------------- the declarations of a run
+
+
+def _own_fields() -> set[str]:
+    return {f.name for f in fields(TrainOptions)}
+
+
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
+def trains(arch, loss) -> bool:
+    """Whether ``loss`` (a GANLoss class) trains ``arch`` (an Architecture)."""
+    return loss.trains(arch) and (arch.losses is None or loss.name in arch.losses)
 
 
-def _arch_uses(name: str) -> frozenset[str]:
-    from belamy.models.registry import get_architecture
-    from belamy.train.losses import get_loss
+def run_declarations(arch, loss) -> dict[str, Declared]:
+    """Every option a run of ``arch`` with ``loss`` reads: the architecture's, the loss's and its task's."""
+    from belamy.train.tasks import task_options
 
-    arch = get_architecture(name)
-    return arch.uses | get_loss(arch.default_loss).uses
+    return declarations(*arch.options, *loss.option_types(arch), *task_options(arch.task))
+
+
+def train_declarations() -> dict[str, Declared]:
+    """Every option some registered architecture reads with some loss that trains it: `belamy train`'s flags
+    beyond its own."""
+    from belamy.train.losses import get_loss, loss_names
+
+    found: dict[str, Declared] = {}
+    for arch in trained_architectures():
+        for loss in (get_loss(n) for n in [arch.default_loss, *loss_names()]):
+            for name, option in (run_declarations(arch, loss) if trains(arch, loss) else {}).items():
+                found.setdefault(name, option)
+    return found
+
+
+def trained_architectures() -> list:
+    """The architectures `belamy train` trains, in --help's order."""
+    from belamy.models.registry import architecture_names, get_architecture
+
+    return [a for a in map(get_architecture, architecture_names()) if a.task not in (None, "sr")]
+
+
+def unread_settings(settings: dict, arch, loss) -> list[str]:
+    """The names in ``settings`` given (not None) that a run of ``arch`` with ``loss`` does not read."""
+    readable = run_declarations(arch, loss)
+    return [name for name, value in settings.items() if value is not None and name not in readable]
+
+
+def not_read(name: str, arch, loss) -> BelamyError:
+    """The one line for an option the run does not read, naming the architectures (or losses) that do."""
+    from belamy.train.losses import get_loss, loss_names
+
+    flag = "--" + name.replace("_", "-")
+    if name not in train_declarations():
+        return BelamyError(f"{flag} is not an option of `belamy train`", "see `belamy train --help`")
+    archs = trained_architectures()
+    readers = [a.name for a in archs if name in run_declarations(a, get_loss(a.default_loss))]
+    losses = [n for n in loss_names() if any(trains(a, get_loss(n)) and name in run_declarations(a, get_loss(n))
+                                             for a in archs)]
+    who = f", or train --arch {' / '.join(readers)}" if readers else f", or train with --loss {' / '.join(losses)}"
+    return BelamyError(f"{flag} is not used by --arch {arch.name} with --loss {loss.name}", f"drop {flag}{who}")

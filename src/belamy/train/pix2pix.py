@@ -9,6 +9,7 @@ tick logs the L1 on up to 64 of them (``holdout_l1``), which keeps ``checkpoints
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +18,19 @@ from torch import nn
 
 from belamy.corpus.pairs import open_pairs
 from belamy.errors import BelamyError
-from belamy.models.pix2pix import init_weights
-from belamy.models.registry import get_architecture
+from belamy.models.pix2pix import UPSAMPLES, init_weights
+from belamy.models.registry import canonical_name, get_architecture
 from belamy.provenance.embed import save_png
 from belamy.runs import distributed as dd
 from belamy.runs.data import RealBatches, fit_shape
 from belamy.runs.paths import RunPaths
 from belamy.runs.stats import StatsCollector
 from belamy.runs.task import Task, start_ranks
-from belamy.train.gan import adam, run_phases
+from belamy.train.gan import adam, model_config, run_phases
 from belamy.train.losses import StepBatch, get_loss
 from belamy.train.options import TrainOptions
+from belamy.train.tasks import register_task
+from belamy.utils.declared import option
 from belamy.utils.device import resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.progress import console
@@ -36,18 +39,18 @@ HOLDOUT_SEED = 20170
 HOLDOUT_METRIC_N = 64
 
 
-def check_settings(extra: dict) -> None:
-    """One clear line for a pix2pix setting that cannot work."""
-    from belamy.models.pix2pix import UPSAMPLES
-
-    checks = (("l1-weight", extra.get("l1_weight"), lambda v: 0 <= v <= 1e6, "use 0 or more; 100 as published"),
-              ("fm-weight", extra.get("fm_weight"), lambda v: 0 <= v <= 1e6, "use 0 (off) or more, e.g. 10"),
-              ("holdout", extra.get("holdout"), lambda v: 0 <= v <= 0.9, "use a fraction from 0 to 0.9, e.g. 0.1"))
-    for flag, value, ok, hint in checks:
-        if not isinstance(value, int | float) or isinstance(value, bool) or not ok(value):
-            raise BelamyError(f"--{flag} {value} is not valid", hint)
-    if extra.get("upsample") not in UPSAMPLES:
-        raise BelamyError(f"--upsample {extra.get('upsample')} is not valid", f"use one of {', '.join(UPSAMPLES)}")
+@dataclass
+class Pix2PixOptions:
+    l1_weight: float = option(100.0, help="pix2pix: weight λ of the L1 to the real painting (default: 100).",
+                              check=lambda v: 0 <= v <= 1e6, hint="use 0 or more; 100 as published")
+    fm_weight: float = option(0.0, help="pix2pix: weight of matching D's features of real and painted pictures, "
+                                        "against blur (default: 0; 10 sharpens).",
+                              check=lambda v: 0 <= v <= 1e6, hint="use 0 (off) or more, e.g. 10")
+    holdout: float = option(0.1, help="pix2pix: fraction of the pairs never trained on, shown in the grids and "
+                                      "measured (default: 0.1).",
+                            check=lambda v: 0 <= v <= 0.9, hint="use a fraction from 0 to 0.9, e.g. 0.1")
+    upsample: str = option("resize", help="pix2pix: resize (resize + convolution: no checkerboard; default) or "
+                                          "transpose (the paper's).", choices=UPSAMPLES)
 
 
 def holdout_split(count: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -62,24 +65,22 @@ class Pix2PixTask(Task):
     command = "belamy train"
     best_metric = ("holdout_l1", "min")
     best_modules = ("G", "D")
+    declares = (Pix2PixOptions,)  # the options it reads (its loss reads l1_weight and fm_weight)
 
     def __init__(self, options: TrainOptions, info: dd.DistInfo):
         self.options, self.info = options, info
         self.paths = RunPaths(Path(options.out))
         self.arch = get_architecture(options.arch)
-        check_settings(options.extra)
         pairs = open_pairs(options.corpus)
         if options.aspect is None:
             options.aspect = pairs.corpus.aspect
-        extra = options.extra
         self.source = pairs.source
-        self.cfg = self.arch.make_config(res=options.res, ngf=options.ngf, ndf=options.ndf, aspect=options.aspect,
-                                         upsample=extra["upsample"], condition=self.source)
+        self.cfg = model_config(options, self.arch, [], condition=self.source)
         height, width = self.cfg.shape
         # Both pictures of a pair in one array, so that cropping, resizing and mirroring treat them alike.
         both = np.concatenate([fit_shape(pairs.conditions, height, width), fit_shape(pairs.corpus.images, height, width)],
                               axis=3)
-        self.train_index, self.holdout_index = holdout_split(len(both), float(extra["holdout"]))
+        self.train_index, self.holdout_index = holdout_split(len(both), float(options.settings["holdout"]))
         self.pairs_count = len(both)
         self.train_pairs = both[self.train_index]
         self.holdout_pairs = both[self.holdout_index]
@@ -134,7 +135,7 @@ class Pix2PixTask(Task):
         return f"belamy train {self.options.corpus} --out {self.paths.root} --resume"
 
     def check_checkpoint(self, meta: dict, name: str) -> None:
-        if meta.get("arch") != self.options.arch:
+        if canonical_name(meta.get("arch")) != self.options.arch:
             raise BelamyError(f"checkpoint {name} is a {meta.get('arch')} model, not {self.options.arch}", "check --arch")
 
     # ------------------------------------------------------------------ state
@@ -207,3 +208,6 @@ class Pix2PixTask(Task):
 
     def progress_text(self, means: dict) -> str:
         return f"L1 {means.get('loss_G_l1', float('nan')):.3f}"
+
+
+register_task("pix2pix", Pix2PixTask)

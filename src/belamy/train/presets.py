@@ -22,7 +22,7 @@ from belamy.errors import BelamyError
 class Preset:
     name: str
     summary: str
-    settings: Mapping[str, Any] = field(default_factory=dict)  # TrainOptions fields
+    settings: Mapping[str, Any] = field(default_factory=dict)  # options by name: TrainOptions fields or declared ones
 
 
 PRESETS: dict[str, Preset] = {
@@ -71,6 +71,8 @@ def choose(name: str, device_type: str) -> tuple[Preset, str]:
 def apply_preset(options, device_type: str) -> dict | None:
     """Fill the settings ``options`` leaves unset from its preset (``auto`` when it names neither an
     architecture nor a preset); returns what run.json records, or None when no preset applies."""
+    from belamy.models.registry import canonical_name
+
     asked = options.preset
     if asked is None:
         if options.arch is not None:
@@ -80,14 +82,14 @@ def apply_preset(options, device_type: str) -> dict | None:
     wanted_arch = preset.settings.get("arch")
     if options.preset is None and wanted_arch is not None and _cannot_train(wanted_arch, options):
         return None  # auto by default only: what the user asked for needs another architecture's defaults
-    if options.arch is not None and wanted_arch is not None and options.arch != wanted_arch:
+    if options.arch is not None and wanted_arch is not None and canonical_name(options.arch) != wanted_arch:
         raise BelamyError(f"--preset {preset.name} trains --arch {wanted_arch}, not {options.arch}",
                           f"drop --arch to use the preset, or drop --preset to train {options.arch} with its defaults")
     filled, kept = {}, {}
     for name, value in preset.settings.items():
-        mine = getattr(options, name)
+        mine = options.get(name)
         if mine is None:
-            setattr(options, name, value)
+            options.set(name, value)
             filled[name] = value
         else:
             kept[name] = mine
@@ -100,14 +102,11 @@ def _cannot_train(arch_name: str, options) -> bool:
     """Whether ``arch_name`` cannot train what ``options`` asks for by hand (a loss, or an option it never reads)."""
     from belamy.models.registry import get_architecture
     from belamy.train.losses import get_loss
-    from belamy.train.options import ARCH_OR_LOSS_OPTIONS
+    from belamy.train.options import trains, unread_settings
 
     arch = get_architecture(arch_name)
     loss = get_loss(options.loss or arch.default_loss)
-    if (arch.losses is not None and loss.name not in arch.losses) or (loss.archs is not None and arch_name not in loss.archs):
-        return True
-    asked = {name for name in ARCH_OR_LOSS_OPTIONS if getattr(options, name) is not None} | set(options.extra)
-    return not asked <= (arch.uses | loss.uses)
+    return not trains(arch, loss) or bool(unread_settings(options.settings, arch, loss))
 
 
 def describe(record: dict, precision_note: str = "") -> str:

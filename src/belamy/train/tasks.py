@@ -1,22 +1,24 @@
 """The tasks `belamy train` runs, by the name an architecture registers (``Architecture.task``).
 
-A new kind of training (e.g. image-to-image) is one task file plus one line in ``BUILTIN_TASKS``.
+A new kind of training (e.g. image-to-image) is one task file that calls :func:`register_task` at its
+bottom, plus one line in ``BUILTIN_MODULES`` (or a plug-in module, see :mod:`belamy.utils.plugins`).
+A task's ``declares`` lists the dataclasses of the training options it reads (belamy.utils.declared).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from belamy.errors import BelamyError
 from belamy.runs.distributed import DistInfo
 from belamy.runs.task import Task
+from belamy.utils.plugins import load_plugins
 
-# task name -> "module:class" (imported only when a run of that task starts)
-BUILTIN_TASKS = {
-    "gan": "belamy.train.gan:GANTask",
-    "pix2pix": "belamy.train.pix2pix:Pix2PixTask",
-}
+# One line per built-in task file (each registers its task when imported).
+BUILTIN_MODULES = (
+    "belamy.train.gan",
+    "belamy.train.pix2pix",
+)
 _TASKS: dict[str, Callable[..., Task]] = {}
 
 
@@ -25,13 +27,17 @@ def register_task(name: str, factory: Callable[..., Task]) -> None:
     _TASKS[name] = factory
 
 
+def task_options(name: str | None) -> tuple[type, ...]:
+    """The options dataclasses the task ``name`` reads (none for a task belamy does not know)."""
+    load_plugins()
+    return tuple(getattr(_TASKS.get(name), "declares", ()))
+
+
 def make_task(options, info: DistInfo) -> Task:
     from belamy.models.registry import get_architecture
 
+    load_plugins()
     name = get_architecture(options.arch).task
-    if name not in _TASKS and name in BUILTIN_TASKS:
-        module, cls = BUILTIN_TASKS[name].split(":")
-        register_task(name, getattr(importlib.import_module(module), cls))
     if name not in _TASKS:
         raise BelamyError(f"--arch {options.arch} is trained by a task belamy does not know ({name})",
                           "register it with belamy.train.tasks.register_task")

@@ -15,11 +15,14 @@ from pathlib import Path
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models.registry import canonical_name
 from belamy.runs import checkpoint as ck
+from belamy.utils.declared import declarations
 from belamy.utils.progress import console
 
-# Options that set the networks' shapes (checked against the source's when given).
-SHAPE_OPTIONS = ("nz", "ngf", "ndf", "w_dim", "map_layers", "channel_base", "channel_max")
+# The common options that set the networks' shapes (checked against the source's when given); an
+# architecture's own are those it declares with ``shape=True``.
+WIDTH_OPTIONS = ("nz", "ngf", "ndf")
 
 
 def read_init(source: str | Path) -> tuple[Path, dict]:
@@ -49,14 +52,16 @@ def _fields_set_by(arch, res: int, explicit: dict, name: str) -> list[str]:
 def init_model_config(options, arch, label_names: list[str], fp16: bool):
     """The new run's model config: the --init source's, checked against what the options ask."""
     json_path, meta = read_init(options.init)
-    if meta["arch"] != options.arch:
+    if canonical_name(meta["arch"]) != options.arch:
         raise BelamyError(f"--init {options.init} is a {meta['arch']} model, not {options.arch}",
                           "start from a run of the same --arch")
     cfg = arch.config_from_dict(meta["model"])
     if options.res != cfg.res:
         raise BelamyError(f"--init {options.init} does not fit --res {options.res}: it draws at {cfg.res}",
                           f"drop --res (the new run takes {cfg.res})")
-    explicit = {k: getattr(options, k) for k in SHAPE_OPTIONS if getattr(options, k, None) is not None}
+    declared = declarations(*arch.options)
+    explicit = {k: options.get(k) for k in (*WIDTH_OPTIONS, *(n for n, o in declared.items() if o.shape))
+                if options.get(k) is not None}
     for name in explicit:
         asked = arch.make_config(res=cfg.res, **explicit)
         for field in _fields_set_by(arch, cfg.res, explicit, name):
@@ -77,8 +82,9 @@ def init_model_config(options, arch, label_names: list[str], fp16: bool):
         changes["label_names"] = tuple(label_names)  # the corpus's own names for the source's classes
     if fp16 and hasattr(cfg, "conv_clamp") and cfg.conv_clamp is None:
         changes["conv_clamp"] = 256.0
-    if getattr(options, "mbstd_group", None) is not None and hasattr(cfg, "mbstd_group"):
-        changes["mbstd_group"] = options.mbstd_group
+    # The architecture's other options change the networks without their shapes (e.g. mbstd_group): given, they apply.
+    changes.update({name: options.get(name) for name, o in declared.items()
+                    if not o.shape and options.get(name) is not None and hasattr(cfg, name)})
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 

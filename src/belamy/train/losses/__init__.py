@@ -1,12 +1,12 @@
 """Losses by name. A loss file defines a :class:`~belamy.train.losses.base.GANLoss` subclass and
-registers it; built-in loss files are listed in ``BUILTIN_MODULES`` (one line each)."""
+registers it; built-in loss files are listed in ``BUILTIN_MODULES`` (one line each), plug-ins load
+through :mod:`belamy.utils.plugins`."""
 
 from __future__ import annotations
 
-import importlib
-
 from belamy.errors import BelamyError
 from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.utils.plugins import load_plugins
 
 BUILTIN_MODULES = (
     "belamy.train.losses.dcgan",
@@ -17,7 +17,6 @@ BUILTIN_MODULES = (
 )
 
 _LOSSES: dict[str, type[GANLoss]] = {}
-_loaded = False
 
 
 def register_loss(cls: type[GANLoss]) -> type[GANLoss]:
@@ -27,7 +26,7 @@ def register_loss(cls: type[GANLoss]) -> type[GANLoss]:
 
 
 def get_loss(name: str) -> type[GANLoss]:
-    _load_builtin()
+    load_plugins()
     try:
         return _LOSSES[name]
     except KeyError:
@@ -35,17 +34,8 @@ def get_loss(name: str) -> type[GANLoss]:
 
 
 def loss_names() -> list[str]:
-    _load_builtin()
+    load_plugins()
     return sorted(_LOSSES)
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
 
 
 __all__ = ["GANLoss", "Phase", "StepBatch", "get_loss", "loss_names", "register_loss"]

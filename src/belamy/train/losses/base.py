@@ -45,8 +45,7 @@ class GANLoss(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     archs: ClassVar[frozenset[str] | None] = None  # architectures it trains (None: any that keeps the contract)
-    uses: ClassVar[frozenset[str]] = frozenset()  # options only some losses take, that this one reads
-    defaults: ClassVar[dict[str, Any]] = {}  # option defaults it brings to a new run
+    declares: ClassVar[tuple[type, ...]] = ()  # dataclasses of the training options it reads (belamy.utils.declared)
     conditions_model: ClassVar[bool] = True  # with --labels, is G (and D) class-conditional?
     needs_labels: ClassVar[bool] = False  # does it train only with --labels (two classes or more)?
 
@@ -58,9 +57,14 @@ class GANLoss(ABC):
         self.label_names = list(label_names)  # the corpus's classes with --labels (whether or not G takes them)
 
     @classmethod
-    def derive_defaults(cls, options) -> None:
-        """Defaults that depend on other options (called after the architecture's)."""
-        return None
+    def trains(cls, arch) -> bool:
+        """Whether it can train the architecture ``arch`` (a registered Architecture)."""
+        return cls.archs is None or arch.name in cls.archs
+
+    @classmethod
+    def option_types(cls, arch) -> tuple[type, ...]:
+        """The options dataclasses it reads when it trains ``arch``."""
+        return cls.declares
 
     @classmethod
     def check(cls, options, label_names: list[str]) -> None:

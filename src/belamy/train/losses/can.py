@@ -18,15 +18,18 @@ paintings rather than their styles (right on ~98% of its own, ~30% of others', m
 WikiArt), and G is then pushed away from particular paintings, not from styles. G and D's
 real/fake task still see the paintings as they are, so the augmentation cannot leak into G.
 
-Everything else is the architecture's own loss: the DCGAN's non-saturating loss (one fake batch
-for both phases), StyleGAN2's for ``--arch style`` (style mixing, lazy R1 and its Adam
-correction), or FastGAN's for ``--arch fastgan``, whose hinge on patch logits takes the place of
-the two cross-entropies above and whose reconstruction term stays in L_D. ADA and DiffAugment augment everything D sees, the style head's input included.
+Everything else is the architecture's own loss (``Architecture.base_loss``): the DCGAN's
+non-saturating loss (one fake batch for both phases), StyleGAN2's for ``--arch stylegan2`` (style
+mixing, lazy R1 and its Adam correction, whose options it then reads too), or FastGAN's for
+``--arch fastgan``, whose hinge on patch logits takes the place of the two cross-entropies above
+and whose reconstruction term stays in L_D. ADA and DiffAugment augment everything D sees, the
+style head's input included.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,20 +37,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.models.contract import image_shape
+from belamy.models.registry import Architecture, LabelOptions, get_architecture
 from belamy.runs.stats import StatsCollector
 from belamy.train.augment import DiffAugment
-from belamy.train.losses import register_loss
+from belamy.train.losses import get_loss, register_loss
 from belamy.train.losses.base import GANLoss, StepBatch
-from belamy.train.losses.dcgan import NonSaturatingLoss
 from belamy.train.losses.fastgan import RECONSTRUCTION_WEIGHT, FastGANLoss
 from belamy.train.losses.stylegan2 import StyleGAN2Loss
+from belamy.utils.declared import option
 
 HIDDEN = (1024, 512)
-# The loss each architecture trains with otherwise: CAN adds its terms to it.
-BASES: dict[str, type[GANLoss]] = {"dcgan": NonSaturatingLoss, "style": StyleGAN2Loss, "fastgan": FastGANLoss}
 HEAD = "can_head"  # the style head's prefix in checkpoints
 # --style-augment: DiffAugment's geometric policies, no colour (a painting's palette is part of its style).
 STYLE_VIEWS = DiffAugment("translation,cutout")
+
+
+@dataclass
+class CANOptions:
+    can_weight: float | None = option(1.0, help="--loss can: λ, the weight of the style-ambiguity term in G's loss "
+                                                "(default: 1).",
+                                      check=lambda v: 0 <= v <= 1000, hint="use a weight from 0 to 1000, e.g. 1")
+    label_noise: bool | None = option(False, help="--loss can: D's real/fake targets drawn from U(0.8, 1.2) and "
+                                                  "U(0, 0.3), as the reference CAN does (default: off).")
+    style_augment: bool | None = option(False, help="--loss can: the style head learns from shifted and cut-out views "
+                                                    "of the paintings (one more pass of D), so it learns styles, not the "
+                                                    "paintings; G and D's real/fake task see them as they are (default: off).")
 
 
 class _Linear(nn.Module):
@@ -85,7 +100,7 @@ class StyleHead(nn.Module):
 def feature_size(D: nn.Module) -> int:
     """The width of D's penultimate features, from one pass of two blank images (eval mode: no statistics move)."""
     param = next(D.parameters())
-    height, width = tuple(getattr(D.cfg, "shape", None) or (D.cfg.res, D.cfg.res))
+    height, width = image_shape(D.cfg)
     was_training = D.training
     D.eval()
     try:
@@ -96,14 +111,14 @@ def feature_size(D: nn.Module) -> int:
         D.train(was_training)
 
 
-def make_head(D: nn.Module, arch: str, num_styles: int) -> StyleHead:
-    return StyleHead(feature_size(D), num_styles, equalized=arch == "style").to(next(D.parameters()).device)
+def make_head(D: nn.Module, arch: Architecture, num_styles: int) -> StyleHead:
+    return StyleHead(feature_size(D), num_styles, equalized=arch.equalized).to(next(D.parameters()).device)
 
 
-def logits_and_features(D: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if hasattr(D, "logits_and_features"):
-        return D.logits_and_features(x)
-    return D(x), D.penultimate(x)  # a discriminator without the one-pass hook: two passes
+def logits_and_features(arch: Architecture, D: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if arch.feature_hook is not None:
+        return arch.feature_hook(D, x)
+    return D(x), D.penultimate(x)  # an architecture without the one-pass hook: two passes
 
 
 def style_ambiguity_loss(style_logits: torch.Tensor) -> torch.Tensor:
@@ -121,10 +136,8 @@ def normalized_entropy(style_logits: torch.Tensor) -> torch.Tensor:
 class CANLoss(GANLoss):
     name = "can"
     summary = ("Creative Adversarial Networks (Elgammal et al. 2017): D also names the style (--labels), "
-               "G is rewarded for styles D cannot name (--can-weight); dcgan, style or fastgan")
-    archs = frozenset(BASES)
-    uses = frozenset({"labels", "can_weight", "label_noise", "style_augment"}) | StyleGAN2Loss.uses
-    defaults = {"can_weight": 1.0, "label_noise": False, "style_augment": False}
+               "G is rewarded for styles D cannot name (--can-weight); dcgan, stylegan2 or fastgan")
+    declares = (CANOptions, LabelOptions)
     conditions_model = False  # G takes no class: the classes train D's style head
     needs_labels = True
 
@@ -132,32 +145,30 @@ class CANLoss(GANLoss):
         super().__init__(G, D, options, augment, label_names)
         if len(self.label_names) < 2:
             raise BelamyError("--loss can needs two styles or more", "add --labels folder, or a manifest field that varies")
-        self.base = BASES[options.arch](G, D, options, augment)
+        self.arch = get_architecture(options.arch)
+        self.base = get_loss(self.arch.base_loss)(G, D, options, augment)
         self.phases = self.base.phases
-        self.weight = float(options.can_weight)
-        self.label_noise = bool(options.label_noise)
-        self.style_augment = bool(options.style_augment)
-        self.head = make_head(D, options.arch, len(self.label_names))
+        own = options.settings_of(CANOptions)
+        self.weight = float(own.can_weight)
+        self.label_noise = bool(own.label_noise)
+        self.style_augment = bool(own.style_augment)
+        self.head = make_head(D, self.arch, len(self.label_names))
 
     @classmethod
-    def derive_defaults(cls, options) -> None:
-        if options.arch == "style":  # StyleGAN2's own settings, as --loss stylegan2 would fill them
-            for name, value in StyleGAN2Loss.defaults.items():
-                if getattr(options, name) is None:
-                    setattr(options, name, value)
-            StyleGAN2Loss.derive_defaults(options)
+    def trains(cls, arch) -> bool:
+        return arch.base_loss is not None
+
+    @classmethod
+    def option_types(cls, arch) -> tuple[type, ...]:
+        """Its own options, and those of the architecture's own loss it adds its terms to (e.g. R1's)."""
+        return cls.declares + get_loss(arch.base_loss).option_types(arch)
 
     @classmethod
     def check(cls, options, label_names: list[str]) -> None:
-        if options.arch == "fastgan" and options.label_noise:
-            raise BelamyError("--label-noise is for the cross-entropy of dcgan and style; fastgan's D trains with a hinge",
-                              "drop --label-noise, or train --arch dcgan")
-        if options.arch != "style":
-            for name in sorted(StyleGAN2Loss.uses):
-                if getattr(options, name, None) is not None:
-                    flag = name.replace("_", "-")
-                    raise BelamyError(f"--{flag} is not used by --arch {options.arch} with --loss can",
-                                      f"drop --{flag}, or train --arch style")
+        arch = get_architecture(options.arch)
+        if options.settings_of(CANOptions).label_noise and issubclass(get_loss(arch.base_loss), FastGANLoss):
+            raise BelamyError(f"--label-noise is for the cross-entropy of dcgan and stylegan2; {arch.name}'s D trains "
+                              "with a hinge", "drop --label-noise, or train --arch dcgan")
 
     def extra_modules(self) -> dict[str, tuple[nn.Module, str]]:
         return {HEAD: (self.head, "D")}
@@ -205,7 +216,7 @@ class CANLoss(GANLoss):
             stats.add("recon", recon)
             loss = hinge_real + F.relu(1 + logits_fake.float()).mean() + RECONSTRUCTION_WEIGHT * recon
             return loss, logits_real, logits_fake, features
-        logits_real, features = logits_and_features(self.D, self.augment_images(batch.real, rng))
+        logits_real, features = logits_and_features(self.arch, self.D, self.augment_images(batch.real, rng))
         logits_fake = self.D(self.augment_images(fake, rng))
         return self._bce(logits_real, 1, rng) + self._bce(logits_fake, 0, rng), logits_real, logits_fake, features
 
@@ -214,7 +225,7 @@ class CANLoss(GANLoss):
         if isinstance(self.base, FastGANLoss):
             logits, features = self.D.patch_logits_and_features(self.augment_images(fake, rng))
             return -logits.float().mean(), features  # the hinge generator loss
-        logits, features = logits_and_features(self.D, self.augment_images(fake, rng))
+        logits, features = logits_and_features(self.arch, self.D, self.augment_images(fake, rng))
         return F.softplus(-logits.float()).mean(), features
 
     def accumulate_gradients(self, phase: str, batch: StepBatch, stats: StatsCollector) -> None:
@@ -246,7 +257,6 @@ class RunStyleHead:
     """A CAN run's own style classifier at one checkpoint: its discriminator and style head (eval mode)."""
 
     def __init__(self, checkpoint_json: Path, device: str = "cpu"):
-        from belamy.models.registry import get_architecture
         from belamy.runs import checkpoint as ck
 
         tensors, meta = ck.load_checkpoint(checkpoint_json)
@@ -259,11 +269,11 @@ class RunStyleHead:
         ck.load_module_tensors("D", D, tensors, checkpoint_json.name)
         self.device = torch.device(device)
         self.D = D.to(self.device).eval().requires_grad_(False)
-        self.head = make_head(self.D, meta["arch"], len(names))
+        self.head = make_head(self.D, arch, len(names))
         ck.load_module_tensors(HEAD, self.head, tensors, checkpoint_json.name)
         self.head.eval().requires_grad_(False)
         self.names = names
-        self.shape = tuple(getattr(cfg, "shape", None) or (cfg.res, cfg.res))
+        self.shape = image_shape(cfg)
 
     @torch.no_grad()
     def posterior(self, images) -> torch.Tensor:

@@ -31,8 +31,8 @@ class Pix2PixLoss(GANLoss):
 
     def __init__(self, G, D, options, augment=None):
         super().__init__(G, D, options, augment)
-        self.l1_weight = float(options.extra["l1_weight"])
-        self.fm_weight = float(options.extra["fm_weight"])
+        self.l1_weight = float(options.settings["l1_weight"])  # declared by the pix2pix task (belamy.train.pix2pix)
+        self.fm_weight = float(options.settings["fm_weight"])
 
     def fake(self, batch: StepBatch) -> torch.Tensor:
         if "fake" not in batch.cache:

@@ -1,4 +1,4 @@
-"""StyleGAN2's loss for the style (and stylegan3) architectures, with named phases as in stylegan2-ada-pytorch.
+"""StyleGAN2's loss for the stylegan2 (and stylegan3) architectures, with named phases as in stylegan2-ada-pytorch.
 
   ``Gmain``  non-saturating logistic loss on fakes, softplus(−D(aug(G(z))));
   ``Dmain``  logistic loss on fakes and reals, softplus(D(aug(G(z)))) + softplus(−D(aug(x)));
@@ -11,35 +11,44 @@ Every random draw comes from the run's one ``rng``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from belamy.runs.stats import StatsCollector
 from belamy.train.losses import register_loss
 from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.utils.declared import option
+
+
+@dataclass
+class StyleGAN2Options:
+    r1_gamma: float | None = option(
+        help="stylegan2 loss: R1 weight γ (default: 0.0002·res²/batch).", check=lambda v: v >= 0,
+        hint="use 0 or a positive number",
+        derive=lambda run: round(0.0002 * run.res * run.res / run.batch, 6))  # StyleGAN2-ADA 'auto'
+    r1_interval: int | None = option(16, help="stylegan2 loss: steps between lazy R1 passes (default: 16).",
+                                     check=lambda v: v >= 0, hint="use 0 (never) or a number of steps, e.g. 16")
+    style_mixing: float | None = option(0.9, help="stylegan2 loss: probability of mixing two latents' styles (default: 0.9).",
+                                        check=lambda v: 0 <= v <= 1, hint="use a probability in [0, 1]")
 
 
 @register_loss
 class StyleGAN2Loss(GANLoss):
     name = "stylegan2"
-    summary = "StyleGAN2: non-saturating logistic loss, lazy R1, style mixing (the default for style)"
-    archs = frozenset({"style", "stylegan3"})  # NVlabs/stylegan3 trains its generators with this loss too
-    uses = frozenset({"r1_gamma", "r1_interval", "style_mixing"})
-    defaults = {"r1_interval": 16, "style_mixing": 0.9}
+    summary = "StyleGAN2: non-saturating logistic loss, lazy R1, style mixing (the default for stylegan2)"
+    archs = frozenset({"stylegan2", "stylegan3"})  # NVlabs/stylegan3 trains its generators with this loss too
+    declares = (StyleGAN2Options,)
 
     def __init__(self, G, D, options, augment=None, label_names=()):
         super().__init__(G, D, options, augment, label_names)
-        self.r1_gamma, self.r1_interval = options.r1_gamma, options.r1_interval
-        self.style_mixing = options.style_mixing
+        own = options.settings_of(StyleGAN2Options)
+        self.r1_gamma, self.r1_interval, self.style_mixing = own.r1_gamma, own.r1_interval, own.style_mixing
         phases = [Phase("Gmain", trains="G"), Phase("Dmain", trains="D")]
         if self.r1_gamma > 0 and self.r1_interval > 0:
             phases.append(Phase("Dreg", trains="D", interval=self.r1_interval, full_precision=True))
         self.phases = tuple(phases)
-
-    @classmethod
-    def derive_defaults(cls, options) -> None:
-        if options.r1_gamma is None:  # StyleGAN2-ADA 'auto': γ = 0.0002·res²/batch
-            options.r1_gamma = round(0.0002 * options.res * options.res / options.batch, 6)
 
     def optimizer_settings(self, trains, lr, betas):
         """StyleGAN2's correction for lazy regularisation: D's optimizer steps interval+1 times per interval."""
