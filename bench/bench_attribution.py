@@ -77,8 +77,8 @@ RUNS = {
 
 
 def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
-    from belamy.train import train
-    from belamy.train.options import TrainOptions
+    from belamy.gan import train
+    from belamy.gan.options import TrainOptions
 
     runs = {}
     for name, settings in RUNS.items():
@@ -86,7 +86,7 @@ def train_runs(work: Path, corpus: Path) -> dict[str, Path]:
         runs[name] = out
         if (out / "done").exists():
             continue
-        from belamy.runs.checkpoint import latest_checkpoint
+        from belamy.trainer.checkpoint import latest_checkpoint
 
         resume = latest_checkpoint(out / "checkpoints") is not None  # an interrupted bench goes on
         if not resume:

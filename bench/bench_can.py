@@ -106,9 +106,9 @@ def train_and_measure(variant: str, arch: str, corpus: Path, cls: Path, out: Pat
                       n: int, seed: int) -> None:
     """One variant in its own process (one thread): train on the CPU budget, evaluate, contact sheets."""
     torch.set_num_threads(1)
+    from belamy.gan import TrainOptions, train
     from belamy.metrics.evaluate import evaluate_run
-    from belamy.runs.stop import StopRequest
-    from belamy.train import TrainOptions, train
+    from belamy.trainer.stop import StopRequest
 
     run = out / f"{variant}-{arch.replace('=', '-')}"
     stop = StopRequest()
@@ -140,9 +140,9 @@ def head_report(run: Path, cls: Path, fakes: torch.Tensor) -> dict:
     ambiguities and how often both name the same style."""
     from belamy.classify.store import load_classifier, normalized_entropy
     from belamy.corpus.store import open_corpus
-    from belamy.runs.checkpoint import latest_checkpoint
-    from belamy.runs.data import corpus_labels
-    from belamy.train.losses.can import RunStyleHead
+    from belamy.gan.losses.can import RunStyleHead
+    from belamy.trainer.checkpoint import latest_checkpoint
+    from belamy.trainer.data import corpus_labels
 
     clf = load_classifier(cls)
     head = RunStyleHead(latest_checkpoint(run / "checkpoints"))

@@ -17,10 +17,10 @@ import torch
 from machine import cpu_name
 from torch import nn
 
+from belamy.gan.losses import StepBatch, get_loss
+from belamy.gan.task import run_phases
 from belamy.models.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_config
-from belamy.runs.stats import StatsCollector
-from belamy.train.gan import run_phases
-from belamy.train.losses import StepBatch, get_loss
+from belamy.trainer.stats import StatsCollector
 from belamy.utils.device import autocast_context
 
 # ---------------------------------------------------------------- the plain reference

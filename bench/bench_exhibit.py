@@ -32,7 +32,7 @@ from belamy.exhibit.engine import OnnxEngine, TorchEngine, cpu_threads
 from belamy.exhibit.frames import encode_frame, resize_frame
 from belamy.generate.loader import load_generator
 from belamy.models.registry import get_architecture
-from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
 TARGET_FPS, TARGET_RES = 24.0, 256
 OUT_RES = (128, 256, 512)

@@ -154,7 +154,7 @@ def train_speed(args) -> None:
     """s/kimg of the real run loop on edge pairs of the portraits (a fresh run per shape, a few ticks)."""
     from belamy.corpus.build import build_corpus
     from belamy.corpus.pairs import build_pairs
-    from belamy.train import TrainOptions, train
+    from belamy.gan import TrainOptions, train
 
     torch.set_num_threads(args.threads)
     print(f"training speed ({cpu_name()}, {args.threads} thread(s), batch {args.batch})")
@@ -177,10 +177,10 @@ def quality(args) -> None:
     """Train on edge pairs of the portraits with 20% held out (or measure --run), then L1, SWD and a picture."""
     from belamy.corpus.build import build_corpus
     from belamy.corpus.pairs import build_pairs, open_pairs
+    from belamy.gan import TrainOptions, train
     from belamy.generate.translate import load_translator
     from belamy.metrics.swd import swd
     from belamy.provenance.embed import save_png
-    from belamy.train import TrainOptions, train
     from belamy.utils.grid import make_grid
 
     torch.set_num_threads(args.threads)

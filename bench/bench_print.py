@@ -59,7 +59,7 @@ def random_sr_run(folder: Path) -> Path:
     import torch
 
     from belamy.models.rrdb import RRDBNet, SRConfig
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     torch.manual_seed(0)
     cfg = SRConfig()

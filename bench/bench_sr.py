@@ -41,7 +41,7 @@ from safetensors.torch import save_file
 
 from belamy.metrics.image_quality import psnr, ssim
 from belamy.metrics.two_sample import two_sample_test
-from belamy.runs.stop import StopRequest
+from belamy.trainer.stop import StopRequest
 from belamy.upscale.degrade import degrade
 from belamy.upscale.tiled import upscale_tiled
 from belamy.upscale.train import SRTrainOptions, train_sr
@@ -152,7 +152,7 @@ def score(out: Path, models: list[Path], weights: list[Path], threads: int, limi
 
 def ship(out: Path, minutes: float) -> None:
     """The network of OUT/sr-<minutes>min (G's average only) as the painting-SR weights belamy ships."""
-    from belamy.runs import checkpoint as ck
+    from belamy.trainer import checkpoint as ck
     from belamy.upscale.upscaler import PAINTING_WEIGHTS
     from belamy.utils.atomic import atomic_path, write_json
 

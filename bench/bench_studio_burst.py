@@ -114,7 +114,7 @@ def pix2pix_run(folder: Path) -> None:
     import torch
 
     from belamy.models.pix2pix import UNetGenerator, pix2pix_config
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     cfg = pix2pix_config(64, "1:1", ngf=8, ndf=8, condition="edges")
     torch.manual_seed(0)

@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 from machine import cpu_name
 
+from belamy.gan.augment import AdaptiveAugment, make_augment
+from belamy.gan.losses import StepBatch, get_loss
+from belamy.gan.options import COMMON_DEFAULTS, TrainOptions
+from belamy.gan.task import run_phases
 from belamy.models.registry import get_architecture
-from belamy.runs.stats import StatsCollector
-from belamy.train.augment import AdaptiveAugment, make_augment
-from belamy.train.gan import run_phases
-from belamy.train.losses import StepBatch, get_loss
-from belamy.train.options import COMMON_DEFAULTS, TrainOptions
+from belamy.trainer.stats import StatsCollector
 
 
 def device_name(device: torch.device) -> str:

@@ -96,7 +96,7 @@ def measured(*args: str) -> tuple[int, str, float, float]:
 def random_run(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "src"))
     from belamy.models.registry import get_architecture
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     arch = get_architecture("dcgan")
     cfg = arch.make_config(res=16, nz=8, ngf=8, ndf=8)

@@ -26,11 +26,11 @@ import torch.distributed as dist
 from gpu_proof_items import FULL, TINY, train_widths
 from torch import nn
 
+from belamy.gan.losses import StepBatch, get_loss
+from belamy.gan.task import adam, run_phases
 from belamy.models.registry import get_architecture
-from belamy.runs import distributed as dd
-from belamy.runs.stats import StatsCollector
-from belamy.train.gan import adam, run_phases
-from belamy.train.losses import StepBatch, get_loss
+from belamy.trainer import distributed as dd
+from belamy.trainer.stats import StatsCollector
 from belamy.utils.atomic import read_jsonl, write_json
 from belamy.utils.device import resolve_device
 
@@ -114,8 +114,8 @@ def main() -> None:
     check = same_as_one_process(info, device, sizes)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    from belamy.train import train
-    from belamy.train.options import TrainOptions
+    from belamy.gan import train
+    from belamy.gan.options import TrainOptions
 
     run = args.work / "run"
     train(TrainOptions.of(corpus=args.corpus, out=run, arch="style", res=sizes.ddp_res, batch=sizes.ddp_batch,

@@ -281,9 +281,9 @@ def resume(ctx: ProofContext, note) -> dict:
     from gpu_proof import child_env
     from safetensors.torch import load_file
 
-    from belamy.runs.checkpoint import latest_checkpoint, list_checkpoints
-    from belamy.train import train
-    from belamy.train.options import TrainOptions
+    from belamy.gan import train
+    from belamy.gan.options import TrainOptions
+    from belamy.trainer.checkpoint import latest_checkpoint, list_checkpoints
 
     work = ctx.folder("resume")
     corpus = synthetic_corpus(work / "corpus", 64, ctx.sizes.resume_res)

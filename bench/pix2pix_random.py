@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from belamy.models.pix2pix import UNetGenerator, init_weights, pix2pix_config
-from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
 
 def random_run(folder: Path, res: int, ngf: int, condition: str = "edges") -> Path:

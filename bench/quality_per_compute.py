@@ -35,12 +35,12 @@ import torch
 from heldout import SETS, HeldOutSplit, split_corpus
 from machine import cpu_name
 
+from belamy.gan import train
+from belamy.gan.options import TrainOptions
 from belamy.generate.loader import load_generator
 from belamy.metrics.evaluate import generate_for_eval
 from belamy.provenance.embed import save_png
-from belamy.runs.stop import StopRequest
-from belamy.train import train
-from belamy.train.options import TrainOptions
+from belamy.trainer.stop import StopRequest
 from belamy.utils.grid import make_grid, to_uint8
 
 REPO = Path(__file__).resolve().parents[1]

@@ -105,7 +105,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 
 def tiny_train_options(corpus: Path, out: Path, **overrides):
-    from belamy.train.options import TrainOptions
+    from belamy.gan.options import TrainOptions
 
     settings = dict(corpus=corpus, out=out, arch="dcgan", res=32, kimg=0.256, batch=16, ngf=8, ndf=8, nz=16,
                     tick_kimg=0.064, snapshot_ticks=2, keep=3, seed=3, device="cpu", grid_size=4)
@@ -116,7 +116,7 @@ def tiny_train_options(corpus: Path, out: Path, **overrides):
 @pytest.fixture
 def tiny_run(tiny_corpus: Path, tmp_path: Path) -> Path:
     """A DCGAN trained for a few steps at 32² (seconds on a CPU)."""
-    from belamy.train import train
+    from belamy.gan import train
 
     return train(tiny_train_options(tiny_corpus, tmp_path / "run")).run_dir
 
@@ -127,7 +127,7 @@ def random_run(folder: Path, arch: str = "dcgan", **cfg) -> Path:
     from torch import nn
 
     from belamy.models.registry import get_architecture
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     a = get_architecture(arch)
     config = a.make_config(**cfg)

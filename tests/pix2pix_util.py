@@ -119,7 +119,7 @@ def edge_pairs(folder: Path, n: int = 24, size: int = 32, seed: int = 0) -> Path
 def random_pix2pix_run(folder: Path, res: int = 32, condition: str = "edges", ngf: int = 8, aspect: str = "1:1") -> Path:
     """A pix2pix run folder with one checkpoint of freshly initialised weights (for pages and plumbing)."""
     from belamy.models.pix2pix import UNetGenerator, init_weights, pix2pix_config
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     cfg = pix2pix_config(res, aspect, ngf=ngf, ndf=8, condition=condition)
     torch.manual_seed(0)

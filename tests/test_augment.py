@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from belamy.train.augment import AdaptiveAugment, DiffAugment, make_augment
+from belamy.gan.augment import AdaptiveAugment, DiffAugment, make_augment
 
 
 def images(n=6, h=20, w=16, seed=0):

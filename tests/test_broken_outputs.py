@@ -13,7 +13,7 @@ from conftest import random_run
 from pix2pix_util import head_and_shoulders, random_pix2pix_run
 from test_limits import cli
 
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 
 CAUSE = "absurd values, or a negative BatchNorm variance"
 

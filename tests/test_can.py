@@ -15,9 +15,9 @@ from conftest import STYLE_NAMES, synthetic_styles, tiny_train_options, write_co
 from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import list_checkpoints, resolve_checkpoint
-from belamy.train import train
-from belamy.train.losses.can import HEAD, RunStyleHead, normalized_entropy, style_ambiguity_loss
+from belamy.gan import train
+from belamy.gan.losses.can import HEAD, RunStyleHead, normalized_entropy, style_ambiguity_loss
+from belamy.trainer.checkpoint import list_checkpoints, resolve_checkpoint
 from belamy.utils.atomic import read_jsonl
 
 STYLE_ARCH = dict(arch="style", res=16, nz=16, w_dim=16, map_layers=1, ngf=4, ndf=4, batch=8)

@@ -386,7 +386,7 @@ def test_write_subset_keeps_the_chosen_images_and_their_labels(tmp_path: Path):
     from conftest import synthetic_styles, write_corpus
 
     from belamy.corpus.store import write_subset
-    from belamy.runs.data import corpus_labels
+    from belamy.trainer.data import corpus_labels
 
     images, labels = synthetic_styles(9, 16)
     full = open_corpus(write_corpus(tmp_path / "full", images, labels))

@@ -17,8 +17,8 @@ from belamy.corpus.build import build_corpus
 from belamy.corpus.faces import frame_face
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.train import train
-from belamy.train.options import TrainOptions
+from belamy.gan import train
+from belamy.gan.options import TrainOptions
 from belamy.utils.aspect import aspect_of, shape_for, size_of
 
 
@@ -188,7 +188,7 @@ def test_generate_walk_and_exhibit_keep_the_portrait_shape(portrait_corpus: Path
 
 
 def test_a_corpus_too_small_for_the_portrait_shape_says_what_it_can_give():
-    from belamy.runs.data import fit_shape
+    from belamy.trainer.data import fit_shape
 
     with pytest.raises(BelamyError, match=r"at most 51×64 in that shape"):
         fit_shape(np.zeros((2, 64, 64, 3), np.uint8), 80, 64)

@@ -257,8 +257,8 @@ def test_rank_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path):
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory) -> Path:
     """A studio root with a tiny DCGAN run in it, and 24 candidates generated from it."""
+    from belamy.gan import train
     from belamy.generate.sample import generate
-    from belamy.train import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))

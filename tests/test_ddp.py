@@ -14,7 +14,7 @@ import pytest
 from conftest import synthetic_portraits, synthetic_styles, write_corpus
 from safetensors.torch import load_file
 
-from belamy.runs.checkpoint import list_checkpoints
+from belamy.trainer.checkpoint import list_checkpoints
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 

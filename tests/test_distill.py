@@ -24,7 +24,7 @@ from belamy.models.dcgan import DCGANConfig, DCGANGenerator
 from belamy.models.registry import get_architecture
 from belamy.provenance import Record
 from belamy.provenance.embed import read_provenance
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 from belamy.utils.imageio import file_sha256
 
 STYLE = dict(res=32, nz=32, w_dim=32, map_layers=2, ngf=8, ndf=8)

@@ -16,7 +16,7 @@ from belamy.generate.loader import load_generator
 from belamy.generate.sample import generate
 from belamy.provenance import Record
 from belamy.provenance.embed import read_provenance
-from belamy.runs.checkpoint import latest_checkpoint, save_checkpoint
+from belamy.trainer.checkpoint import latest_checkpoint, save_checkpoint
 from belamy.utils.imageio import file_sha256
 
 
@@ -59,7 +59,7 @@ def test_an_earlier_checkpoint_can_be_chosen(tiny_run: Path, tmp_path: Path):
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(tiny_run: Path, tmp_path: Path):
-    from belamy.runs.checkpoint import load_checkpoint
+    from belamy.trainer.checkpoint import load_checkpoint
 
     tensors, meta = load_checkpoint(latest_checkpoint(tiny_run / "checkpoints"))
     meta["model"]["res"] = 64  # claims 64² but holds 32² weights

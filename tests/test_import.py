@@ -32,7 +32,7 @@ from belamy.importers import import_model
 from belamy.importers.safe_unpickle import restricted_load
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
 from belamy.provenance.record import Record
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 
 REPO = Path(__file__).resolve().parents[1]
 

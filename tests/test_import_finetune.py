@@ -13,10 +13,10 @@ from safetensors.torch import load_file
 from test_import import install_fake_reference, nvlabs_pickle, randomised
 
 from belamy.errors import BelamyError
+from belamy.gan import train
 from belamy.importers import import_model
 from belamy.models.style import LAYERS_V1, StyleConfig, StyleDiscriminator, StyleGenerator, style_config
-from belamy.runs.checkpoint import latest_checkpoint
-from belamy.train import train
+from belamy.trainer.checkpoint import latest_checkpoint
 
 NEW_KEYS = ("layers", "mbstd_channels", "d_architecture", "d_map_layers", "cmap_dim")
 
@@ -79,7 +79,7 @@ def test_fine_tuning_an_imported_model_resumes_exactly(corpus, tmp_path, monkeyp
 def test_a_run_made_before_the_exact_layers_resumes_with_its_own(corpus, tmp_path, monkeypatch, one_torch_thread):
     """A class-conditional style run as belamy wrote it before layer variants (no "layers" in its
     config, D's two-layer label_map, "arch": "style") resumes with those layers, exactly as if never stopped."""
-    import belamy.train.gan as gan
+    import belamy.gan.task as gan
 
     def old_config(opts, arch, label_names):
         current = style_config(res=opts.res, nz=opts.nz, ngf=opts.ngf, ndf=opts.ndf, w_dim=opts.settings["w_dim"],

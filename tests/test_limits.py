@@ -21,7 +21,7 @@ from belamy.models import limits
 from belamy.models.dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, dcgan_config
 from belamy.models.rrdb import RRDBNet, SRConfig
 from belamy.models.style import StyleConfig, StyleDiscriminator, StyleGenerator, style_config
-from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
 
 @pytest.fixture(scope="module")

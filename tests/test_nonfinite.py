@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from test_upscale import lively_rrdb
 
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -49,7 +49,7 @@ def test_resume_refuses_a_non_finite_checkpoint(tiny_run: Path, tiny_corpus: Pat
     from conftest import tiny_train_options
 
     from belamy.errors import BelamyError
-    from belamy.train import train
+    from belamy.gan import train
 
     poison(tiny_run, "opt_D", float("nan"))  # optimizer moments too: a resumed run would be NaN at once
     with pytest.raises(BelamyError):

@@ -17,9 +17,9 @@ from pix2pix_util import edge_pairs, head_and_shoulders
 from safetensors.numpy import load_file
 
 from belamy.errors import BelamyError
+from belamy.gan import TrainOptions, train
 from belamy.generate.translate import load_translator, translate
 from belamy.provenance.embed import read_provenance
-from belamy.train import TrainOptions, train
 from belamy.utils.atomic import read_jsonl
 
 

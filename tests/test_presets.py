@@ -12,9 +12,9 @@ from conftest import tiny_train_options
 from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import latest_checkpoint
-from belamy.train import train
-from belamy.train.presets import PRESETS, choose
+from belamy.gan import train
+from belamy.gan.presets import PRESETS, choose
+from belamy.trainer.checkpoint import latest_checkpoint
 
 # The preset fills what these leave unset; they only keep the networks tiny (and are recorded as "yours").
 TINY = dict(arch=None, res=32, ngf=4, ndf=8, nz=16, batch=16)

@@ -22,7 +22,7 @@ from belamy.print.label import label_record
 from belamy.print.printfile import PrintOptions, crop_to_aspect, make_print, parse_size, side_paths
 from belamy.provenance import Record, credit_line
 from belamy.provenance.embed import read_provenance, save_png
-from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 from belamy.upscale.upscaler import choose_upscaler
 from belamy.utils.imageio import file_sha256
 

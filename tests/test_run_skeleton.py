@@ -16,9 +16,9 @@ from conftest import synthetic_portraits, tiny_train_options, write_corpus
 from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
-from belamy.runs.stop import StopRequest
-from belamy.train import train
+from belamy.gan import train
+from belamy.trainer.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from belamy.trainer.stop import StopRequest
 from belamy.utils.atomic import read_jsonl
 from belamy.utils.lock import RunLock
 

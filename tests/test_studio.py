@@ -283,7 +283,7 @@ def test_the_taste_retrains_in_the_background_and_orders_candidates(root: Path):
 
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory) -> Path:
-    from belamy.train import train
+    from belamy.gan import train
 
     root = tmp_path_factory.mktemp("root")
     corpus = write_corpus(root / "corpus", synthetic_portraits(32, 16))
@@ -294,8 +294,8 @@ def run_root(tmp_path_factory) -> Path:
 
 def test_a_run_trained_for_minutes_shows_its_time_budget(tmp_path: Path):
     """A run given --minutes has no image target: its card shows minutes done of minutes asked, not '? kimg'."""
+    from belamy.gan import train
     from belamy.studio.runs import progress
-    from belamy.train import train
 
     root = tmp_path / "root"
     corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 16))

@@ -78,8 +78,8 @@ def test_without_a_classifier_a_plain_run_has_no_style_and_a_bad_classifier_stop
 
 
 def test_a_can_runs_candidates_show_the_posterior_of_its_own_discriminator(tmp_path: Path, one_torch_thread):
+    from belamy.gan import train
     from belamy.generate.sample import generate
-    from belamy.train import train
 
     root = tmp_path / "root"
     images, labels = synthetic_styles(48, 32)

@@ -13,11 +13,11 @@ from conftest import synthetic_portraits, tiny_train_options, write_corpus
 from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
+from belamy.gan import train
 from belamy.models.registry import get_architecture
 from belamy.models.style import StyleDiscriminator, StyleGenerator, style_config
 from belamy.provenance.record import Record
-from belamy.runs.checkpoint import latest_checkpoint
-from belamy.train import train
+from belamy.trainer.checkpoint import latest_checkpoint
 from belamy.utils.atomic import read_jsonl
 
 
@@ -200,7 +200,7 @@ def test_conditional_training_and_generate_label(style_corpus: Path, tmp_path: P
 
 
 def test_labels_from_folder_names_and_missing_fields():
-    from belamy.runs.data import corpus_labels
+    from belamy.trainer.data import corpus_labels
 
     manifest = [{"source": "/data/wikiart-styles/baroque/a.jpg"}, {"source": "/data/wikiart-styles/cubism/b.jpg"},
                 {"source": "/data/wikiart-styles/baroque/c.jpg"}]
@@ -211,7 +211,7 @@ def test_labels_from_folder_names_and_missing_fields():
 
 
 def test_portrait_training_crops_the_square_corpus(style_corpus: Path, tmp_path: Path):
-    from belamy.runs.data import fit_shape
+    from belamy.trainer.data import fit_shape
 
     images = synthetic_portraits(4, 32)
     out = fit_shape(images, 20, 16)

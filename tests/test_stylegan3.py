@@ -31,7 +31,7 @@ from belamy.models.style import StyleDiscriminator
 from belamy.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator
 from belamy.provenance.embed import read_provenance
 from belamy.provenance.record import Record
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 
 # Tiny, but every part of the design: 4 layers (2 critically sampled), -R's radial filters on the others.
 SIZES = dict(res=16, z_dim=8, w_dim=8, map_layers=2, channel_base=64, channel_max=8, num_layers=4, num_critical=2,
@@ -255,7 +255,7 @@ def test_distil_a_stylegan3_teacher(imported, tmp_path, one_torch_thread):
 
 
 def test_fine_tune_a_stylegan3_run(imported, tmp_path, one_torch_thread):
-    from belamy.train import train
+    from belamy.gan import train
 
     corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(16, 16, seed=5))
     start = ck.load_checkpoint(ck.latest_checkpoint(imported / "checkpoints"))[0]

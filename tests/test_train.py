@@ -17,8 +17,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import latest_checkpoint, list_checkpoints
-from belamy.train import train
+from belamy.gan import train
+from belamy.trainer.checkpoint import latest_checkpoint, list_checkpoints
 from belamy.utils.atomic import read_jsonl
 
 
@@ -181,8 +181,8 @@ def test_bad_settings_are_refused_before_any_work(tiny_corpus: Path, tmp_path: P
 
 
 def test_minimax_and_nonsaturating_generator_losses():
-    from belamy.runs.stats import StatsCollector
-    from belamy.train.losses import StepBatch, get_loss
+    from belamy.gan.losses import StepBatch, get_loss
+    from belamy.trainer.stats import StatsCollector
 
     logits = torch.tensor([-2.0, 0.0, 3.0])
     D = lambda x, labels=None: x  # noqa: E731 - the 'images' are the logits themselves

@@ -13,7 +13,7 @@ from PIL import Image, PngImagePlugin
 from belamy.errors import BelamyError
 from belamy.generate.sample import generate
 from belamy.provenance.embed import PROVENANCE_KEY, read_provenance
-from belamy.runs.checkpoint import load_checkpoint
+from belamy.trainer.checkpoint import load_checkpoint
 from belamy.utils.untrusted import loads_json
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -273,7 +273,7 @@ def test_cli_upscale_missing_model_names_sr_train(tmp_path: Path):
 
 
 def test_cli_upscale_reports_each_pass_and_the_lanczos_rest_truthfully(tmp_path: Path):
-    from belamy.runs.checkpoint import module_tensors, save_checkpoint
+    from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
     run = tmp_path / "sr"
     net = lively_rrdb(scale=4)

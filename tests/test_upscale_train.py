@@ -12,8 +12,8 @@ from conftest import synthetic_portraits, write_corpus
 from PIL import Image
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import latest_checkpoint, load_checkpoint
-from belamy.runs.stop import StopRequest
+from belamy.trainer.checkpoint import latest_checkpoint, load_checkpoint
+from belamy.trainer.stop import StopRequest
 from belamy.upscale.degrade import degrade, gaussian_kernel
 from belamy.upscale.train import SRTrainOptions, train_sr
 from belamy.upscale.upscaler import load_sr_run, upscale_image

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from belamy.models.registry import get_architecture
-from belamy.runs.checkpoint import module_tensors, save_checkpoint
+from belamy.trainer.checkpoint import module_tensors, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-artifacts" / "screenshots"

@@ -57,8 +57,8 @@ def write_tones(folder: Path, n: int, seed: int, start: int = 0) -> dict[str, bo
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
+    from belamy.gan import train
     from belamy.generate.sample import generate
-    from belamy.train import train
 
     root = tmp_path_factory.mktemp("studio")
     corpus = write_corpus(root / "corpus", synthetic_portraits(48, 32))

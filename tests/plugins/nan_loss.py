@@ -3,8 +3,8 @@ and of a new loss being one file plus its registration."""
 
 from __future__ import annotations
 
-from belamy.train.losses import register_loss
-from belamy.train.losses.dcgan import NonSaturatingLoss
+from belamy.gan.losses import register_loss
+from belamy.gan.losses.dcgan import NonSaturatingLoss
 
 
 @register_loss

@@ -17,7 +17,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator
-from belamy.runs.modules import load_module
+from belamy.trainer.modules import load_module
 
 FEATURE_WEIGHT = 0.2
 PRIOR_WEIGHT = 0.01

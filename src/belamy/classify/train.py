@@ -22,7 +22,7 @@ from belamy.classify.store import save_classifier
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
 from belamy.models.latents import check_seed
-from belamy.runs.data import corpus_labels, fit_shape
+from belamy.trainer.data import corpus_labels, fit_shape
 from belamy.utils.device import resolve_device
 from belamy.utils.progress import console, make_progress
 

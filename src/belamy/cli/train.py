@@ -55,13 +55,13 @@ def _arch_help() -> str:
 
 
 def _preset_help() -> str:
-    from belamy.train.presets import preset_help
+    from belamy.gan.presets import preset_help
 
     return "A recipe by name. " + preset_help()
 
 
 def _loss_help() -> str:
-    from belamy.train.losses import get_loss, loss_names
+    from belamy.gan.losses import get_loss, loss_names
 
     return "Loss by name: " + "; ".join(f"{n}: {get_loss(n).summary}" for n in loss_names()) + \
         " (default: the architecture's own)."
@@ -69,7 +69,7 @@ def _loss_help() -> str:
 
 def _declared_parameters() -> list[inspect.Parameter]:
     """A flag for every option a registered architecture, loss or task declares (plug-ins' included)."""
-    from belamy.train.options import train_declarations
+    from belamy.gan.options import train_declarations
 
     parameters = []
     for option in _from_registries(train_declarations, {}).values():
@@ -131,7 +131,7 @@ def train_cmd(
     **declared: Any,  # the options architectures, losses and tasks declare (see _with_declared_options)
 ) -> None:
     """Train a GAN on a corpus (or pix2pix on a pair corpus), with sample grids, checkpoints and resume."""
-    from belamy.train import TrainOptions, train
+    from belamy.gan import TrainOptions, train
 
     options = TrainOptions.of(
         corpus=corpus, out=out, arch=arch, res=res, kimg=kimg, minutes=minutes, batch=batch, loss=loss,

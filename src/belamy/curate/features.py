@@ -83,7 +83,7 @@ class DiscriminatorFeatures:
 
     def __init__(self, checkpoint_json: Path, device: str = "cpu"):
         from belamy.models.contract import check_discriminator
-        from belamy.runs.modules import load_module
+        from belamy.trainer.modules import load_module
 
         loaded = load_module(Path(checkpoint_json), "discriminator", device=torch.device(device))
         check_discriminator(loaded.module, loaded.arch.name)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from belamy.errors import BelamyError
-from belamy.runs.options import RunOptions
+from belamy.trainer.options import RunOptions
 
 MAX_NGF = 1024
 

@@ -21,13 +21,13 @@ from belamy.distill.teacher import Teacher, downsample, load_teacher
 from belamy.errors import BelamyError
 from belamy.models.latents import latents_for_seeds
 from belamy.provenance.embed import save_png
-from belamy.runs.ema import ema_beta, make_ema, update_ema
-from belamy.runs.loop import run_task
-from belamy.runs.options import resolve_run_options
-from belamy.runs.paths import RunPaths, prepare_writable
-from belamy.runs.stats import StatsCollector
-from belamy.runs.stop import StopRequest
-from belamy.runs.task import Task
+from belamy.trainer.ema import ema_beta, make_ema, update_ema
+from belamy.trainer.loop import run_task
+from belamy.trainer.options import resolve_run_options
+from belamy.trainer.paths import RunPaths, prepare_writable
+from belamy.trainer.stats import StatsCollector
+from belamy.trainer.stop import StopRequest
+from belamy.trainer.task import Task
 from belamy.utils import untrusted
 from belamy.utils.device import resolve_device
 from belamy.utils.grid import make_grid, to_uint8

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.generate.loader import LoadedGenerator, load_generator
-from belamy.runs.modules import load_module
+from belamy.trainer.modules import load_module
 from belamy.utils.aspect import shape_for
 
 

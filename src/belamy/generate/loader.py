@@ -14,7 +14,7 @@ from belamy.errors import BelamyError
 from belamy.models.contract import check_generator
 from belamy.models.latents import latents_for_seeds
 from belamy.provenance.record import Record, code_section, corpus_section, generation_section, model_section
-from belamy.runs.modules import load_module
+from belamy.trainer.modules import load_module
 from belamy.utils import untrusted
 
 

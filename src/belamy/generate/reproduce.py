@@ -18,7 +18,7 @@ from belamy.generate.loader import load_generator
 from belamy.generate.sample import generate_images, label_index
 from belamy.provenance.embed import save_png
 from belamy.provenance.record import Record, latent_sha256, read_record
-from belamy.runs.checkpoint import list_checkpoints
+from belamy.trainer.checkpoint import list_checkpoints
 from belamy.utils.imageio import file_sha256, open_rgb
 
 IDENTICAL, EDITED, OTHER_CHECKPOINT, MISSING_RUN, NO_RECORD, NOT_SINGLE, DERIVED = (

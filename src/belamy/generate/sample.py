@@ -11,7 +11,7 @@ from belamy.errors import BelamyError
 from belamy.generate.loader import LoadedGenerator, load_generator
 from belamy.models.latents import check_seed
 from belamy.provenance.embed import save_png
-from belamy.runs.paths import prepare_writable
+from belamy.trainer.paths import prepare_writable
 from belamy.utils.grid import make_grid, to_pictures, to_uint8
 from belamy.utils.progress import make_progress
 

@@ -25,7 +25,7 @@ from belamy.corpus.pairs import BACKGROUNDS, fit_image
 from belamy.errors import BelamyError
 from belamy.models.pix2pix import Pix2PixConfig, UNetGenerator
 from belamy.provenance.embed import save_png
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 from belamy.utils import untrusted
 from belamy.utils.grid import to_pictures
 from belamy.utils.imageio import file_sha256, open_rgb
@@ -113,7 +113,7 @@ def checkpoint_arch(run_or_ckpt: Path, checkpoint: str = "latest") -> str | None
 
 def load_translator(run_or_ckpt: str | os.PathLike, checkpoint: str = "latest", device: str = "auto") -> Translator:
     """The generator of a pix2pix run (its latest checkpoint, or the one named), in eval mode."""
-    from belamy.runs.modules import load_module
+    from belamy.trainer.modules import load_module
 
     loaded = load_module(Path(run_or_ckpt), "generator", checkpoint, device)
     if not getattr(loaded.module, "condition_channels", 0):

@@ -11,8 +11,8 @@ import torch
 from belamy import __version__
 from belamy.errors import BelamyError
 from belamy.models.registry import get_architecture
-from belamy.runs import checkpoint as ck
-from belamy.runs.paths import RunPaths, prepare_writable
+from belamy.trainer import checkpoint as ck
+from belamy.trainer.paths import RunPaths, prepare_writable
 from belamy.utils.atomic import write_json
 
 

@@ -26,7 +26,7 @@ from belamy.metrics.memorization import memorization
 from belamy.metrics.swd import images_to_uint8_nchw, swd
 from belamy.metrics.yardstick import split_paintings, yardstick_with_floor
 from belamy.models.latents import check_seed
-from belamy.runs.data import fit_shape
+from belamy.trainer.data import fit_shape
 from belamy.utils.atomic import append_jsonl
 from belamy.utils.grid import check_finite, check_pictures
 

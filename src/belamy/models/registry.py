@@ -64,7 +64,7 @@ class Architecture:
     # Training options (keywords: res, nz, ngf, ndf, label_names, aspect, conv_clamp and every declared
     # option of the run, by name; unknown ones ignored) -> a validated config.
     make_config: Callable[..., Any] | None = None
-    task: str | None = "gan"  # the training task that trains it (belamy.train.tasks), or another command's
+    task: str | None = "gan"  # the training task that trains it (belamy.gan.registry), or another command's
     default_loss: str = "nonsat"
     losses: tuple[str, ...] | None = None  # the losses it trains with (None: any loss that takes it)
     options: tuple[type, ...] = ()  # dataclasses of the training options it reads (belamy.utils.declared)

@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from belamy.corpus.skeleton import FACE68_PARTS, OPENPOSE_COLORS, OPENPOSE_LIMBS, draw_skeleton, template
 from belamy.errors import BelamyError
 from belamy.provenance.embed import PROVENANCE_KEY, save_png
-from belamy.runs import checkpoint as ck
 from belamy.studio.runs import find_runs
+from belamy.trainer import checkpoint as ck
 
 SET_NAME = "drawings"
 MAX_DRAWING_BYTES = 4 << 20

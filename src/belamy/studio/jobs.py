@@ -52,7 +52,7 @@ class GenerationJobs:
         self._run_lock = threading.Lock()
 
     def submit(self, run: Path, checkpoint: str, n: int, seed: int | None, truncation: float, device: str = "auto") -> Job:
-        from belamy.runs.checkpoint import resolve_checkpoint
+        from belamy.trainer.checkpoint import resolve_checkpoint
 
         ckpt = resolve_checkpoint(run, checkpoint)  # a wrong checkpoint is a 4xx now, not a failed job later
         out = self.root / "candidates" / f"{run.name}-{ckpt.stem}"

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from belamy.runs.checkpoint import list_checkpoints
+from belamy.trainer.checkpoint import list_checkpoints
 from belamy.utils import untrusted
 from belamy.utils.atomic import read_jsonl
 

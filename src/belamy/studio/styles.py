@@ -142,7 +142,7 @@ def _posterior_of(source: _Source, images: list[np.ndarray]) -> torch.Tensor:
 def _run_source(checkpoint_json: Path, key: str, device: str) -> _Source | None:
     """The style head of a CAN run's discriminator at this checkpoint; None for any other run."""
     from belamy.errors import BelamyError
-    from belamy.train.losses.can import RunStyleHead
+    from belamy.gan.losses.can import RunStyleHead
 
     try:
         head = RunStyleHead(checkpoint_json, device)

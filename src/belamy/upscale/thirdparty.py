@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import check_finite
+from belamy.trainer.checkpoint import check_finite
 
 # Every name spandrel imports from torchvision (module -> names).
 TORCHVISION_NAMES = {"torchvision.transforms.functional": ("InterpolationMode", "rotate", "normalize")}

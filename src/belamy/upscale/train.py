@@ -26,15 +26,15 @@ from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
 from belamy.models.rrdb import PatchDiscriminator, RRDBNet, SRConfig
 from belamy.provenance.embed import save_png
-from belamy.runs import checkpoint as ck
-from belamy.runs.data import RealBatches
-from belamy.runs.ema import update_ema, warmup_beta
-from belamy.runs.loop import RunResult, run_task
-from belamy.runs.options import RunOptions, invalid, resolve_run_options
-from belamy.runs.paths import RunPaths, prepare_writable
-from belamy.runs.stats import StatsCollector
-from belamy.runs.stop import StopRequest
-from belamy.runs.task import Task
+from belamy.trainer import checkpoint as ck
+from belamy.trainer.data import RealBatches
+from belamy.trainer.ema import update_ema, warmup_beta
+from belamy.trainer.loop import RunResult, run_task
+from belamy.trainer.options import RunOptions, invalid, resolve_run_options
+from belamy.trainer.paths import RunPaths, prepare_writable
+from belamy.trainer.stats import StatsCollector
+from belamy.trainer.stop import StopRequest
+from belamy.trainer.task import Task
 from belamy.upscale.degrade import degrade
 from belamy.upscale.upscaler import SR_FORMAT
 from belamy.utils.device import resolve_device

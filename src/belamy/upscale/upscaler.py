@@ -48,8 +48,8 @@ def lanczos() -> Upscaler:
 
 def load_sr_run(run: Path, checkpoint: str = "latest", device: str | torch.device = "auto") -> Upscaler:
     """A belamy SR run (or one of its checkpoints) as an upscaler."""
-    from belamy.runs import checkpoint as ck
-    from belamy.runs.modules import load_module
+    from belamy.trainer import checkpoint as ck
+    from belamy.trainer.modules import load_module
 
     if not Path(run).exists():
         raise BelamyError(f"no SR model at {run}", "give a run folder made by `belamy sr train`, "

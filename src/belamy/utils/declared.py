@@ -3,7 +3,7 @@
 An architecture, a loss or a task lists the dataclasses of the options it reads, each field made
 with :func:`option`. ``belamy train``'s flags, run.json's options, the refusal of an option the
 chosen architecture and loss never read, and the model config are derived from those declarations
-(see :mod:`belamy.train.options`). One name is one flag: owners that read the same option share
+(see :mod:`belamy.gan.options`). One name is one flag: owners that read the same option share
 the dataclass that declares it.
 """
 

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 
 from belamy.errors import BelamyError
 
-REGISTRIES = ("belamy.models.registry", "belamy.train.losses", "belamy.train.tasks")
+REGISTRIES = ("belamy.models.registry", "belamy.gan.losses", "belamy.gan.registry")
 ENV = "BELAMY_PLUGINS"
 GROUP = "belamy.plugins"
 

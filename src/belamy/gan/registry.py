@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from belamy.errors import BelamyError
-from belamy.runs.distributed import DistInfo
-from belamy.runs.task import Task
+from belamy.trainer.distributed import DistInfo
+from belamy.trainer.task import Task
 from belamy.utils.plugins import load_plugins
 
 # One line per built-in task file (each registers its task when imported).
 BUILTIN_MODULES = (
-    "belamy.train.gan",
-    "belamy.train.pix2pix",
+    "belamy.gan.task",
+    "belamy.gan.pix2pix",
 )
 _TASKS: dict[str, Callable[..., Task]] = {}
 
@@ -40,5 +40,5 @@ def make_task(options, info: DistInfo) -> Task:
     name = get_architecture(options.arch).task
     if name not in _TASKS:
         raise BelamyError(f"--arch {options.arch} is trained by a task belamy does not know ({name})",
-                          "register it with belamy.train.tasks.register_task")
+                          "register it with belamy.gan.registry.register_task")
     return _TASKS[name](options, info)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from belamy.runs.stats import StatsCollector
-from belamy.train.losses import register_loss
-from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.gan.losses import register_loss
+from belamy.gan.losses.base import GANLoss, Phase, StepBatch
+from belamy.trainer.stats import StatsCollector
 
 
 class _DCGANLoss(GANLoss):

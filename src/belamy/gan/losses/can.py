@@ -37,14 +37,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from belamy.errors import BelamyError
+from belamy.gan.augment import DiffAugment
+from belamy.gan.losses import get_loss, register_loss
+from belamy.gan.losses.base import GANLoss, StepBatch
+from belamy.gan.losses.fastgan import RECONSTRUCTION_WEIGHT, FastGANLoss
+from belamy.gan.losses.stylegan2 import StyleGAN2Loss
 from belamy.models.contract import image_shape
 from belamy.models.registry import Architecture, LabelOptions, get_architecture
-from belamy.runs.stats import StatsCollector
-from belamy.train.augment import DiffAugment
-from belamy.train.losses import get_loss, register_loss
-from belamy.train.losses.base import GANLoss, StepBatch
-from belamy.train.losses.fastgan import RECONSTRUCTION_WEIGHT, FastGANLoss
-from belamy.train.losses.stylegan2 import StyleGAN2Loss
+from belamy.trainer.stats import StatsCollector
 from belamy.utils.declared import option
 
 HIDDEN = (1024, 512)
@@ -257,7 +257,7 @@ class RunStyleHead:
     """A CAN run's own style classifier at one checkpoint: its discriminator and style head (eval mode)."""
 
     def __init__(self, checkpoint_json: Path, device: str = "cpu"):
-        from belamy.runs import checkpoint as ck
+        from belamy.trainer import checkpoint as ck
 
         tensors, meta = ck.load_checkpoint(checkpoint_json)
         names = list(meta.get("label_names") or [])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from belamy.errors import BelamyError
-from belamy.runs.checkpoint import list_checkpoints
+from belamy.trainer.checkpoint import list_checkpoints
 from belamy.utils import untrusted
 from belamy.utils.atomic import read_jsonl, write_text
 

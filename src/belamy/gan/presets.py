@@ -100,9 +100,9 @@ def apply_preset(options, device_type: str) -> dict | None:
 
 def _cannot_train(arch_name: str, options) -> bool:
     """Whether ``arch_name`` cannot train what ``options`` asks for by hand (a loss, or an option it never reads)."""
+    from belamy.gan.losses import get_loss
+    from belamy.gan.options import trains, unread_settings
     from belamy.models.registry import get_architecture
-    from belamy.train.losses import get_loss
-    from belamy.train.options import trains, unread_settings
 
     arch = get_architecture(arch_name)
     loss = get_loss(options.loss or arch.default_loss)

@@ -1,7 +1,7 @@
 """GAN training as a task of the run loop: any registered architecture, any loss that trains it.
 
 Per step: a real batch, latents (and classes for a class-conditional G) from the run's one random
-stream, then the loss's phases in order (see :mod:`belamy.train.losses.base`), then the G_ema
+stream, then the loss's phases in order (see :mod:`belamy.gan.losses.base`), then the G_ema
 average and ADA's probability. The sample grid draws fixed latents (seeds 0..N-1, the faces
 ``belamy generate --seed 0`` draws); SWD against the corpus every ``metric_kimg`` keeps the best
 checkpoint. Under torchrun each rank trains on its shard; gradients are averaged per phase.
@@ -16,22 +16,22 @@ from torch import nn
 
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
+from belamy.gan.augment import AdaptiveAugment, make_augment
+from belamy.gan.losses import GANLoss, StepBatch, get_loss
+from belamy.gan.options import TrainOptions
+from belamy.gan.registry import register_task
+from belamy.gan.transfer import init_model_config, load_init, read_init
 from belamy.models.contract import check_generator, image_shape
 from belamy.models.latents import latents_for_seeds
 from belamy.models.registry import canonical_name, get_architecture
 from belamy.provenance.embed import save_png
-from belamy.runs import checkpoint as ck
-from belamy.runs import distributed as dd
-from belamy.runs.data import RealBatches, corpus_labels, fit_shape
-from belamy.runs.ema import ema_beta, make_ema, update_ema
-from belamy.runs.paths import RunPaths
-from belamy.runs.stats import StatsCollector
-from belamy.runs.task import Task, start_ranks
-from belamy.train.augment import AdaptiveAugment, make_augment
-from belamy.train.losses import GANLoss, StepBatch, get_loss
-from belamy.train.options import TrainOptions
-from belamy.train.tasks import register_task
-from belamy.train.transfer import init_model_config, load_init, read_init
+from belamy.trainer import checkpoint as ck
+from belamy.trainer import distributed as dd
+from belamy.trainer.data import RealBatches, corpus_labels, fit_shape
+from belamy.trainer.ema import ema_beta, make_ema, update_ema
+from belamy.trainer.paths import RunPaths
+from belamy.trainer.stats import StatsCollector
+from belamy.trainer.task import Task, start_ranks
 from belamy.utils.device import autocast_context, resolve_precision
 from belamy.utils.grid import make_grid, to_uint8
 from belamy.utils.progress import console
@@ -170,7 +170,7 @@ class GANTask(Task):
         ranks = f" × {self.info.world} processes" if self.info.enabled else ""
         line = f"training {self.options.arch} {shape} ({self.options.loss}) on {self.corpus_count} images, {self.device}{ranks}"
         if self.options.preset_record:
-            from belamy.train.presets import describe
+            from belamy.gan.presets import describe
 
             line = describe(self.options.preset_record, self.precision_note()) + "\n" + line
         return line

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from belamy.gan.losses import register_loss
+from belamy.gan.losses.base import GANLoss, Phase, StepBatch
 from belamy.models.fastgan import reconstruction_targets
-from belamy.runs.stats import StatsCollector
-from belamy.train.losses import register_loss
-from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.trainer.stats import StatsCollector
 
 RECONSTRUCTION_WEIGHT = 1.0  # the reference's weight for its reconstruction term
 

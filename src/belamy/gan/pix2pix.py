@@ -1,7 +1,7 @@
 """Image-to-image training (pix2pix) as a task of the run loop: (condition, painting) pairs in, a U-Net out.
 
 Per step: a batch of pairs (the same mirror for both pictures of a pair; none for pose figures, whose
-colours tell left from right), then the loss's phases (see :mod:`belamy.train.losses.pix2pix`). A
+colours tell left from right), then the loss's phases (see :mod:`belamy.gan.losses.pix2pix`). A
 fixed part of the pairs (``holdout``, chosen by a seed of its own so that it never changes on resume)
 is never trained on: the sample grid shows condition | output | real for the first of them, and every
 tick logs the L1 on up to 64 of them (``holdout_l1``), which keeps ``checkpoints/best.*``.
@@ -18,18 +18,18 @@ from torch import nn
 
 from belamy.corpus.pairs import open_pairs
 from belamy.errors import BelamyError
+from belamy.gan.losses import StepBatch, get_loss
+from belamy.gan.options import TrainOptions
+from belamy.gan.registry import register_task
+from belamy.gan.task import adam, model_config, run_phases
 from belamy.models.pix2pix import UPSAMPLES, init_weights
 from belamy.models.registry import canonical_name, get_architecture
 from belamy.provenance.embed import save_png
-from belamy.runs import distributed as dd
-from belamy.runs.data import RealBatches, fit_shape
-from belamy.runs.paths import RunPaths
-from belamy.runs.stats import StatsCollector
-from belamy.runs.task import Task, start_ranks
-from belamy.train.gan import adam, model_config, run_phases
-from belamy.train.losses import StepBatch, get_loss
-from belamy.train.options import TrainOptions
-from belamy.train.tasks import register_task
+from belamy.trainer import distributed as dd
+from belamy.trainer.data import RealBatches, fit_shape
+from belamy.trainer.paths import RunPaths
+from belamy.trainer.stats import StatsCollector
+from belamy.trainer.task import Task, start_ranks
 from belamy.utils.declared import option
 from belamy.utils.device import resolve_precision
 from belamy.utils.grid import make_grid, to_uint8

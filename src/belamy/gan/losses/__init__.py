@@ -1,19 +1,19 @@
-"""Losses by name. A loss file defines a :class:`~belamy.train.losses.base.GANLoss` subclass and
+"""Losses by name. A loss file defines a :class:`~belamy.gan.losses.base.GANLoss` subclass and
 registers it; built-in loss files are listed in ``BUILTIN_MODULES`` (one line each), plug-ins load
 through :mod:`belamy.utils.plugins`."""
 
 from __future__ import annotations
 
 from belamy.errors import BelamyError
-from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.gan.losses.base import GANLoss, Phase, StepBatch
 from belamy.utils.plugins import load_plugins
 
 BUILTIN_MODULES = (
-    "belamy.train.losses.dcgan",
-    "belamy.train.losses.fastgan",
-    "belamy.train.losses.stylegan2",
-    "belamy.train.losses.pix2pix",
-    "belamy.train.losses.can",
+    "belamy.gan.losses.dcgan",
+    "belamy.gan.losses.fastgan",
+    "belamy.gan.losses.stylegan2",
+    "belamy.gan.losses.pix2pix",
+    "belamy.gan.losses.can",
 )
 
 _LOSSES: dict[str, type[GANLoss]] = {}

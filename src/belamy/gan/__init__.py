@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from belamy.runs.loop import RunResult
-from belamy.runs.stop import StopRequest
-from belamy.train.options import TrainOptions
+from belamy.gan.options import TrainOptions
+from belamy.trainer.loop import RunResult
+from belamy.trainer.stop import StopRequest
 
 TrainResult = RunResult
 
 
 def train(options: TrainOptions, stop: StopRequest | None = None) -> RunResult:
     """Train (or, with ``options.resume``, continue) the run in ``options.out``."""
-    from belamy.runs import distributed as dd
-    from belamy.runs.loop import run_task
-    from belamy.runs.options import resolve_run_options
-    from belamy.train.tasks import make_task
+    from belamy.gan.registry import make_task
+    from belamy.trainer import distributed as dd
+    from belamy.trainer.loop import run_task
+    from belamy.trainer.options import resolve_run_options
 
     info = dd.init_distributed(options.device)
     try:

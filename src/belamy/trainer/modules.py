@@ -14,7 +14,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models.registry import Architecture, get_architecture
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 from belamy.utils.device import resolve_device
 from belamy.utils.imageio import file_sha256
 

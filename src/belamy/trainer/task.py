@@ -1,6 +1,6 @@
 """What a kind of training run gives the loop: its networks, one step, its pictures and its measurements.
 
-The loop (:mod:`belamy.runs.loop`) owns everything runs have in common: the run folder, the
+The loop (:mod:`belamy.trainer.loop`) owns everything runs have in common: the run folder, the
 progress bar, ticks and the metrics line, sample snapshots, checkpoints (by kimg and by wall time),
 ``--resume``, "already reached", the best checkpoint, Ctrl-C and SIGTERM. A task owns what is its
 own: it builds its modules, optimizers and data in ``__init__``, takes one step, draws its sample
@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from belamy.errors import BelamyError
-from belamy.runs import distributed as dd
-from belamy.runs.distributed import DistInfo
-from belamy.runs.options import RunOptions
-from belamy.runs.paths import RunPaths, prepare_writable
-from belamy.runs.stats import StatsCollector
+from belamy.trainer import distributed as dd
+from belamy.trainer.distributed import DistInfo
+from belamy.trainer.options import RunOptions
+from belamy.trainer.paths import RunPaths, prepare_writable
+from belamy.trainer.stats import StatsCollector
 
 
 def start_ranks(info: DistInfo, device: str, batch: int, root) -> torch.device:

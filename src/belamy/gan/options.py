@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from belamy.errors import BelamyError
-from belamy.runs.options import RunOptions, invalid
+from belamy.trainer.options import RunOptions, invalid
 from belamy.utils.aspect import ASPECTS
 from belamy.utils.declared import Declared, declarations
 
@@ -54,7 +54,7 @@ class TrainOptions(RunOptions):
     init: str | None = None  # another run (or checkpoint) to start from
     metric_kimg: float = 0.0  # SWD every this many kimg (0: off)
     metric_n: int = 256
-    preset: str | None = None  # a recipe by name (belamy.train.presets); None: auto unless --arch is given
+    preset: str | None = None  # a recipe by name (belamy.gan.presets); None: auto unless --arch is given
     preset_record: dict = field(default_factory=dict)  # what the preset filled, for run.json
     # The declared options of architectures, losses and tasks, by name (None or absent: not given).
     settings: dict[str, Any] = field(default_factory=dict)
@@ -108,12 +108,12 @@ class TrainOptions(RunOptions):
     def fill_new_run_defaults(self) -> None:
         super().fill_new_run_defaults()
         if self.init:  # a new run from another run's weights takes its architecture and resolution
-            from belamy.train.transfer import read_init
+            from belamy.gan.transfer import read_init
 
             meta = read_init(self.init)[1]
             self.arch = self.arch or meta["arch"]
             self.res = self.res or meta["model"].get("res")
-        from belamy.train.presets import apply_preset
+        from belamy.gan.presets import apply_preset
         from belamy.utils.device import resolve_device
 
         self.preset_record = apply_preset(self, resolve_device(self.device).type) or {}
@@ -172,8 +172,8 @@ class TrainOptions(RunOptions):
         self._fill_defaults()  # runs from before a setting existed get its default
 
     def _arch_and_loss(self):
+        from belamy.gan.losses import get_loss, loss_names
         from belamy.models.registry import get_architecture
-        from belamy.train.losses import get_loss, loss_names
 
         arch = get_architecture(self.arch)
         if arch.task is None or arch.task == "sr":
@@ -249,7 +249,7 @@ def trains(arch, loss) -> bool:
 
 def run_declarations(arch, loss) -> dict[str, Declared]:
     """Every option a run of ``arch`` with ``loss`` reads: the architecture's, the loss's and its task's."""
-    from belamy.train.tasks import task_options
+    from belamy.gan.registry import task_options
 
     return declarations(*arch.options, *loss.option_types(arch), *task_options(arch.task))
 
@@ -257,7 +257,7 @@ def run_declarations(arch, loss) -> dict[str, Declared]:
 def train_declarations() -> dict[str, Declared]:
     """Every option some registered architecture reads with some loss that trains it: `belamy train`'s flags
     beyond its own."""
-    from belamy.train.losses import get_loss, loss_names
+    from belamy.gan.losses import get_loss, loss_names
 
     found: dict[str, Declared] = {}
     for arch in trained_architectures():
@@ -282,7 +282,7 @@ def unread_settings(settings: dict, arch, loss) -> list[str]:
 
 def not_read(name: str, arch, loss) -> BelamyError:
     """The one line for an option the run does not read, naming the architectures (or losses) that do."""
-    from belamy.train.losses import get_loss, loss_names
+    from belamy.gan.losses import get_loss, loss_names
 
     flag = "--" + name.replace("_", "-")
     if name not in train_declarations():

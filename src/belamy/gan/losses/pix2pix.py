@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from belamy.runs.stats import StatsCollector
-from belamy.train.losses import register_loss
-from belamy.train.losses.base import GANLoss, Phase, StepBatch
+from belamy.gan.losses import register_loss
+from belamy.gan.losses.base import GANLoss, Phase, StepBatch
+from belamy.trainer.stats import StatsCollector
 
 
 @register_loss
@@ -31,7 +31,7 @@ class Pix2PixLoss(GANLoss):
 
     def __init__(self, G, D, options, augment=None):
         super().__init__(G, D, options, augment)
-        self.l1_weight = float(options.settings["l1_weight"])  # declared by the pix2pix task (belamy.train.pix2pix)
+        self.l1_weight = float(options.settings["l1_weight"])  # declared by the pix2pix task (belamy.gan.pix2pix)
         self.fm_weight = float(options.settings["fm_weight"])
 
     def fake(self, batch: StepBatch) -> torch.Tensor:

@@ -122,7 +122,7 @@ def _int_in(value, low: int, high: int) -> bool:
 
 def resolve_run_options(options: RunOptions) -> RunOptions:
     """A new run: refuse a folder that holds one, fill defaults. A resume: take the stored settings."""
-    from belamy.runs.paths import RunPaths
+    from belamy.trainer.paths import RunPaths
 
     paths = RunPaths(Path(options.out))
     if not options.resume:

@@ -22,13 +22,13 @@ from rich.progress import TextColumn
 
 from belamy import __version__
 from belamy.errors import BelamyError
-from belamy.runs import checkpoint as ck
-from belamy.runs import distributed as dd
-from belamy.runs.curves import plot_curves
-from belamy.runs.paths import remove_stale_temp_files
-from belamy.runs.stats import MetricsSink, StatsCollector, tick_record
-from belamy.runs.stop import StopRequest
-from belamy.runs.task import Task
+from belamy.trainer import checkpoint as ck
+from belamy.trainer import distributed as dd
+from belamy.trainer.curves import plot_curves
+from belamy.trainer.paths import remove_stale_temp_files
+from belamy.trainer.stats import MetricsSink, StatsCollector, tick_record
+from belamy.trainer.stop import StopRequest
+from belamy.trainer.task import Task
 from belamy.utils.atomic import write_json
 from belamy.utils.lock import RunLock
 from belamy.utils.progress import ScaledCountColumn, console, make_progress

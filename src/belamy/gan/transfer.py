@@ -16,7 +16,7 @@ from torch import nn
 
 from belamy.errors import BelamyError
 from belamy.models.registry import canonical_name
-from belamy.runs import checkpoint as ck
+from belamy.trainer import checkpoint as ck
 from belamy.utils.declared import declarations
 from belamy.utils.progress import console
 

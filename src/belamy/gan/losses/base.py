@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from belamy.runs.stats import StatsCollector
+from belamy.trainer.stats import StatsCollector
 
 
 @dataclass(frozen=True)
