@@ -5,7 +5,7 @@ for the device it trains on. Settings given on the command line win over the pre
 preset's name, the device it was chosen for and the settings it filled are printed when the run
 starts and stored in run.json (``preset``), and a resumed run keeps them.
 
-The figures behind ``cpu-fast`` are in the README (bench/quality_per_compute.py: held-out SWD per
+The figures behind ``cpu-fast`` are in docs/quality-per-compute.md (bench/quality_per_compute.py: held-out SWD per
 CPU budget at 64²).
 """
 
