@@ -6,7 +6,7 @@
 
 ``train``: the corpus folder of paintings is built once at 256² (only pictures at least that large,
 so the ground truth is real detail) into OUT/corpus and split by content hash into OUT/split/train and
-OUT/split/heldout (bench/heldout.py). `belamy sr train` (its default recipe) learns on the training
+OUT/split/heldout (bench/heldout.py). `belamy sr train` learns on the training
 part until the process has used each CPU-time budget in turn; a copy of the run at each budget is
 kept as OUT/sr-<budget>min. Recipe flags (--degradation, --nb, --patch, --lr ...) go to `sr train`
 as they are; those not given keep its defaults.
