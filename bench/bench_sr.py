@@ -1,14 +1,15 @@
 """Super-resolution ×4 measured on paintings no network trained on: PSNR, SSIM and the two-sample test.
 
-    python bench/bench_sr.py train [--cpu-minutes 10 30 60] [--out /tmp/sr-bench] [--threads 1]
+    python bench/bench_sr.py train [--cpu-minutes 10 30 60] [--out /tmp/sr-bench] [--threads 1] [--degradation mixed ...]
     python bench/bench_sr.py score [--out /tmp/sr-bench] [--models SR_RUN ...] [--weights RealESRGAN_x4plus.pth ...]
     python bench/bench_sr.py ship --cpu-minutes 30 [--out /tmp/sr-bench]   # OUT/sr-30min -> belamy's painting-SR weights
 
 ``train``: the corpus folder of paintings is built once at 256² (only pictures at least that large,
 so the ground truth is real detail) into OUT/corpus and split by content hash into OUT/split/train and
-OUT/split/heldout (bench/heldout.py). `belamy sr train` (its default recipe) learns on the training
+OUT/split/heldout (bench/heldout.py). `belamy sr train` learns on the training
 part until the process has used each CPU-time budget in turn; a copy of the run at each budget is
-kept as OUT/sr-<budget>min.
+kept as OUT/sr-<budget>min. Recipe flags (--degradation, --nb, --patch, --lr ...) go to `sr train`
+as they are; those not given keep its defaults.
 
 ``score``: every held-out painting (256²) is shrunk ×4 to 64² in two ways: plainly (bicubic, the
 textbook benchmark) and by the Real-ESRGAN-style degradation the network trains on
@@ -42,7 +43,7 @@ from safetensors.torch import save_file
 from belamy.metrics.image_quality import psnr, ssim
 from belamy.metrics.two_sample import two_sample_test
 from belamy.trainer.stop import StopRequest
-from belamy.upscale.degrade import degrade
+from belamy.upscale.degrade import degrade, shrink_bicubic
 from belamy.upscale.tiled import upscale_tiled
 from belamy.upscale.train import SRTrainOptions, train_sr
 from belamy.upscale.upscaler import load_sr_run, load_weights
@@ -60,7 +61,28 @@ def build(corpus_src: Path, out: Path) -> Path:
     return split_corpus(target, out / "split")[0].parent
 
 
-def train(out: Path, minutes: list[float], threads: int, seed: int, warmup_kimg: float | None = None) -> None:
+# `sr train` options bench_sr.py passes on when given: flag type and help.
+RECIPE = {"warmup_kimg": (float, "kimg of L1 alone before the GAN losses"),
+          "degradation": (str, "how training inputs are shrunk: realistic, bicubic or mixed"),
+          "nf": (int, "generator features"), "nb": (int, "RRDB blocks"), "patch": (int, "HR patch side"),
+          "batch": (int, "patches per step"), "lr": (float, "Adam learning rate"),
+          "lr_half_life_kimg": (float, "kimg over which the learning rate halves (0: constant)"),
+          "bf16": (bool, "convolutions in bfloat16 autocast")}
+
+
+def recipe_flags(options: dict) -> str:
+    """The bench command-line flags that give ``options`` (those that differ from sr train's defaults)."""
+    flags = []
+    for name in RECIPE:
+        value = options.get(name)
+        if value is None or value == getattr(SRTrainOptions, name, None) or (name == "degradation" and value == "realistic"):
+            continue
+        flag = "--" + name.replace("_", "-")
+        flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(flags)
+
+
+def train(out: Path, minutes: list[float], threads: int, seed: int, recipe: dict) -> None:
     torch.set_num_threads(threads)
     split_dir = build(REPO.parent / "shared" / "corpora" / "portraits", out)
     run = out / "sr-run"
@@ -79,7 +101,6 @@ def train(out: Path, minutes: list[float], threads: int, seed: int, warmup_kimg:
         watcher = threading.Thread(target=_watch, args=(stop, spent, budget * 60, done), daemon=True)
         watcher.start()
         try:
-            recipe = {} if warmup_kimg is None else {"warmup_kimg": warmup_kimg}
             result = train_sr(SRTrainOptions(corpus=split_dir / "train", out=run, kimg=100_000, seed=seed,
                                              resume=(run / "run.json").exists(), **recipe), stop=stop)
         finally:
@@ -94,8 +115,7 @@ def train(out: Path, minutes: list[float], threads: int, seed: int, warmup_kimg:
 
 def shrink(paintings: np.ndarray, how: str) -> np.ndarray:
     if how == "bicubic":
-        return np.stack([np.asarray(Image.fromarray(p).resize((SIZE // SCALE,) * 2, Image.Resampling.BICUBIC))
-                         for p in paintings])
+        return np.stack([shrink_bicubic(p, SCALE) for p in paintings])
     rng = np.random.default_rng(2028)
     return np.stack([degrade(p, SCALE, rng) for p in paintings])
 
@@ -162,15 +182,15 @@ def ship(out: Path, minutes: float) -> None:
     kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
     run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
     count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
-    warmup = run.get("options", {}).get("warmup_kimg")
-    recipe = f" --warmup-kimg {warmup:g}" if warmup != SRTrainOptions.warmup_kimg else ""
+    recipe = recipe_flags(run.get("options", {}))
     trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
-               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1{recipe}",
+               "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1 {recipe}".strip(),
                "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
                          f"({count} paintings; the works are in the public domain)",
                "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
                "options": {k: run.get("options", {}).get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr",
-                                                                       "warmup_kimg", "adv_weight", "fm_weight", "seed")}}
+                                                                       "lr_half_life_kimg", "warmup_kimg", "degradation",
+                                                                       "bf16", "adv_weight", "fm_weight", "seed")}}
     PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
         save_file(kept, str(tmp), metadata={"format": ck.FORMAT})
@@ -189,11 +209,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, help="score only the first N held-out paintings (a quicker, noisier figure)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--warmup-kimg", type=float, help="kimg of L1 alone before the GAN losses (default: sr train's)")
+    for name, (kind, text) in RECIPE.items():
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=text)
+        else:
+            parser.add_argument(flag, type=kind, help=f"{text} (default: sr train's)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "train":
-        train(args.out, args.cpu_minutes, args.threads, args.seed, args.warmup_kimg)
+        train(args.out, args.cpu_minutes, args.threads, args.seed,
+              {name: getattr(args, name) for name in RECIPE if getattr(args, name) is not None})
     elif args.what == "score":
         score(args.out, args.models, args.weights, args.threads, args.limit)
     else:

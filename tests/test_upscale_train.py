@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +17,8 @@ from PIL import Image
 from belamy.errors import BelamyError
 from belamy.trainer.checkpoint import latest_checkpoint, load_checkpoint
 from belamy.trainer.stop import StopRequest
-from belamy.upscale.degrade import degrade, gaussian_kernel
-from belamy.upscale.train import SRTrainOptions, train_sr
+from belamy.upscale.degrade import degrade, gaussian_kernel, shrink_bicubic
+from belamy.upscale.train import PairBatches, SRTrainOptions, train_sr
 from belamy.upscale.upscaler import load_sr_run, upscale_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -100,3 +103,55 @@ def test_a_trained_sr_run_upscales(sr_corpus: Path, tmp_path: Path):
     assert out.size == (160, 160)
     with pytest.raises(BelamyError, match="not an SR model|no SR model at|no checkpoints"):
         load_sr_run(tmp_path / "corpus-not-a-run")
+
+
+def batch_pairs(corpus: Path, tmp_path: Path, degradation: str) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch of (LR, HR) pairs as uint8 NHWC, made the way ``degradation`` says."""
+    opts = tiny_options(corpus, tmp_path, degradation=degradation, batch=16)
+    images = np.load(corpus / "images.npy")
+    lr, hr = PairBatches(images, opts, torch.device("cpu")).next(torch.Generator().manual_seed(0))
+    as_uint8 = lambda x: x.mul(255).round().byte().permute(0, 2, 3, 1).numpy()  # noqa: E731
+    return as_uint8(lr), as_uint8(hr)
+
+
+def test_degradation_option_picks_the_training_inputs(sr_corpus: Path, tmp_path: Path):
+    def clean(lr, hr):
+        return [np.array_equal(a, shrink_bicubic(b, 4)) for a, b in zip(lr, hr, strict=True)]
+
+    assert all(clean(*batch_pairs(sr_corpus, tmp_path, "bicubic")))
+    assert not any(clean(*batch_pairs(sr_corpus, tmp_path, "realistic")))
+    mixed = clean(*batch_pairs(sr_corpus, tmp_path, "mixed"))
+    assert any(mixed) and not all(mixed)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "belamy", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_cli_degradation_is_stored_and_fixed_on_resume(sr_corpus: Path, tmp_path: Path):
+    run = tmp_path / "sr"
+    tiny = ["--nf", "8", "--nb", "1", "--gc", "8", "--ndf", "8", "--patch", "32", "--batch", "4", "--tick-kimg", "0.008",
+            "--snapshot-ticks", "1", "--device", "cpu"]
+    made = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--kimg", "0.008", "--degradation", "bicubic",
+                   "--bf16", *tiny)
+    assert made.returncode == 0, made.stderr
+    assert json.loads((run / "run.json").read_text())["options"]["degradation"] == "bicubic"
+
+    changed = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--resume", "--kimg", "0.016", "--degradation", "mixed")
+    assert changed.returncode == 2 and len(changed.stderr.strip().splitlines()) == 1, changed.stderr
+    assert "--degradation bicubic" in changed.stderr
+    assert latest_checkpoint(run / "checkpoints").name.startswith("ckpt-000000008")  # refused before training
+
+    resumed = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--resume", "--kimg", "0.016")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "run.json").read_text())["options"]["degradation"] == "bicubic"
+    assert latest_checkpoint(run / "checkpoints").name.startswith("ckpt-000000016")
+
+
+def test_cli_unknown_degradation_is_one_line(sr_corpus: Path, tmp_path: Path):
+    result = run_cli("sr", "train", str(sr_corpus), "--out", str(tmp_path / "sr"), "--degradation", "sharp")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--degradation sharp" in lines[0] and "realistic, bicubic, mixed" in lines[0]
+    assert not (tmp_path / "sr" / "checkpoints").exists()

@@ -94,6 +94,12 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.float32)
 
 
+def shrink_bicubic(hr: np.ndarray, scale: int) -> np.ndarray:
+    """A uint8 HR image [H, W, 3] -> [H/scale, W/scale, 3] by a plain bicubic resize: the clean, textbook input."""
+    h, w = hr.shape[:2]
+    return np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.Resampling.BICUBIC))
+
+
 def degrade(hr: np.ndarray, scale: int, rng: np.random.Generator, cfg: DegradationConfig | None = None) -> np.ndarray:
     """A uint8 HR patch [H, W, 3] -> a uint8 LR patch [H/scale, W/scale, 3]."""
     cfg = cfg or DegradationConfig()
