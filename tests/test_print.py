@@ -279,3 +279,19 @@ def test_ctrl_c_leaves_no_half_written_print(tmp_path: Path):
             proc.kill()
     assert proc.returncode == 130, err
     assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]  # no print, no temporary file, no mock-up
+
+
+def test_a_long_credit_fits_on_the_wall_label_whole(tmp_path: Path):
+    # A picture that went through generate, upscale, sign and print carries a long credit line: the
+    # label grows taller to hold it instead of cutting its last lines off at the bottom edge.
+    src = sample(tmp_path)
+    words = " ".join(f"Step {i}: the artist retouched the picture by hand and enlarged it again." for i in range(12))
+    done = run_cli("print", str(src), "--out", str(tmp_path / "p.tif"), "--size", "2x2in", "--dpi", "100",
+                   "--method", "lanczos", "--label", "--credit", words)
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "p.label.png") as lab:
+        ink = np.asarray(lab.convert("L"), dtype=np.int16)
+    assert ink.shape[0] > 8.0 / 2.54 * 300 + 100  # taller than the standard 12 × 8 cm label
+    background = np.median(ink[-5:])
+    rows_with_ink = np.flatnonzero((np.abs(ink - background) > 40).any(axis=1))
+    assert rows_with_ink[-1] < ink.shape[0] - 0.03 * ink.shape[0]  # a clear margin under the last line

@@ -206,7 +206,7 @@ def sr_train_cmd(
     ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 32,
     lr: Annotated[float, typer.Option(help="Adam learning rate for both networks.")] = 2e-4,
     lr_half_life_kimg: Annotated[float, typer.Option(help="The learning rate halves every this many kimg (0: constant).")] = 0.0,
-    bf16: Annotated[bool, typer.Option("--bf16", help="Convolutions in bfloat16: about twice as fast on a CPU with AMX.", metavar="")] = False,
+    bf16: Annotated[bool, typer.Option("--bf16", help="Convolutions in bfloat16: about twice as fast on a CPU with AMX or a GPU; slow where bf16 is emulated (CPUs without AVX-512 BF16).", metavar="")] = False,
     adv_weight: Annotated[float, typer.Option(help="Weight of the relativistic adversarial loss.")] = 0.005,
     fm_weight: Annotated[float, typer.Option(help="Weight of the discriminator feature-matching loss.")] = 0.05,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines.")] = 0.5,
