@@ -35,7 +35,8 @@ def plot_curves(metrics_path: Path, target: Path) -> Path | None:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("kimg")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a panel whose series have no points yet has no legend
+            ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png")
