@@ -97,37 +97,30 @@ def render_label(text: LabelText, out: Path, dpi: int = 300) -> Path:
     fmt = {".png": "png", ".pdf": "pdf"}.get(out.suffix.lower())
     if fmt is None:
         raise BelamyError(f"cannot write a label to {out.name}", "use .png or .pdf")
-    w_in = LABEL_CM[0] / 2.54
     unit = LABEL_CM[1] / 2.54  # the layout's vertical steps are fractions of the standard label's height
     ink, grey = "#1d1a16", "#5b554c"
-    serif = {"family": "DejaVu Serif"}
+    serif = {"family": "DejaVu Serif", "color": ink}
     title = textwrap.fill(text.title, 38)
     credit = textwrap.fill(text.credit, 78)
-    # Each piece: (top in inches, draw it). The credit line may run long (a whole chain of steps), so
-    # the label grows taller to hold it rather than cutting its last lines off.
-    pieces, y = [], 0.12 * unit
-    pieces.append((y, lambda f, t: f.text(0.07, t, text.artist, fontsize=13, fontweight="bold", color=ink, va="top", **serif)))
-    y += 0.095 * unit
+    # (top in inches, text, style, the step below it). The credit line may run long (a whole chain of
+    # steps), so the label grows taller to hold it rather than cutting its last lines off.
+    pieces = [(text.artist, {**serif, "fontsize": 13, "fontweight": "bold"}, 0.095 * unit)]
     if text.formula:
-        pieces.append((y, lambda f, t: f.text(0.07, t, FORMULA, fontproperties=FontProperties(size=8.5, math_fontfamily="cm"),
-                                               color=grey, va="top")))
-        y += 0.11 * unit
-    pieces.append((y, lambda f, t: f.text(0.07, t, title, fontsize=12, fontstyle="italic", color=ink, va="top", **serif)))
-    y += 0.075 * unit * (title.count("\n") + 1)
-    pieces.append((y, lambda f, t: f.text(0.07, t, text.date, fontsize=10, color=ink, va="top", **serif)))
-    y += 0.075 * unit + 0.04 * unit
-    for line in (text.medium, text.dimensions, *text.extra):
-        if line:
-            pieces.append((y, lambda f, t, line=line: f.text(0.07, t, line, fontsize=8.5, color=ink, va="top", **serif)))
-            y += 0.06 * unit
-    y += 0.03 * unit
-    pieces.append((y, lambda f, t: f.text(0.07, t, credit, fontsize=6.3, color=grey, va="top", linespacing=1.35, **serif)))
-    y += (credit.count("\n") + 1) * 6.3 * 1.35 * 1.2 / 72  # the credit's lines, in inches
-    h_in = max(unit, y + 0.07 * unit)
-    fig = Figure(figsize=(w_in, h_in), dpi=dpi, facecolor="#fbf9f4")
+        pieces.append((FORMULA, {"fontproperties": FontProperties(size=8.5, math_fontfamily="cm"), "color": grey},
+                       0.11 * unit))
+    pieces.append((title, {**serif, "fontsize": 12, "fontstyle": "italic"}, 0.075 * unit * (title.count("\n") + 1)))
+    pieces.append((text.date, {**serif, "fontsize": 10}, 0.115 * unit))
+    pieces += [(line, {**serif, "fontsize": 8.5}, 0.06 * unit) for line in (text.medium, text.dimensions, *text.extra) if line]
+    pieces[-1] = (*pieces[-1][:2], pieces[-1][2] + 0.03 * unit)
+    credit_height = (credit.count("\n") + 1) * 6.3 * 1.35 * 1.2 / 72  # its lines, in inches
+    pieces.append((credit, {**serif, "color": grey, "fontsize": 6.3, "linespacing": 1.35}, credit_height))
+    h_in = max(unit, 0.12 * unit + sum(step for *_, step in pieces) + 0.07 * unit)
+    fig = Figure(figsize=(LABEL_CM[0] / 2.54, h_in), dpi=dpi, facecolor="#fbf9f4")
     FigureCanvasAgg(fig)
-    for top, draw in pieces:
-        draw(fig, 1 - top / h_in)
+    top = 0.12 * unit
+    for words, style, step in pieces:
+        fig.text(0.07, 1 - top / h_in, words, va="top", **style)
+        top += step
     try:
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, facecolor=fig.get_facecolor())
