@@ -67,7 +67,7 @@ RECIPE = {"warmup_kimg": (float, "kimg of L1 alone before the GAN losses"),
           "nf": (int, "generator features"), "nb": (int, "RRDB blocks"), "patch": (int, "HR patch side"),
           "batch": (int, "patches per step"), "lr": (float, "Adam learning rate"),
           "lr_half_life_kimg": (float, "kimg over which the learning rate halves (0: constant)"),
-          "bf16": (bool, "convolutions in bfloat16 autocast")}
+          "precision": (str, "fp32, bf16 or auto (bf16 where the CPU does it fast)")}
 
 
 def recipe_flags(options: dict) -> str:
@@ -190,7 +190,7 @@ def ship(out: Path, minutes: float) -> None:
                "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
                "options": {k: run.get("options", {}).get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr",
                                                                        "lr_half_life_kimg", "warmup_kimg", "degradation",
-                                                                       "bf16", "adv_weight", "fm_weight", "seed")}}
+                                                                       "precision", "adv_weight", "fm_weight", "seed")}}
     PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
         save_file(kept, str(tmp), metadata={"format": ck.FORMAT})

@@ -134,7 +134,7 @@ def test_cli_degradation_is_stored_and_fixed_on_resume(sr_corpus: Path, tmp_path
     tiny = ["--nf", "8", "--nb", "1", "--gc", "8", "--ndf", "8", "--patch", "32", "--batch", "4", "--tick-kimg", "0.008",
             "--snapshot-ticks", "1", "--device", "cpu"]
     made = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--kimg", "0.008", "--degradation", "bicubic",
-                   "--bf16", *tiny)
+                   "--precision", "bf16", *tiny)
     assert made.returncode == 0, made.stderr
     assert json.loads((run / "run.json").read_text())["options"]["degradation"] == "bicubic"
 

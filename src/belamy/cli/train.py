@@ -206,7 +206,7 @@ def sr_train_cmd(
     ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 32,
     lr: Annotated[float, typer.Option(help="Adam learning rate for both networks.")] = 2e-4,
     lr_half_life_kimg: Annotated[float, typer.Option(help="The learning rate halves every this many kimg (0: constant).")] = 0.0,
-    bf16: Annotated[bool, typer.Option("--bf16", help="Convolutions in bfloat16: about twice as fast on a CPU with AMX or a GPU; slow where bf16 is emulated (CPUs without AVX-512 BF16).", metavar="")] = False,
+    precision: Annotated[Precision, typer.Option(help="fp32, bf16 (about twice as fast on a CPU with AMX or a GPU; slow where bf16 is emulated) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
     adv_weight: Annotated[float, typer.Option(help="Weight of the relativistic adversarial loss.")] = 0.005,
     fm_weight: Annotated[float, typer.Option(help="Weight of the discriminator feature-matching loss.")] = 0.05,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines.")] = 0.5,
@@ -222,7 +222,7 @@ def sr_train_cmd(
     options = SRTrainOptions(
         corpus=corpus, out=out, scale=scale, kimg=kimg, minutes=minutes, checkpoint_minutes=checkpoint_minutes,
         warmup_kimg=warmup_kimg, batch=batch, degradation=degradation, patch=patch, nf=nf,
-        nb=nb, gc=gc, ndf=ndf, lr=lr, lr_half_life_kimg=lr_half_life_kimg, bf16=bf16, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
+        nb=nb, gc=gc, ndf=ndf, lr=lr, lr_half_life_kimg=lr_half_life_kimg, precision=precision.value, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
         snapshot_ticks=snapshot_ticks, keep=keep, seed=seed, resume=resume, device=device,
     )
     result = train_sr(options)
