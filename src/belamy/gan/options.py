@@ -10,6 +10,7 @@ defaults, and the declared (or common) defaults. A resumed run takes its stored 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -234,8 +235,9 @@ class TrainOptions(RunOptions):
 # ---------------------------------------------------------------------- the declarations of a run
 
 
-def _own_fields() -> set[str]:
-    return {f.name for f in fields(TrainOptions)}
+@functools.cache
+def _own_fields() -> frozenset[str]:
+    return frozenset(f.name for f in fields(TrainOptions))
 
 
 def _number(value) -> bool:
