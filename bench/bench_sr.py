@@ -45,7 +45,7 @@ from belamy.metrics.two_sample import two_sample_test
 from belamy.trainer.stop import StopRequest
 from belamy.upscale.degrade import degrade, shrink_bicubic
 from belamy.upscale.tiled import upscale_tiled
-from belamy.upscale.train import SRTrainOptions, train_sr
+from belamy.upscale.train import SRTrainOptions, read_init, train_sr
 from belamy.upscale.upscaler import load_sr_run, load_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +67,8 @@ RECIPE = {"warmup_kimg": (float, "kimg of L1 alone before the GAN losses"),
           "nf": (int, "generator features"), "nb": (int, "RRDB blocks"), "patch": (int, "HR patch side"),
           "batch": (int, "patches per step"), "lr": (float, "Adam learning rate"),
           "lr_half_life_kimg": (float, "kimg over which the learning rate halves (0: constant)"),
-          "precision": (str, "fp32, bf16 or auto (bf16 where the CPU does it fast)")}
+          "precision": (str, "fp32, bf16 or auto (bf16 where the CPU does it fast)"),
+          "init": (str, "SR weights to start from: an SR run, or painting (the shipped ones)")}
 
 
 def recipe_flags(options: dict) -> str:
@@ -75,7 +76,8 @@ def recipe_flags(options: dict) -> str:
     flags = []
     for name in RECIPE:
         value = options.get(name)
-        if value is None or value == getattr(SRTrainOptions, name, None) or (name == "degradation" and value == "realistic"):
+        default = SRTrainOptions.MODEL_DEFAULTS.get(name, getattr(SRTrainOptions, name, None))
+        if value is None or value == default or (name == "degradation" and value == "realistic"):
             continue
         flag = "--" + name.replace("_", "-")
         flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
@@ -181,16 +183,22 @@ def ship(out: Path, minutes: float) -> None:
     # G's average alone, in float16 (half the size; the network runs in float32).
     kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
     run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
+    options = run.get("options", {})
     count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
-    recipe = recipe_flags(run.get("options", {}))
-    trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {minutes:g} CPU minutes",
+    # Fine-tuned from earlier shipped weights: their record travels along, and the minutes add up.
+    earlier = json.loads(read_init(options["init"])[0].read_text()).get("trained") if options.get("init") else None
+    total = minutes + (earlier["cpu_minutes"] if earlier else 0)
+    recipe = recipe_flags({**options, "init": "painting"} if earlier else options)
+    trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {total:g} CPU minutes",
                "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1 {recipe}".strip(),
                "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
                          f"({count} paintings; the works are in the public domain)",
-               "cpu_minutes": minutes, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
-               "options": {k: run.get("options", {}).get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr",
-                                                                       "lr_half_life_kimg", "warmup_kimg", "degradation",
-                                                                       "precision", "adv_weight", "fm_weight", "seed")}}
+               "cpu_minutes": total, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
+               "options": {k: options.get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr", "lr_half_life_kimg",
+                                                       "warmup_kimg", "degradation", "precision", "adv_weight",
+                                                       "fm_weight", "seed")}}
+    if earlier:
+        trained["fine_tuned_from"] = earlier
     PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
         save_file(kept, str(tmp), metadata={"format": ck.FORMAT})

@@ -100,15 +100,15 @@ class HeldOutSplit:
         n = self.yardstick_fit
         return self.train[np.sort(order[:n])], self.train[np.sort(order[n:])]
 
-    def yardstick(self, fakes: torch.Tensor) -> dict:
-        """The two-sample test and PRDC of ``fakes`` against the held-out paintings."""
+    def yardstick(self, fakes: torch.Tensor, seed: int = 0) -> dict:
+        """The two-sample test and PRDC of ``fakes`` against the held-out paintings (``seed``: the test's CNN)."""
         fit, _ = self._yardstick_sets()
         n = len(fit)
-        return yardstick(fit, fakes[:n], self.heldout, fakes[n : n + len(self.heldout)])
+        return yardstick(fit, fakes[:n], self.heldout, fakes[n : n + len(self.heldout)], seed=seed)
 
-    def yardstick_floor(self) -> dict:
+    def yardstick_floor(self, seed: int = 0) -> dict:
         """The same with unused training paintings in the generated pictures' place."""
-        return self.yardstick(self._yardstick_sets()[1])
+        return self.yardstick(self._yardstick_sets()[1], seed)
 
     def _swd_sets(self, sets: torch.Tensor, against) -> tuple[float, float]:
         n = self.set_size

@@ -155,3 +155,44 @@ def test_cli_unknown_degradation_is_one_line(sr_corpus: Path, tmp_path: Path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--degradation sharp" in lines[0] and "realistic, bicubic, mixed" in lines[0]
     assert not (tmp_path / "sr" / "checkpoints").exists()
+
+
+def test_cli_init_fine_tunes_from_a_run_or_the_shipped_painting_sr(sr_corpus: Path, tmp_path: Path):
+    small = ["--patch", "32", "--batch", "4", "--tick-kimg", "0.004", "--snapshot-ticks", "1", "--device", "cpu"]
+    source = tmp_path / "source"
+    made = run_cli("sr", "train", str(sr_corpus), "--out", str(source), "--kimg", "0.008", "--nf", "8", "--nb", "1",
+                   "--gc", "8", "--ndf", "8", "--warmup-kimg", "0", *small)
+    assert made.returncode == 0, made.stderr
+
+    # The new run takes the source's shape and starts from its weights (a tiny rate keeps them where they were).
+    tuned = tmp_path / "tuned"
+    result = run_cli("sr", "train", str(sr_corpus), "--out", str(tuned), "--init", str(source), "--kimg", "0.004",
+                     "--lr", "1e-9", "--seed", "7", *small)
+    assert result.returncode == 0, result.stderr
+    options = json.loads((tuned / "run.json").read_text())["options"]
+    assert (options["nf"], options["nb"], options["gc"], options["ndf"], options["init"]) == (8, 1, 8, 8, str(source))
+    before, _ = load_checkpoint(latest_checkpoint(source / "checkpoints"))
+    after, _ = load_checkpoint(latest_checkpoint(tuned / "checkpoints"))
+    for prefix in ("G.", "D."):
+        keys = [k for k in before if k.startswith(prefix) and before[k].is_floating_point()]
+        assert keys and all(torch.allclose(before[k], after[k], atol=1e-5) for k in keys)
+
+    # A shape that does not fit the source, or something that is not an SR model: one line, nothing written.
+    for bad, words in ((["--init", str(source), "--nf", "16"], "does not fit --nf 16"),
+                       (["--init", str(tmp_path / "nowhere")], "nowhere")):
+        refused = run_cli("sr", "train", str(sr_corpus), "--out", str(tmp_path / "refused"), *bad, *small)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert words in refused.stderr
+        assert not (tmp_path / "refused" / "checkpoints").exists()
+
+    # belamy's own painting-SR, fine-tuned on these paintings: its shape, and an upscaler that works.
+    painting = tmp_path / "painting"
+    result = run_cli("sr", "train", str(sr_corpus), "--out", str(painting), "--init", "painting", "--kimg", "0.004", *small)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((painting / "run.json").read_text())["options"]["nb"] == 3
+    picture = tmp_path / "small.png"
+    Image.fromarray(synthetic_portraits(1, 24)[0]).save(picture)
+    enlarged = run_cli("upscale", str(picture), "--model", str(painting), "--out", str(tmp_path / "big.png"))
+    assert enlarged.returncode == 0, enlarged.stderr
+    with Image.open(tmp_path / "big.png") as im:
+        assert im.size == (96, 96)

@@ -192,7 +192,7 @@ app.add_typer(sr_app, name="sr")
 def sr_train_cmd(
     corpus: Annotated[Path, typer.Argument(help="A corpus folder made by `belamy corpus build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="SR run folder: checkpoints, before/after samples, metrics.")],
-    scale: Annotated[int, typer.Option(help="Model enlargement, 2 or 4.")] = 4,
+    scale: Annotated[int | None, typer.Option(help="Model enlargement, 2 or 4 (default: 4, or the --init network's).")] = None,
     kimg: Annotated[float | None, typer.Option(help="Train until this many thousand patches have been shown (default: 20; on --resume, the run's own target).")] = None,
     minutes: Minutes = None,
     checkpoint_minutes: CheckpointMinutes = 10.0,
@@ -200,10 +200,11 @@ def sr_train_cmd(
     batch: Annotated[int, typer.Option(help="Patches per step.")] = 8,
     degradation: Annotated[str | None, typer.Option(help="How inputs are shrunk: realistic (blur, noise, JPEG), bicubic (clean) or mixed (three in four clean); fixed on --resume (default: realistic).")] = None,
     patch: Annotated[int | None, typer.Option(help="High-resolution patch side, a multiple of 16 (default: 96, or the largest the corpus holds).")] = None,
-    nf: Annotated[int, typer.Option(help="Generator features.")] = 32,
-    nb: Annotated[int, typer.Option(help="Generator RRDB blocks.")] = 6,
-    gc: Annotated[int, typer.Option(help="Growth channels in each dense block.")] = 16,
-    ndf: Annotated[int, typer.Option(help="Discriminator width.")] = 32,
+    nf: Annotated[int | None, typer.Option(help="Generator features (default: 32, or the --init network's).")] = None,
+    nb: Annotated[int | None, typer.Option(help="Generator RRDB blocks (default: 6, or the --init network's).")] = None,
+    gc: Annotated[int | None, typer.Option(help="Growth channels in each dense block (default: 16, or the --init network's).")] = None,
+    ndf: Annotated[int | None, typer.Option(help="Discriminator width (default: 32, or the --init network's).")] = None,
+    init: Annotated[str | None, typer.Option(help="Start from these SR weights instead of random ones: an SR run or checkpoint, or painting (belamy's own painting-SR), to fine-tune on your paintings; the network's shape comes from it.")] = None,
     lr: Annotated[float, typer.Option(help="Adam learning rate for both networks.")] = 2e-4,
     lr_half_life_kimg: Annotated[float, typer.Option(help="The learning rate halves every this many kimg (0: constant).")] = 0.0,
     precision: Annotated[Precision, typer.Option(help="fp32, bf16 (about twice as fast on a CPU with AMX or a GPU; slow where bf16 is emulated) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
@@ -222,7 +223,7 @@ def sr_train_cmd(
     options = SRTrainOptions(
         corpus=corpus, out=out, scale=scale, kimg=kimg, minutes=minutes, checkpoint_minutes=checkpoint_minutes,
         warmup_kimg=warmup_kimg, batch=batch, degradation=degradation, patch=patch, nf=nf,
-        nb=nb, gc=gc, ndf=ndf, lr=lr, lr_half_life_kimg=lr_half_life_kimg, precision=precision.value, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
+        nb=nb, gc=gc, ndf=ndf, init=init, lr=lr, lr_half_life_kimg=lr_half_life_kimg, precision=precision.value, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
         snapshot_ticks=snapshot_ticks, keep=keep, seed=seed, resume=resume, device=device,
     )
     result = train_sr(options)

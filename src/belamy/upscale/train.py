@@ -39,7 +39,7 @@ from belamy.trainer.stats import StatsCollector
 from belamy.trainer.stop import StopRequest
 from belamy.trainer.task import Task
 from belamy.upscale.degrade import degrade, shrink_bicubic
-from belamy.upscale.upscaler import SR_FORMAT
+from belamy.upscale.upscaler import PAINTING_WEIGHTS, SR_FORMAT
 from belamy.utils.device import autocast_context, resolve_device, resolve_precision
 
 SAMPLE_COUNT = 4
@@ -53,11 +53,13 @@ MIXED_CLEAN_SHARE = 0.75  # of `mixed` pairs, the share shrunk by a clean bicubi
 @dataclass(kw_only=True)
 class SRTrainOptions(RunOptions):
     corpus: Path
-    scale: int = 4
-    nf: int = 32
-    nb: int = 6
-    gc: int = 16
-    ndf: int = 32
+    # The network's shape; None: the --init network's, or MODEL_DEFAULTS.
+    scale: int | None = None
+    nf: int | None = None
+    nb: int | None = None
+    gc: int | None = None
+    ndf: int | None = None
+    init: str | None = None  # SR weights to start from: an SR run, a checkpoint, or `painting` (the shipped ones)
     patch: int | None = None  # high-resolution crop side (None: 96, or the largest that fits the corpus)
     batch: int = 8
     degradation: str | None = None  # how inputs are made (DEGRADATIONS; None: realistic for a new run, stored on resume)
@@ -71,12 +73,13 @@ class SRTrainOptions(RunOptions):
     tick_kimg: float = 0.5
     snapshot_ticks: int = 4
 
+    MODEL_DEFAULTS: ClassVar[dict[str, int]] = {"scale": 4, "nf": 32, "nb": 6, "gc": 16, "ndf": 32}
     DEFAULT_KIMG: ClassVar[float] = 20.0
     DEFAULT_PATCH: ClassVar[int] = 96
     KIND: ClassVar[str] = "an SR run"
     FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = (
         "scale", "nf", "nb", "gc", "ndf", "patch", "batch", "lr", "seed", "l1_weight", "adv_weight", "fm_weight",
-        "warmup_kimg", "degradation", "lr_half_life_kimg")
+        "warmup_kimg", "degradation", "lr_half_life_kimg", "init")
     MATCH_ON_RESUME: ClassVar[tuple[str, ...]] = ("degradation",)
 
     def model_config(self) -> SRConfig:
@@ -86,6 +89,13 @@ class SRTrainOptions(RunOptions):
         super().fill_new_run_defaults()
         if self.degradation is None:
             self.degradation = "realistic"
+        start = read_init(self.init)[1]["model"] if self.init else {}
+        for name, default in self.MODEL_DEFAULTS.items():
+            asked, theirs = getattr(self, name), start.get(name)
+            if asked is not None and theirs is not None and asked != theirs:
+                raise BelamyError(f"--init {self.init} does not fit --{name} {asked}: its network has {name} {theirs}",
+                                  f"drop --{name} (the run takes the --init network's shape)")
+            setattr(self, name, asked if asked is not None else theirs if theirs is not None else default)
 
     def take_stored(self, stored: RunOptions, root: Path) -> None:
         stored.degradation = stored.degradation or "realistic"  # runs from before the option learnt from that
@@ -113,6 +123,32 @@ class SRTrainOptions(RunOptions):
         for flag, ok, hint in checks:
             if not ok:
                 raise invalid(flag, getattr(self, flag.replace("-", "_"), ""), hint)
+
+
+def read_init(source: str) -> tuple[Path, dict]:
+    """The checkpoint ``--init`` names (``painting``: the shipped painting-SR weights) and its metadata."""
+    path = PAINTING_WEIGHTS if source == "painting" else Path(source)
+    if source == "painting" and not path.exists():
+        raise BelamyError("this belamy install has no painting-SR weights", "give --init an SR run instead")
+    json_path = ck.resolve_checkpoint(path)
+    meta = ck.load_checkpoint(json_path)[1]
+    if meta.get("kind") != SR_FORMAT or not isinstance(meta.get("model"), dict):
+        raise BelamyError(f"--init {source} is not an SR model", "give a run made by `belamy sr train`, or painting")
+    return json_path, meta
+
+
+def load_init(source: str, G: torch.nn.Module, G_ema: torch.nn.Module, D: torch.nn.Module) -> None:
+    """Start from ``source``'s weights: G and its average from whichever it holds (the shipped weights hold
+    only the average); D from its D, else fresh. Optimizers start fresh."""
+    json_path = read_init(source)[0]
+    tensors = ck.load_checkpoint(json_path)[0]
+    held = [prefix for prefix in ("G", "G_ema") if any(k.startswith(prefix + ".") for k in tensors)]
+    if not held:
+        raise BelamyError(f"--init {source} holds no generator weights", "give a run made by `belamy sr train`")
+    for prefix, module in (("G", G), ("G_ema", G_ema)):
+        ck.load_module_tensors(prefix if prefix in held else held[0], module, tensors, json_path.name)
+    if any(k.startswith("D.") for k in tensors):
+        ck.load_module_tensors("D", D, tensors, json_path.name)
 
 
 def shrink(hr: np.ndarray, opts: SRTrainOptions, rng: np.random.Generator) -> np.ndarray:
@@ -236,7 +272,8 @@ class SRTask(Task):
         self.corpus_count = len(corpus)
 
     def describe(self) -> str:
-        return (f"training SR ×{self.cfg.scale} (nf {self.cfg.nf}, {self.cfg.nb} blocks) on {self.corpus_count} "
+        start = f", from {self.options.init}" if self.options.init else ""
+        return (f"training SR ×{self.cfg.scale} (nf {self.cfg.nf}, {self.cfg.nb} blocks{start}) on {self.corpus_count} "
                 f"paintings, {self.options.degradation} inputs, {self.device}")
 
     def run_info(self) -> dict:
@@ -263,6 +300,10 @@ class SRTask(Task):
     def check_checkpoint(self, meta: dict, name: str) -> None:
         if meta.get("kind") != SR_FORMAT:
             raise BelamyError(f"{name} is not an SR checkpoint", "give a folder made by `belamy sr train`")
+
+    def begin(self, nimg: int, resumed: bool) -> None:
+        if not resumed and self.options.init:
+            load_init(self.options.init, self.G, self.G_ema, self.D)
 
     def step(self, stats: StatsCollector, nimg: int) -> int:
         opts = self.options
