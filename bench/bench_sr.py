@@ -186,7 +186,7 @@ def ship(out: Path, minutes: float) -> None:
     options = run.get("options", {})
     count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
     # Fine-tuned from earlier shipped weights: their record travels along, and the minutes add up.
-    earlier = json.loads(read_init(options["init"])[0].read_text()).get("trained") if options.get("init") else None
+    earlier = read_init(options["init"])[2].get("trained") if options.get("init") else None
     total = minutes + (earlier["cpu_minutes"] if earlier else 0)
     recipe = recipe_flags({**options, "init": "painting"} if earlier else options)
     trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {total:g} CPU minutes",

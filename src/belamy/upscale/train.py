@@ -89,7 +89,7 @@ class SRTrainOptions(RunOptions):
         super().fill_new_run_defaults()
         if self.degradation is None:
             self.degradation = "realistic"
-        start = read_init(self.init)[1]["model"] if self.init else {}
+        start = read_init(self.init)[2]["model"] if self.init else {}
         for name, default in self.MODEL_DEFAULTS.items():
             asked, theirs = getattr(self, name), start.get(name)
             if asked is not None and theirs is not None and asked != theirs:
@@ -125,23 +125,22 @@ class SRTrainOptions(RunOptions):
                 raise invalid(flag, getattr(self, flag.replace("-", "_"), ""), hint)
 
 
-def read_init(source: str) -> tuple[Path, dict]:
-    """The checkpoint ``--init`` names (``painting``: the shipped painting-SR weights) and its metadata."""
+def read_init(source: str) -> tuple[Path, dict[str, torch.Tensor], dict]:
+    """The checkpoint ``--init`` names (``painting``: the shipped painting-SR weights): path, tensors, metadata."""
     path = PAINTING_WEIGHTS if source == "painting" else Path(source)
     if source == "painting" and not path.exists():
         raise BelamyError("this belamy install has no painting-SR weights", "give --init an SR run instead")
     json_path = ck.resolve_checkpoint(path)
-    meta = ck.load_checkpoint(json_path)[1]
+    tensors, meta = ck.load_checkpoint(json_path)
     if meta.get("kind") != SR_FORMAT or not isinstance(meta.get("model"), dict):
         raise BelamyError(f"--init {source} is not an SR model", "give a run made by `belamy sr train`, or painting")
-    return json_path, meta
+    return json_path, tensors, meta
 
 
 def load_init(source: str, G: torch.nn.Module, G_ema: torch.nn.Module, D: torch.nn.Module) -> None:
     """Start from ``source``'s weights: G and its average from whichever it holds (the shipped weights hold
     only the average); D from its D, else fresh. Optimizers start fresh."""
-    json_path = read_init(source)[0]
-    tensors = ck.load_checkpoint(json_path)[0]
+    json_path, tensors, _ = read_init(source)
     held = [prefix for prefix in ("G", "G_ema") if any(k.startswith(prefix + ".") for k in tensors)]
     if not held:
         raise BelamyError(f"--init {source} holds no generator weights", "give a run made by `belamy sr train`")
