@@ -94,7 +94,7 @@ class SRTrainOptions(RunOptions):
             asked, theirs = getattr(self, name), start.get(name)
             if asked is not None and theirs is not None and asked != theirs:
                 raise BelamyError(f"--init {self.init} does not fit --{name} {asked}: its network has {name} {theirs}",
-                                  f"drop --{name} (the run takes the --init network's shape)")
+                                  f"drop --{name}: the run takes the --init network's shape")
             setattr(self, name, asked if asked is not None else theirs if theirs is not None else default)
 
     def take_stored(self, stored: RunOptions, root: Path) -> None:
