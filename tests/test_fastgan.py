@@ -1,11 +1,15 @@
-"""The light FastGAN: shapes for square and portrait pictures, skip-layer excitation, and a
-discriminator whose decoders learn to redraw the real picture."""
+"""The light FastGAN: shapes for square and portrait pictures, skip-layer excitation, a
+discriminator whose decoders learn to redraw the real picture, and LeCam's regulariser on it."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import belamy_cli, one_line_refusal, synthetic_portraits, write_corpus
+from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
 from belamy.models.fastgan import (
@@ -16,6 +20,7 @@ from belamy.models.fastgan import (
     fastgan_config,
     reconstruction_targets,
 )
+from belamy.trainer.checkpoint import latest_checkpoint
 
 
 @pytest.mark.parametrize(("res", "aspect", "shape"), [(32, "1:1", (32, 32)), (64, "1:1", (64, 64)),
@@ -100,31 +105,13 @@ def test_config_round_trip_and_bad_settings():
         fastgan_config(64, aspect="2:1")
 
 
-def _train(*args: str):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "BELAMY_QUIET": "1", "PYTHONPATH": str(repo / "src"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "belamy", "train", *args], capture_output=True, text=True, env=env)
-
-
 def test_lecam_weight_regularises_d_saves_its_running_means_and_resumes_exactly(tmp_path):
-    import json
-
-    from conftest import synthetic_portraits, write_corpus
-    from safetensors.torch import load_file
-
-    from belamy.trainer.checkpoint import latest_checkpoint
-
     corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 32))
 
     def train(out: str, kimg: str, *more: str):
-        return _train(str(corpus), "--out", str(tmp_path / out), "--preset", "cpu-fast", "--res", "32", "--ngf", "4",
-                      "--ndf", "8", "--precision", "fp32", "--kimg", kimg, "--tick-kimg", "0.032", "--grid-size", "4",
-                      "--device", "cpu", *more)
+        return belamy_cli("train", str(corpus), "--out", str(tmp_path / out), "--preset", "cpu-fast", "--res", "32",
+                          "--ngf", "4", "--ndf", "8", "--precision", "fp32", "--kimg", kimg, "--tick-kimg", "0.032",
+                          "--grid-size", "4", "--device", "cpu", *more)
 
     def weights(out: str) -> dict:
         return load_file(str(latest_checkpoint(tmp_path / out / "checkpoints").with_suffix(".safetensors")))
@@ -149,7 +136,5 @@ def test_lecam_weight_regularises_d_saves_its_running_means_and_resumes_exactly(
 
     for more, says in ((("--lecam-weight", "-1"), "--lecam-weight -1.0 is not valid"),
                        (("--arch", "dcgan", "--preset", "classic", "--lecam-weight", "0.3"), "--lecam-weight is not used by --arch dcgan")):
-        done = train("refused", "0.032", *more)
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert done.returncode == 2 and len(lines) == 1 and says in lines[0], done.stderr
+        one_line_refusal(train("refused", "0.032", *more), says)
     assert not (tmp_path / "refused" / "checkpoints").exists()

@@ -35,6 +35,7 @@ from belamy.trainer.ema import update_ema, warmup_beta
 from belamy.trainer.loop import RunResult, run_task
 from belamy.trainer.options import RunOptions, invalid, resolve_run_options
 from belamy.trainer.paths import RunPaths, prepare_writable
+from belamy.trainer.schedule import halve_learning_rates
 from belamy.trainer.stats import StatsCollector
 from belamy.trainer.stop import StopRequest
 from belamy.trainer.task import Task
@@ -316,10 +317,7 @@ class SRTask(Task):
     def step(self, stats: StatsCollector, nimg: int) -> int:
         opts = self.options
         lr_img, hr_img = self.data.next(self.rng)  # outside autocast: the degradations convolve in float32
-        if opts.lr_half_life_kimg:
-            rate = opts.lr * 0.5 ** (nimg / (opts.lr_half_life_kimg * 1000))
-            for group in self.opt_G.param_groups + self.opt_D.param_groups:
-                group["lr"] = rate
+        halve_learning_rates([(self.opt_G, opts.lr), (self.opt_D, opts.lr)], nimg, opts.lr_half_life_kimg)
         with autocast_context(self.device, resolve_precision(opts.precision, self.device)):
             return self._train_on(lr_img, hr_img, stats, nimg)
 
