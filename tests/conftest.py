@@ -271,3 +271,17 @@ def belamy_measured(*args: str, cwd: Path | None = None) -> subprocess.Completed
                               text=True, env=env, cwd=cwd or repo)
         proc.peak_mb = int(re.search(r"VmHWM:\s*(\d+) kB", peak_file.read_text()).group(1)) / 1024
     return proc
+
+
+def belamy_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``belamy ARGS`` in a child process, as a user runs it (one thread, no progress bar)."""
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BELAMY_QUIET": "1"}
+    return subprocess.run([sys.executable, "-m", "belamy", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def one_line_refusal(done: subprocess.CompletedProcess, message: str) -> None:
+    """The command refused in one line of its own, with exit status 2."""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr

@@ -1,11 +1,15 @@
-"""The light FastGAN: shapes for square and portrait pictures, skip-layer excitation, and a
-discriminator whose decoders learn to redraw the real picture."""
+"""The light FastGAN: shapes for square and portrait pictures, skip-layer excitation, a
+discriminator whose decoders learn to redraw the real picture, and LeCam's regulariser on it."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import belamy_cli, one_line_refusal, synthetic_portraits, write_corpus
+from safetensors.torch import load_file
 
 from belamy.errors import BelamyError
 from belamy.models.fastgan import (
@@ -16,6 +20,7 @@ from belamy.models.fastgan import (
     fastgan_config,
     reconstruction_targets,
 )
+from belamy.trainer.checkpoint import latest_checkpoint
 
 
 @pytest.mark.parametrize(("res", "aspect", "shape"), [(32, "1:1", (32, 32)), (64, "1:1", (64, 64)),
@@ -98,3 +103,38 @@ def test_config_round_trip_and_bad_settings():
         fastgan_config(64, ngf=0)
     with pytest.raises(BelamyError, match="aspect"):
         fastgan_config(64, aspect="2:1")
+
+
+def test_lecam_weight_regularises_d_saves_its_running_means_and_resumes_exactly(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", synthetic_portraits(32, 32))
+
+    def train(out: str, kimg: str, *more: str):
+        return belamy_cli("train", str(corpus), "--out", str(tmp_path / out), "--preset", "cpu-fast", "--res", "32",
+                          "--ngf", "4", "--ndf", "8", "--precision", "fp32", "--kimg", kimg, "--tick-kimg", "0.032",
+                          "--grid-size", "4", "--device", "cpu", *more)
+
+    def weights(out: str) -> dict:
+        return load_file(str(latest_checkpoint(tmp_path / out / "checkpoints").with_suffix(".safetensors")))
+
+    for out, kimg, more in (("whole", "0.064", ("--lecam-weight", "0.3")), ("part", "0.032", ("--lecam-weight", "0.3")),
+                            ("plain", "0.064", ())):
+        done = train(out, kimg, *more)
+        assert done.returncode == 0, done.stderr
+    resumed = train("part", "0.064", "--resume")  # the weight is kept without being given again
+    assert resumed.returncode == 0, resumed.stderr
+    whole, part, plain = weights("whole"), weights("part"), weights("plain")
+    # D's running means of its real and fake logits travel with the run; a run without LeCam has none
+    assert sorted(k for k in whole if k.startswith("lecam.")) == ["lecam.fake", "lecam.real"]
+    assert not any(k.startswith("lecam.") for k in plain)
+    assert whole["lecam.real"] != 0 and whole["lecam.fake"] != 0
+    assert whole.keys() == part.keys() and all(torch.equal(whole[k], part[k]) for k in whole)  # resumed exactly
+    # the regulariser trained D: the two runs part ways, and each tick says how large the term was
+    assert any(not torch.equal(whole[k], plain[k]) for k in plain if k.startswith("D."))
+    ticks = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    assert all(t["lecam"] >= 0 for t in ticks) and "lecam" not in (tmp_path / "plain" / "metrics.jsonl").read_text()
+    assert json.loads((tmp_path / "part" / "run.json").read_text())["options"]["lecam_weight"] == 0.3
+
+    for more, says in ((("--lecam-weight", "-1"), "--lecam-weight -1.0 is not valid"),
+                       (("--arch", "dcgan", "--preset", "classic", "--lecam-weight", "0.3"), "--lecam-weight is not used by --arch dcgan")):
+        one_line_refusal(train("refused", "0.032", *more), says)
+    assert not (tmp_path / "refused" / "checkpoints").exists()

@@ -195,3 +195,31 @@ def test_minimax_and_nonsaturating_generator_losses():
         assert stats.means()["loss_G"] == pytest.approx(expected.item(), abs=1e-5)
         # both push D(G(z)) up: the gradient on every fake logit is negative
         assert (fake.grad < 0).all()
+
+
+def test_lr_half_life_halves_both_rates_as_images_pass_and_resumes_exactly(tiny_corpus: Path, tmp_path: Path):
+    from conftest import belamy_cli, one_line_refusal
+
+    def train_cli(out: str, kimg: str, *more: str):
+        return belamy_cli("train", str(tiny_corpus), "--out", str(tmp_path / out), "--arch", "dcgan", "--res", "32",
+                          "--ngf", "8", "--ndf", "8", "--nz", "16", "--batch", "16", "--kimg", kimg, "--tick-kimg", "0.032",
+                          "--grid-size", "4", "--device", "cpu", *more)
+
+    for out, kimg, more in (("whole", "0.064", ("--lr-half-life-kimg", "0.032")),
+                            ("part", "0.032", ("--lr-half-life-kimg", "0.032")), ("constant", "0.064", ())):
+        done = train_cli(out, kimg, *more)
+        assert done.returncode == 0, done.stderr
+    resumed = train_cli("part", "0.064", "--resume")  # the half-life is kept without being given again
+    assert resumed.returncode == 0, resumed.stderr
+
+    def rates(out: str) -> list[float]:
+        meta = json.loads(latest_checkpoint(tmp_path / out / "checkpoints").read_text())
+        return [meta["optimizers"][name]["param_groups"][0]["lr"] for name in ("opt_G", "opt_D")]
+
+    # the last of 4 steps of 16 images ran at 2e-4 halved 48/32 times, for G and D alike; without it, 2e-4
+    assert rates("whole") == pytest.approx([2e-4 * 0.5 ** 1.5] * 2) and rates("constant") == [2e-4, 2e-4]
+    whole, part, constant = final_weights(tmp_path / "whole"), final_weights(tmp_path / "part"), final_weights(tmp_path / "constant")
+    assert all(torch.equal(whole[k], part[k]) for k in whole)  # resumed at the rates it would have had
+    assert any(not torch.equal(whole[k], constant[k]) for k in whole if k.startswith("G."))
+    assert json.loads((tmp_path / "part" / "run.json").read_text())["options"]["lr_half_life_kimg"] == 0.032
+    one_line_refusal(train_cli("refused", "0.032", "--lr-half-life-kimg", "-5"), "--lr-half-life-kimg -5.0 is not valid")

@@ -185,13 +185,31 @@ def test_cli_init_fine_tunes_from_a_run_or_the_shipped_painting_sr(sr_corpus: Pa
         assert words in refused.stderr
         assert not (tmp_path / "refused" / "checkpoints").exists()
 
+    # A deeper network (--nb 3 from a 1-block source) starts as the source's function: it enlarges a picture
+    # as the source does, pixel for pixel, and its new blocks are there to learn. A shallower one is refused.
+    grown = tmp_path / "grown"
+    result = run_cli("sr", "train", str(sr_corpus), "--out", str(grown), "--init", str(source), "--nb", "3",
+                     "--kimg", "0.004", "--lr", "1e-9", *small)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((grown / "run.json").read_text())["options"]["nb"] == 3
+    assert any(k.startswith("G_ema.body.2.") for k in load_checkpoint(latest_checkpoint(grown / "checkpoints"))[0])
+    picture = tmp_path / "small.png"
+    Image.fromarray(synthetic_portraits(1, 24)[0]).save(picture)
+    for model in (source, grown):
+        done = run_cli("upscale", str(picture), "--model", str(model), "--out", str(tmp_path / f"{model.name}.png"))
+        assert done.returncode == 0, done.stderr
+    by_source, by_grown = (np.asarray(Image.open(tmp_path / f"{m}.png"), dtype=int) for m in ("source", "grown"))
+    assert by_source.shape == by_grown.shape == (96, 96, 3) and np.abs(by_source - by_grown).max() <= 1
+    refused = run_cli("sr", "train", str(sr_corpus), "--out", str(tmp_path / "refused"), "--init", str(grown), "--nb", "2",
+                      *small)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "does not fit --nb 2: its network has nb 3" in refused.stderr and "--nb may only grow it" in refused.stderr
+
     # belamy's own painting-SR, fine-tuned on these paintings: its shape, and an upscaler that works.
     painting = tmp_path / "painting"
     result = run_cli("sr", "train", str(sr_corpus), "--out", str(painting), "--init", "painting", "--kimg", "0.004", *small)
     assert result.returncode == 0, result.stderr
     assert json.loads((painting / "run.json").read_text())["options"]["nb"] == 3
-    picture = tmp_path / "small.png"
-    Image.fromarray(synthetic_portraits(1, 24)[0]).save(picture)
     enlarged = run_cli("upscale", str(picture), "--model", str(painting), "--out", str(tmp_path / "big.png"))
     assert enlarged.returncode == 0, enlarged.stderr
     with Image.open(tmp_path / "big.png") as im:

@@ -17,12 +17,15 @@ def train(options: TrainOptions, stop: StopRequest | None = None) -> RunResult:
     from belamy.trainer.options import resolve_run_options
 
     info = dd.init_distributed(options.device)
+    finished = False
     try:
         options = resolve_run_options(options)
         options.validate()
-        return run_task(make_task(options, info), stop)
+        result = run_task(make_task(options, info), stop)
+        finished = True
+        return result
     finally:
-        dd.shutdown(info)
+        dd.shutdown(info, finished)
 
 
 __all__ = ["StopRequest", "TrainOptions", "TrainResult", "train"]

@@ -30,6 +30,7 @@ from belamy.trainer import distributed as dd
 from belamy.trainer.data import RealBatches, corpus_labels, fit_shape
 from belamy.trainer.ema import ema_beta, make_ema, update_ema
 from belamy.trainer.paths import RunPaths
+from belamy.trainer.schedule import ScheduleOptions, halve_learning_rates
 from belamy.trainer.stats import StatsCollector
 from belamy.trainer.task import Task, start_ranks
 from belamy.utils.device import autocast_context, resolve_precision
@@ -77,6 +78,7 @@ class GANTask(Task):
     run_format = "belamy-run"
     command = "belamy train"
     best_metric = ("swd", "min")
+    declares = (ScheduleOptions,)  # the options it reads beyond its architecture's and its loss's
 
     def __init__(self, options: TrainOptions, info: dd.DistInfo):
         self.options, self.info = options, info
@@ -118,8 +120,10 @@ class GANTask(Task):
         self.trained = {owner: net if not self._owned(owner) else nn.ModuleList([net, *self._owned(owner)])
                         for owner, net in (("G", self.G), ("D", self.D))}
         betas = (options.beta1, options.beta2)
-        self.opt_G = adam(self._params("G"), *self.loss.optimizer_settings("G", options.lr, betas))
-        self.opt_D = adam(self._params("D"), *self.loss.optimizer_settings("D", options.lr, betas))
+        settings = {net: self.loss.optimizer_settings(net, options.lr, betas) for net in ("G", "D")}
+        self.opt_G = adam(self._params("G"), *settings["G"])
+        self.opt_D = adam(self._params("D"), *settings["D"])
+        self.start_rates = [(self.opt_G, settings["G"][0]), (self.opt_D, settings["D"][0])]
         self.autocast = resolve_precision(options.precision, self.device)
         if options.compile:
             if self.device.type == "cpu":
@@ -241,6 +245,7 @@ class GANTask(Task):
 
     def step(self, stats: StatsCollector, nimg: int) -> int:
         options, rng = self.options, self.rng
+        halve_learning_rates(self.start_rates, nimg, options.settings.get("lr_half_life_kimg"))
         real = self.data.next(rng)
         n = real.shape[0]
         step = nimg // options.batch

@@ -134,6 +134,23 @@ class RRDBNet(nn.Module):
         return out
 
 
+def deepen(net: RRDBNet, smaller: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state dict of ``net`` that computes what ``smaller`` (the same network with fewer blocks)
+    computes: its blocks first, then ``net``'s own extra blocks with the last conv of every dense
+    block zeroed. Such a block passes its input on scaled by 1.2 (``x·0.2 + x``), which ``conv_body``,
+    divided by 1.2 per extra block, takes back; training then grows the new blocks from zero."""
+    own = net.state_dict()
+    have = 1 + max(int(k.split(".")[1]) for k in smaller if k.startswith("body."))
+    grown = dict(own)
+    grown.update(smaller)
+    for key in own:
+        if key.startswith("body.") and int(key.split(".")[1]) >= have and ".conv5." in key:
+            grown[key] = torch.zeros_like(own[key])
+    extra = net.cfg.nb - have
+    grown["conv_body.weight"] = smaller["conv_body.weight"] / 1.2**extra
+    return grown
+
+
 class PatchDiscriminator(nn.Module):
     """A VGG-style patch discriminator with spectral norm; returns logits per patch and its features.
 

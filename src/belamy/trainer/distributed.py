@@ -10,6 +10,7 @@ share a machine (NCCL refuses two ranks on one GPU): ranks then take the GPUs in
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -64,9 +65,16 @@ def device_for(info: DistInfo, device_name: str) -> str:
     return device_name
 
 
-def shutdown(info: DistInfo) -> None:
+def shutdown(info: DistInfo, finished: bool = True) -> None:
+    """Leave the process group. After a run that finished, every rank first waits for the others, so
+    none closes its connections while another (rank 0, writing the last files) still holds them; a
+    rank that failed leaves at once, as the others may never arrive. The group's threads are then
+    collected while the interpreter is whole, not during its teardown (where gloo can abort)."""
     if info.enabled and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def all_reduce_mean(info: DistInfo):

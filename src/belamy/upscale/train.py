@@ -27,7 +27,7 @@ from PIL import Image
 
 from belamy.corpus.store import open_corpus
 from belamy.errors import BelamyError
-from belamy.models.rrdb import PatchDiscriminator, RRDBNet, SRConfig
+from belamy.models.rrdb import PatchDiscriminator, RRDBNet, SRConfig, deepen
 from belamy.provenance.embed import save_png
 from belamy.trainer import checkpoint as ck
 from belamy.trainer.data import RealBatches
@@ -35,6 +35,7 @@ from belamy.trainer.ema import update_ema, warmup_beta
 from belamy.trainer.loop import RunResult, run_task
 from belamy.trainer.options import RunOptions, invalid, resolve_run_options
 from belamy.trainer.paths import RunPaths, prepare_writable
+from belamy.trainer.schedule import halve_learning_rates
 from belamy.trainer.stats import StatsCollector
 from belamy.trainer.stop import StopRequest
 from belamy.trainer.task import Task
@@ -92,9 +93,11 @@ class SRTrainOptions(RunOptions):
         start = read_init(self.init)[2]["model"] if self.init else {}
         for name, default in self.MODEL_DEFAULTS.items():
             asked, theirs = getattr(self, name), start.get(name)
-            if asked is not None and theirs is not None and asked != theirs:
+            deeper = name == "nb" and asked is not None and theirs is not None and asked > theirs  # grown: see load_init
+            if asked is not None and theirs is not None and asked != theirs and not deeper:
                 raise BelamyError(f"--init {self.init} does not fit --{name} {asked}: its network has {name} {theirs}",
-                                  f"drop --{name}: the run takes the --init network's shape")
+                                  f"drop --{name}: the run takes the --init network's shape"
+                                  + (" (--nb may only grow it)" if name == "nb" else ""))
             setattr(self, name, asked if asked is not None else theirs if theirs is not None else default)
 
     def take_stored(self, stored: RunOptions, root: Path) -> None:
@@ -137,15 +140,22 @@ def read_init(source: str) -> tuple[Path, dict[str, torch.Tensor], dict]:
     return json_path, tensors, meta
 
 
-def load_init(source: str, G: torch.nn.Module, G_ema: torch.nn.Module, D: torch.nn.Module) -> None:
+def load_init(source: str, G: RRDBNet, G_ema: RRDBNet, D: torch.nn.Module) -> None:
     """Start from ``source``'s weights: G and its average from whichever it holds (the shipped weights hold
-    only the average); D from its D, else fresh. Optimizers start fresh."""
-    json_path, tensors, _ = read_init(source)
+    only the average); D from its D, else fresh. Optimizers start fresh. A run with more blocks (``--nb``)
+    than the source starts as the source's function, its extra blocks at zero (:func:`deepen`)."""
+    json_path, tensors, meta = read_init(source)
     held = [prefix for prefix in ("G", "G_ema") if any(k.startswith(prefix + ".") for k in tensors)]
     if not held:
         raise BelamyError(f"--init {source} holds no generator weights", "give a run made by `belamy sr train`")
     for prefix, module in (("G", G), ("G_ema", G_ema)):
-        ck.load_module_tensors(prefix if prefix in held else held[0], module, tensors, json_path.name)
+        found = prefix if prefix in held else held[0]
+        if meta["model"].get("nb") == module.cfg.nb:
+            ck.load_module_tensors(found, module, tensors, json_path.name)
+        else:  # loaded (and so checked) in the source's shape first, then deepened
+            source_net = RRDBNet(SRConfig.from_dict(meta["model"]))
+            ck.load_module_tensors(found, source_net, tensors, json_path.name)
+            module.load_state_dict(deepen(module, source_net.state_dict()))
     if any(k.startswith("D.") for k in tensors):
         ck.load_module_tensors("D", D, tensors, json_path.name)
 
@@ -307,10 +317,7 @@ class SRTask(Task):
     def step(self, stats: StatsCollector, nimg: int) -> int:
         opts = self.options
         lr_img, hr_img = self.data.next(self.rng)  # outside autocast: the degradations convolve in float32
-        if opts.lr_half_life_kimg:
-            rate = opts.lr * 0.5 ** (nimg / (opts.lr_half_life_kimg * 1000))
-            for group in self.opt_G.param_groups + self.opt_D.param_groups:
-                group["lr"] = rate
+        halve_learning_rates([(self.opt_G, opts.lr), (self.opt_D, opts.lr)], nimg, opts.lr_half_life_kimg)
         with autocast_context(self.device, resolve_precision(opts.precision, self.device)):
             return self._train_on(lr_img, hr_img, stats, nimg)
 

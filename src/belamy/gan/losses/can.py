@@ -40,7 +40,7 @@ from belamy.errors import BelamyError
 from belamy.gan.augment import DiffAugment
 from belamy.gan.losses import get_loss, register_loss
 from belamy.gan.losses.base import GANLoss, StepBatch
-from belamy.gan.losses.fastgan import RECONSTRUCTION_WEIGHT, FastGANLoss
+from belamy.gan.losses.fastgan import FastGANLoss
 from belamy.gan.losses.stylegan2 import StyleGAN2Loss
 from belamy.models.contract import image_shape
 from belamy.models.registry import Architecture, LabelOptions, get_architecture
@@ -171,7 +171,7 @@ class CANLoss(GANLoss):
                               "with a hinge", "drop --label-noise, or train --arch dcgan")
 
     def extra_modules(self) -> dict[str, tuple[nn.Module, str]]:
-        return {HEAD: (self.head, "D")}
+        return {HEAD: (self.head, "D"), **self.base.extra_modules()}
 
     def optimizer_settings(self, trains, lr, betas):
         return self.base.optimizer_settings(trains, lr, betas)
@@ -211,10 +211,7 @@ class CANLoss(GANLoss):
         """D's own real/fake loss on the batch, its real and fake logits, and its features of the real images."""
         rng = batch.rng
         if isinstance(self.base, FastGANLoss):  # hinge on patch logits, plus D's redrawing of the real batch
-            hinge_real, recon, logits_real, features = self.base.real_terms(batch)
-            logits_fake = self.base.fake_logits(fake, rng)
-            stats.add("recon", recon)
-            loss = hinge_real + F.relu(1 + logits_fake.float()).mean() + RECONSTRUCTION_WEIGHT * recon
+            loss, _, logits_real, logits_fake, features = self.base.discriminator_loss(batch, fake, stats)
             return loss, logits_real, logits_fake, features
         logits_real, features = logits_and_features(self.arch, self.D, self.augment_images(batch.real, rng))
         logits_fake = self.D(self.augment_images(fake, rng))
