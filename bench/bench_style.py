@@ -85,7 +85,8 @@ def make_arch_step(arch_name: str, res: int, batch: int, device: torch.device, *
     opt_G = torch.optim.Adam(G.parameters(), lr=settings["lr"], betas=betas, fused=True)
     opt_D = torch.optim.Adam(D.parameters(), lr=settings["lr"], betas=betas, fused=True)
     augment = make_augment(settings["augment"])
-    loss = get_loss(arch.default_loss)(G, D, None, augment.to(device) if augment is not None else None)
+    options = TrainOptions.of(corpus=Path(), out=Path())  # the loss reads its own options at their defaults
+    loss = get_loss(arch.default_loss)(G, D, options, augment.to(device) if augment is not None else None)
     real = (torch.rand(batch, 3, res, res, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
     rng = torch.Generator(device=device).manual_seed(0)
     stats = StatsCollector()
