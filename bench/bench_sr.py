@@ -64,7 +64,8 @@ def build(corpus_src: Path, out: Path) -> Path:
 # `sr train` options bench_sr.py passes on when given: flag type and help.
 RECIPE = {"warmup_kimg": (float, "kimg of L1 alone before the GAN losses"),
           "degradation": (str, "how training inputs are shrunk: realistic, bicubic or mixed"),
-          "nf": (int, "generator features"), "nb": (int, "RRDB blocks"), "patch": (int, "HR patch side"),
+          "nf": (int, "generator features"), "nb": (int, "RRDB blocks"),
+          "gc": (int, "growth channels in each dense block"), "patch": (int, "HR patch side"),
           "batch": (int, "patches per step"), "lr": (float, "Adam learning rate"),
           "lr_half_life_kimg": (float, "kimg over which the learning rate halves (0: constant)"),
           "precision": (str, "fp32, bf16 or auto (bf16 where the CPU does it fast)"),
