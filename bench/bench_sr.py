@@ -42,6 +42,7 @@ from safetensors.torch import save_file
 
 from belamy.metrics.image_quality import psnr, ssim
 from belamy.metrics.two_sample import two_sample_test
+from belamy.trainer import checkpoint as ck
 from belamy.trainer.stop import StopRequest
 from belamy.upscale.degrade import degrade, shrink_bicubic
 from belamy.upscale.tiled import upscale_tiled
@@ -67,6 +68,7 @@ RECIPE = {"warmup_kimg": (float, "kimg of L1 alone before the GAN losses"),
           "nf": (int, "generator features"), "nb": (int, "RRDB blocks"),
           "gc": (int, "growth channels in each dense block"), "patch": (int, "HR patch side"),
           "batch": (int, "patches per step"), "lr": (float, "Adam learning rate"),
+          "l1_weight": (float, "weight of the L1 loss"), "l2_weight": (float, "weight of the mean squared error"),
           "lr_half_life_kimg": (float, "kimg over which the learning rate halves (0: constant)"),
           "precision": (str, "fp32, bf16 or auto (bf16 where the CPU does it fast)"),
           "init": (str, "SR weights to start from: an SR run, or painting (the shipped ones)")}
@@ -78,7 +80,8 @@ def recipe_flags(options: dict) -> str:
     for name in RECIPE:
         value = options.get(name)
         default = SRTrainOptions.MODEL_DEFAULTS.get(name, getattr(SRTrainOptions, name, None))
-        if value is None or value == default or (name == "degradation" and value == "realistic"):
+        shape = name in SRTrainOptions.MODEL_DEFAULTS  # always said: with --init, the default is the source's shape
+        if value is None or (value == default and not shape) or (name == "degradation" and value == "realistic"):
             continue
         flag = "--" + name.replace("_", "-")
         flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
@@ -173,33 +176,45 @@ def score(out: Path, models: list[Path], weights: list[Path], threads: int, limi
           f"two-sample AUC real vs real {result['real_vs_real_auc']}")
 
 
-def ship(out: Path, minutes: float) -> None:
-    """The network of OUT/sr-<minutes>min (G's average only) as the painting-SR weights belamy ships."""
-    from belamy.trainer import checkpoint as ck
-    from belamy.upscale.upscaler import PAINTING_WEIGHTS
-    from belamy.utils.atomic import atomic_path, write_json
-
-    source = ck.resolve_checkpoint(out / f"sr-{minutes:g}min")
-    tensors, meta = ck.load_checkpoint(source)
-    # G's average alone, in float16 (half the size; the network runs in float32).
-    kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
-    run = json.loads((out / f"sr-{minutes:g}min" / "run.json").read_text())
-    options = run.get("options", {})
-    count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
-    # Fine-tuned from earlier shipped weights: their record travels along, and the minutes add up.
-    earlier = read_init(options["init"])[2].get("trained") if options.get("init") else None
+def training_record(kept: Path, minutes: float, count: int) -> dict:
+    """How the bench run copy ``kept`` (``minutes`` CPU minutes of its own) was trained, with the record of
+    whatever it was fine-tuned from (the shipped weights, or an earlier bench run): the minutes add up.
+    ``--init painting`` is read as the weights shipped now, so ship a chain once, before anything else."""
+    options = json.loads((kept / "run.json").read_text()).get("options", {})
+    _, meta = ck.load_checkpoint(ck.resolve_checkpoint(kept))
+    init, earlier = options.get("init"), None
+    if init == "painting":
+        earlier = read_init(init)[2].get("trained")
+    elif init:  # an earlier bench run copy, OUT/sr-<budget>min
+        source = Path(init)
+        earlier = training_record(source, float(source.name.removeprefix("sr-").removesuffix("min")), count)
     total = minutes + (earlier["cpu_minutes"] if earlier else 0)
-    recipe = recipe_flags({**options, "init": "painting"} if earlier else options)
+    recipe = recipe_flags({**options, "init": init if init in (None, "painting") else Path(init).name})
     trained = {"summary": f"trained by belamy on {count} public-domain portrait paintings, {total:g} CPU minutes",
                "command": f"python bench/bench_sr.py train --cpu-minutes {minutes:g} --threads 1 {recipe}".strip(),
                "corpus": f"shared/corpora/portraits: the four-fifths training split of the {SIZE}² corpus "
                          f"({count} paintings; the works are in the public domain)",
                "cpu_minutes": total, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
-               "options": {k: options.get(k) for k in ("nf", "nb", "gc", "patch", "batch", "lr", "lr_half_life_kimg",
-                                                       "warmup_kimg", "degradation", "precision", "adv_weight",
-                                                       "fm_weight", "seed")}}
+               "options": {k: options.get(k, getattr(SRTrainOptions, k, None))
+                           for k in ("nf", "nb", "gc", "patch", "batch", "lr", "lr_half_life_kimg", "warmup_kimg",
+                                     "degradation", "precision", "l1_weight", "l2_weight", "adv_weight", "fm_weight",
+                                     "seed")}}
     if earlier:
         trained["fine_tuned_from"] = earlier
+    return trained
+
+
+def ship(out: Path, minutes: float) -> None:
+    """The network of OUT/sr-<minutes>min (G's average only) as the painting-SR weights belamy ships."""
+    from belamy.upscale.upscaler import PAINTING_WEIGHTS
+    from belamy.utils.atomic import atomic_path, write_json
+
+    kept_run = out / f"sr-{minutes:g}min"
+    tensors, meta = ck.load_checkpoint(ck.resolve_checkpoint(kept_run))
+    # G's average alone, in float16 (half the size; the network runs in float32).
+    kept = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
+    count = json.loads((out / "split" / "train" / "corpus.json").read_text())["count"]
+    trained = training_record(kept_run, minutes, count)
     PAINTING_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(PAINTING_WEIGHTS.with_suffix(".safetensors")) as tmp:
         save_file(kept, str(tmp), metadata={"format": ck.FORMAT})

@@ -248,7 +248,7 @@ def test_cli_upscale_with_belamys_own_painting_weights(tmp_path: Path):
     from belamy.utils.imageio import file_sha256
 
     weights = PAINTING_WEIGHTS.with_suffix(".safetensors")
-    assert weights.stat().st_size < 5_000_000  # small enough to ship in the package
+    assert weights.stat().st_size < 10_000_000  # small enough to ship in the package
     trained = json.loads(PAINTING_WEIGHTS.read_text())["trained"]
     assert "public-domain" in trained["summary"] and trained["cpu_minutes"] > 0 and "portraits" in trained["corpus"]
     src = save_png(smooth_image(32), tmp_path / "seed.png", {"seed": 7, "run": "runs/x"})

@@ -157,6 +157,34 @@ def test_cli_unknown_degradation_is_one_line(sr_corpus: Path, tmp_path: Path):
     assert not (tmp_path / "sr" / "checkpoints").exists()
 
 
+def test_cli_l2_fine_tune_trains_on_the_squared_error_and_bad_weights_are_one_line(sr_corpus: Path, tmp_path: Path):
+    tiny = ["--nf", "8", "--nb", "1", "--gc", "8", "--ndf", "8", "--patch", "32", "--batch", "4", "--tick-kimg", "0.008",
+            "--snapshot-ticks", "1", "--warmup-kimg", "1", "--device", "cpu"]
+    run = tmp_path / "l2"
+    made = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--kimg", "0.016", "--l1-weight", "0",
+                   "--l2-weight", "1", *tiny)
+    assert made.returncode == 0, made.stderr
+    options = json.loads((run / "run.json").read_text())["options"]
+    assert (options["l1_weight"], options["l2_weight"]) == (0, 1)
+    ticks = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(t["loss_G"] == pytest.approx(t["l2"], rel=1e-3) and t["l2"] < t["l1"] for t in ticks)
+
+    assert "L2 " in made.stdout + made.stderr  # the log shows the loss being trained
+
+    # Kept on resume, like the other loss weights.
+    resumed = run_cli("sr", "train", str(sr_corpus), "--out", str(run), "--resume", "--kimg", "0.024", "--l2-weight", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "run.json").read_text())["options"]["l2_weight"] == 1
+
+    for bad, words in ((["--l1-weight", "0"], "--l1-weight or --l2-weight above 0"),
+                       (["--l2-weight", "-1"], "--l2-weight -1.0 is not valid"),
+                       (["--l1-weight", "inf"], "--l1-weight inf is not valid")):
+        refused = run_cli("sr", "train", str(sr_corpus), "--out", str(tmp_path / "refused"), *bad, *tiny)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert words in refused.stderr
+        assert not (tmp_path / "refused" / "checkpoints").exists()
+
+
 def test_cli_init_fine_tunes_from_a_run_or_the_shipped_painting_sr(sr_corpus: Path, tmp_path: Path):
     small = ["--patch", "32", "--batch", "4", "--tick-kimg", "0.004", "--snapshot-ticks", "1", "--device", "cpu"]
     source = tmp_path / "source"
@@ -209,7 +237,11 @@ def test_cli_init_fine_tunes_from_a_run_or_the_shipped_painting_sr(sr_corpus: Pa
     painting = tmp_path / "painting"
     result = run_cli("sr", "train", str(sr_corpus), "--out", str(painting), "--init", "painting", "--kimg", "0.004", *small)
     assert result.returncode == 0, result.stderr
-    assert json.loads((painting / "run.json").read_text())["options"]["nb"] == 3
+    from belamy.upscale.upscaler import PAINTING_WEIGHTS
+
+    shipped = json.loads(PAINTING_WEIGHTS.read_text())["model"]
+    options = json.loads((painting / "run.json").read_text())["options"]
+    assert (options["nf"], options["nb"], options["gc"]) == (shipped["nf"], shipped["nb"], shipped["gc"])
     enlarged = run_cli("upscale", str(picture), "--model", str(painting), "--out", str(tmp_path / "big.png"))
     assert enlarged.returncode == 0, enlarged.stderr
     with Image.open(tmp_path / "big.png") as im:

@@ -208,6 +208,8 @@ def sr_train_cmd(
     lr: Annotated[float, typer.Option(help="Adam learning rate for both networks.")] = 2e-4,
     lr_half_life_kimg: Annotated[float, typer.Option(help="The learning rate halves every this many kimg (0: constant).")] = 0.0,
     precision: Annotated[Precision, typer.Option(help="fp32, bf16 (about twice as fast on a CPU with AMX or a GPU; slow where bf16 is emulated) or auto (bf16 where the hardware does it fast).")] = Precision.fp32,
+    l1_weight: Annotated[float, typer.Option(help="Weight of the L1 distance to the original.")] = 1.0,
+    l2_weight: Annotated[float, typer.Option(help="Weight of the mean squared error to the original, which PSNR measures: a last fine-tune with --l1-weight 0 --l2-weight 1 gains a little PSNR.")] = 0.0,
     adv_weight: Annotated[float, typer.Option(help="Weight of the relativistic adversarial loss.")] = 0.005,
     fm_weight: Annotated[float, typer.Option(help="Weight of the discriminator feature-matching loss.")] = 0.05,
     tick_kimg: Annotated[float, typer.Option(help="kimg between log lines.")] = 0.5,
@@ -223,7 +225,7 @@ def sr_train_cmd(
     options = SRTrainOptions(
         corpus=corpus, out=out, scale=scale, kimg=kimg, minutes=minutes, checkpoint_minutes=checkpoint_minutes,
         warmup_kimg=warmup_kimg, batch=batch, degradation=degradation, patch=patch, nf=nf,
-        nb=nb, gc=gc, ndf=ndf, init=init, lr=lr, lr_half_life_kimg=lr_half_life_kimg, precision=precision.value, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
+        nb=nb, gc=gc, ndf=ndf, init=init, lr=lr, lr_half_life_kimg=lr_half_life_kimg, precision=precision.value, l1_weight=l1_weight, l2_weight=l2_weight, adv_weight=adv_weight, fm_weight=fm_weight, tick_kimg=tick_kimg,
         snapshot_ticks=snapshot_ticks, keep=keep, seed=seed, resume=resume, device=device,
     )
     result = train_sr(options)

@@ -31,10 +31,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp makes owner-only files; a finished file gets the usual permissions (0666 minus umask).
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
+        # mkstemp makes owner-only files, and some writers (safetensors) make the file anew: a finished
+        # file gets the usual permissions (0666 minus umask) once written.
+        os.chmod(tmp, 0o666 & ~_umask())
         fsync_path(tmp)
         os.replace(tmp, target)
         fsync_path(target.parent)
