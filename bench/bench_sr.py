@@ -233,9 +233,7 @@ def training_record(kept: Path, minutes: float) -> dict:
                          + f" ({count} paintings; the works are in the public domain)",
                "cpu_minutes": total, "kimg": meta["nimg"] / 1000, "machine": cpu_name(),
                "options": {k: options.get(k, getattr(SRTrainOptions, k, None))
-                           for k in ("nf", "nb", "gc", "patch", "batch", "lr", "lr_half_life_kimg", "warmup_kimg",
-                                     "degradation", "precision", "l1_weight", "l2_weight", "adv_weight", "fm_weight",
-                                     "seed")}}
+                           for k in (*(name for name in RECIPE if name != "init"), "seed")}}
     if earlier:
         trained["fine_tuned_from"] = earlier
     return trained
