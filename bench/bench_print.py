@@ -5,6 +5,7 @@ Cases, each in its own child process so that its peak resident memory (``wait4``
 * ``belamy-sr``: `belamy print` with the built-in RRDB network (``--model SRRUN``, else random weights
   of the default size: nf 32, 6 blocks, growth 16), tiled, two ×4 passes then Lanczos to 8268²;
 * ``lanczos``:  `belamy print --method lanczos`;
+* ``brushwork``: the same with ``--finish brushwork`` (brush marks laid over the whole 8268², in tiles);
 * ``naive-resize`` (reference): one PIL Lanczos resize 256² -> 8268² and a TIFF save, nothing else;
 * ``untiled-pass1`` (reference): the same network run on the whole 256² image in one call (no tiles)
   to 1024²; the second pass (1024² -> 4096²) is not run untiled: its activations alone
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from machine import cpu_name
 
-CASES = ("naive-resize", "lanczos", "untiled-pass1", "belamy-sr")
+CASES = ("naive-resize", "lanczos", "brushwork", "untiled-pass1", "belamy-sr")
 SIDE = 8268
 
 
@@ -93,8 +94,9 @@ def run_case(case: str, sample: Path, out_dir: Path, model: Path | None) -> dict
         from belamy.print.printfile import PrintOptions, make_print
 
         opts = PrintOptions(image=sample, out=out_dir / f"{case}.tif", size="70x70cm", dpi=300, device="cpu")
-        if case == "lanczos":
+        if case in ("lanczos", "brushwork"):
             opts.method = "lanczos"
+            opts.finish = "brushwork" if case == "brushwork" else "none"
         else:
             opts.model = model
         result = make_print(opts)

@@ -208,6 +208,7 @@ def test_a_print_past_what_lanczos_can_fill_warns_and_the_label_states_the_resol
     said = " ".join(capsys.readouterr().err.split())
     assert "warning: 64×64 px enlarged 18× to 1181×1181: Lanczos draws no new detail" in said
     assert "`belamy sr train CORPUS --out SRRUN`, then --model SRRUN" in said and "--weights" in said
+    assert "--finish brushwork" in said  # the other route to a print that reads as paint up close
     prov = Record.from_dict(result.provenance).steps[-1]
     assert prov["stage"] == "print" and prov["source_px_per_cm"] == pytest.approx(6.4) and prov["enlargement"] == pytest.approx(18.45, abs=0.01)
     # Two times is within what interpolation fills: no warning.
@@ -240,8 +241,8 @@ def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "extra",
     [["--size", "70x70"], ["--dpi", "5"], ["--fit", "stretch"], ["--corner", "middle"], ["--color", "nope"],
-     ["--size", "900x900cm", "--dpi", "1200"], ["--method", "bicubic"]],
-    ids=["size", "dpi", "fit", "corner", "colour", "huge", "method"],
+     ["--size", "900x900cm", "--dpi", "1200"], ["--method", "bicubic"], ["--finish", "oil"]],
+    ids=["size", "dpi", "fit", "corner", "colour", "huge", "method", "finish"],
 )
 def test_cli_print_errors_are_one_line_and_write_nothing(tmp_path: Path, extra: list[str]):
     src = sample(tmp_path)
@@ -295,3 +296,72 @@ def test_a_long_credit_fits_on_the_wall_label_whole(tmp_path: Path):
     background = np.median(ink[-5:])
     rows_with_ink = np.flatnonzero((np.abs(ink - background) > 40).any(axis=1))
     assert rows_with_ink[-1] < ink.shape[0] - 0.03 * ink.shape[0]  # a clear margin under the last line
+
+
+def two_tones(tmp_path: Path) -> Path:
+    """A dark left half and a light right half: one contour, and flat paint on either side of it."""
+    picture = np.zeros((64, 64, 3), np.uint8)
+    picture[:, :32], picture[:, 32:] = (70, 60, 50), (200, 185, 160)
+    return save_png(picture, tmp_path / "seed-000042.png", PROVENANCE)
+
+
+def stroke_direction(marks: np.ndarray) -> tuple[float, float]:
+    """The direction marks run in (degrees anticlockwise from horizontal, as seen) and how much they agree (0..1)."""
+    gy, gx = np.gradient(marks)
+    jxx, jxy, jyy = (gx * gx).mean(), (gx * gy).mean(), (gy * gy).mean()
+    across = 0.5 * np.degrees(np.arctan2(2 * jxy, jxx - jyy))  # image rows run down
+    return float((-(across + 90)) % 180), float(np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy))
+
+
+def luma(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_brushwork_lays_strokes_along_contours_and_hatches_flat_paint(tmp_path: Path):
+    src = two_tones(tmp_path)
+    args = ["--size", "3x3cm", "--dpi", "300", "--method", "lanczos", "--no-sign", "--no-mockup", "--no-label"]
+    for name, extra in (("plain", []), ("brushed", ["--finish", "brushwork"]), ("again", ["--finish", "brushwork"])):
+        done = run_cli("print", str(src), "--out", str(tmp_path / f"{name}.tif"), *args, *extra)
+        assert done.returncode == 0, done.stderr
+    plain, brushed = luma(tmp_path / "plain.tif"), luma(tmp_path / "brushed.tif")
+    assert plain.shape == brushed.shape == (354, 354)
+    marks = brushed - plain
+    edge, flat_light, flat_dark = marks[40:314, 170:184], marks[40:314, 250:340], marks[40:314, 15:100]
+    # Without the finish a flat field is flat; with it, it carries marks as deep as a brush's.
+    assert plain[40:314, 250:340].std() < 1 and flat_light.std() > 5 and flat_dark.std() > 2
+    # Where the picture has no direction the strokes hatch one way (60°); along the contour they follow it.
+    for flat in (flat_light, flat_dark):
+        angle, agreement = stroke_direction(flat)
+        assert abs(angle - 60) < 12 and agreement > 0.7, (angle, agreement)
+    angle, agreement = stroke_direction(edge)
+    assert abs(angle - 90) < 8 and agreement > 0.9, (angle, agreement)
+    # The colour stays: marks lighten as much as they darken.
+    assert abs(flat_light.mean()) < 4 and abs(flat_dark.mean()) < 4
+    # The same picture and seed give the same print.
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.tif")), np.asarray(Image.open(tmp_path / "brushed.tif")))
+    step = Record.from_dict(read_provenance(tmp_path / "brushed.tif")).steps[-1]
+    assert step["finish"]["name"] == "brushwork" and step["finish"]["seed"] == 42
+
+
+def test_brushwork_is_named_on_the_wall_label_and_has_no_tile_seams(tmp_path: Path, monkeypatch):
+    from belamy.print import printfile
+    from belamy.print.brushwork import paint
+
+    seen = {}
+    real = printfile.render_label
+
+    def render_label(text, path):
+        seen["text"] = text
+        return real(text, path)
+
+    monkeypatch.setattr(printfile, "render_label", render_label)
+    make_print(PrintOptions(image=two_tones(tmp_path), out=tmp_path / "p.tif", size="2x2cm", dpi=300,
+                            method="lanczos", finish="brushwork", mockup=False))
+    assert any(line.startswith("Brushwork rendered by belamy") and "seed 42" in line for line in seen["text"].extra)
+    # A large print is painted in tiles: the marks must not change where one tile meets the next.
+    rng = np.random.default_rng(1)
+    picture = np.asarray(Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize((320, 320),
+                                                                                             Image.Resampling.BICUBIC))
+    whole, tiled = paint(picture, 300 / 25.4, tile=1024), paint(picture, 300 / 25.4, tile=96)
+    assert (np.abs(whole.astype(int) - tiled.astype(int)) > 2).mean() < 1e-3

@@ -62,6 +62,10 @@ def upscale_cmd(
     typer.echo(str(out))
 
 
+FINISH_HELP = ("none: the enlarged picture as it is; brushwork: brush marks along its contours at the print's "
+               "scale, so that up close it reads as paint (recorded in the provenance and on the wall label).")
+
+
 @app.command("print")
 def print_cmd(
     image: Annotated[Path, typer.Argument(help="The picture to print (a belamy PNG carries its provenance to the label).")],
@@ -72,6 +76,7 @@ def print_cmd(
     model: Annotated[Path | None, typer.Option(help=MODEL_HELP)] = None,
     weights: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
     method: Annotated[str, typer.Option(help=METHOD_HELP)] = "auto",
+    finish: Annotated[str, typer.Option(help=FINISH_HELP)] = "none",
     sign: Annotated[bool, typer.Option("--sign/--no-sign", help="Sign the print with the GAN formula.", metavar="")] = True,
     corner: Annotated[str, typer.Option(help=CORNER_HELP)] = "bottom-right",
     color: Annotated[str, typer.Option(help="Signature colour: auto or a colour such as '#1a1a1a'.")] = "auto",
@@ -92,8 +97,8 @@ def print_cmd(
     from belamy.print.printfile import PrintOptions, make_print
 
     result = make_print(PrintOptions(
-        image=image, out=out, size=size, dpi=dpi, fit=fit, model=model, weights=weights, method=method, device=device,
-        tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size,
+        image=image, out=out, size=size, dpi=dpi, fit=fit, model=model, weights=weights, method=method, finish=finish,
+        device=device, tile=tile, overlap=overlap, sign=sign, corner=corner, color=color, signature_size=signature_size,
         signature_style=style, title=title,
         artist=artist, medium=medium, date=date, credit=credit, mockup=mockup, label=label,
     ))

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from belamy.errors import BelamyError
+from belamy.print.brushwork import Brushwork, paint
 from belamy.print.label import LabelText, label_record, render_label
 from belamy.print.mockup import render_mockup
 from belamy.print.signature import CORNERS, FORMULA_TEXT, check_style, parse_color, sign_array
@@ -37,6 +38,8 @@ PRINT_FORMATS = {".tif": "TIFF", ".tiff": "TIFF", ".pdf": "PDF"}
 MAX_SIDE_PX = 40_000
 MAX_PIXELS = 600_000_000  # 600 MP: 2 m × 2 m at 300 dpi is 556 MP
 PAPER_WHITE = (255, 255, 255)
+FINISHES = ("none", "brushwork")
+BRUSHWORK_LABEL = "Brushwork rendered by belamy along the picture's contours at the print's scale (seed {seed})"
 # Lanczos (and the Lanczos stretch after a network) only interpolates: beyond about 2× it shows as blur.
 INTERPOLATION_LIMIT = 2.0
 
@@ -93,6 +96,7 @@ class PrintOptions:
     model: Path | None = None
     weights: Path | None = None
     method: str = "auto"
+    finish: str = "none"  # none, or brushwork: brush marks laid on at the print's scale (belamy.print.brushwork)
     device: str = "auto"
     tile: int = 256
     overlap: int = 16
@@ -156,6 +160,9 @@ def _validate(opts: PrintOptions) -> tuple[PrintSize, tuple[int, int]]:
         raise BelamyError(f"signature size {opts.signature_size} is not in (0, 1]", "give a fraction of the width, e.g. 0.42")
     check_style(opts.signature_style)
     check_tiling(opts.tile, opts.overlap)
+    if opts.finish not in FINISHES:
+        raise BelamyError(f"unknown finish {opts.finish!r}",
+                          "use none (the enlarged picture as it is) or brushwork (brush marks at the print's scale)")
     check_writable(out)
     return size, (W, H)
 
@@ -184,7 +191,7 @@ class Enlargement:
         return (f"From {self.source[0]} × {self.source[1]} px: {self.px_per_cm:.1f} px per cm "
                 f"({self.px_per_cm * 2.54:.1f} ppi), enlarged {self.ratio:.0f}× ({method})")
 
-    def warning(self, upscaler: Upscaler) -> str | None:
+    def warning(self, upscaler: Upscaler, finish: str = "none") -> str | None:
         """Said when the enlargement goes past what the method can fill, with the routes that do better."""
         if self.interpolated <= INTERPOLATION_LIMIT:
             return None
@@ -197,8 +204,9 @@ class Enlargement:
             what = (f"{upscaler.name} draws {self.drawn}× of it, the other {self.interpolated:.1f}× is Lanczos "
                     "interpolation")
             routes = "print smaller, or give a model of a larger scale"
+        marks = "" if finish != "none" else " Or lay brush marks over it at the print's scale: --finish brushwork."
         return (f"{self.source[0]}×{self.source[1]} px enlarged {self.ratio:.0f}× to {self.content[0]}×{self.content[1]}: "
-                f"{what}, so at 1:1 the print is soft ({self.px_per_cm:.1f} source px per cm). For detail, {routes}.")
+                f"{what}, so at 1:1 the print is soft ({self.px_per_cm:.1f} source px per cm). For detail, {routes}.{marks}")
 
 
 def enlargement(picture: tuple[int, int], content: tuple[int, int], size: PrintSize, pixels: tuple[int, int],
@@ -247,10 +255,13 @@ def make_print(opts: PrintOptions) -> PrintResult:
     console.print(f"print {size.describe()} at {opts.dpi} dpi = {W}×{H} px from a {src.width}×{src.height} image "
                   f"({upscaler.name})")
     grown = enlargement(picture.size, content, size, (W, H), upscaler)
-    advice = grown.warning(upscaler)
+    advice = grown.warning(upscaler, opts.finish)
     if advice:
         console.print(f"[yellow]warning:[/yellow] {advice}", markup=True)
     rgb = upscale_rgb(np.asarray(picture), content, upscaler, tile=opts.tile, overlap=opts.overlap)
+    if opts.finish == "brushwork":
+        brush = Brushwork(seed=source_prov.seed or 0)
+        rgb = paint(rgb, opts.dpi / 25.4, brush)
     if not rgb.flags.writeable:
         rgb = rgb.copy()
     if opts.sign:
@@ -270,6 +281,8 @@ def make_print(opts: PrintOptions) -> PrintResult:
                             upscale=upscaler_fields(upscaler.provenance), source_pixels=list(grown.source),
                             source_px_per_cm=round(grown.px_per_cm, 3), enlargement=round(grown.ratio, 2),
                             network_enlargement=grown.drawn)
+    if opts.finish != "none":
+        record.steps[-1].update(finish={"name": opts.finish, **brush.to_dict()})
     if opts.sign:
         record.steps[-1].update(signature=FORMULA_TEXT, signature_style=opts.signature_style)
     record.work.update(title=title, artist=opts.artist)
@@ -283,7 +296,8 @@ def make_print(opts: PrintOptions) -> PrintResult:
             title=title, artist=opts.artist, date=date, medium=opts.medium,
             dimensions=f"{size.describe()} ({W} × {H} px at {opts.dpi} dpi)",
             credit=credit_line(label_record(source_prov.to_dict()), upscaler=upscaler.provenance, extra=opts.credit),
-            extra=[grown.label_line(upscaler.name)],
+            extra=[grown.label_line(upscaler.name)]
+            + ([BRUSHWORK_LABEL.format(seed=brush.seed)] if opts.finish == "brushwork" else []),
         )
         render_label(text, label_path)
         result.label_path = label_path
