@@ -217,7 +217,9 @@ def test_a_print_past_what_lanczos_can_fill_warns_and_the_label_states_the_resol
     assert "warning" not in capsys.readouterr().err
 
 
-def test_the_label_carries_the_effective_resolution(tmp_path: Path, monkeypatch):
+@pytest.fixture
+def label_text(monkeypatch) -> dict:
+    """What the next print's wall label says: ``["text"]`` is its LabelText once the label is drawn."""
     from belamy.print import printfile
 
     seen = {}
@@ -228,9 +230,13 @@ def test_the_label_carries_the_effective_resolution(tmp_path: Path, monkeypatch)
         return real(text, path)
 
     monkeypatch.setattr(printfile, "render_label", render_label)
+    return seen
+
+
+def test_the_label_carries_the_effective_resolution(tmp_path: Path, label_text: dict):
     src = sample(tmp_path, size=(64, 64))
     make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="10x10cm", dpi=300, method="lanczos", mockup=False))
-    assert "From 64 × 64 px: 6.4 px per cm (16.3 ppi), enlarged 18× (lanczos)" in seen["text"].extra
+    assert "From 64 × 64 px: 6.4 px per cm (16.3 ppi), enlarged 18× (lanczos)" in label_text["text"].extra
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -344,21 +350,12 @@ def test_brushwork_lays_strokes_along_contours_and_hatches_flat_paint(tmp_path: 
     assert step["finish"]["name"] == "brushwork" and step["finish"]["seed"] == 42
 
 
-def test_brushwork_is_named_on_the_wall_label_and_has_no_tile_seams(tmp_path: Path, monkeypatch):
-    from belamy.print import printfile
+def test_brushwork_is_named_on_the_wall_label_and_has_no_tile_seams(tmp_path: Path, label_text: dict):
     from belamy.print.brushwork import paint
 
-    seen = {}
-    real = printfile.render_label
-
-    def render_label(text, path):
-        seen["text"] = text
-        return real(text, path)
-
-    monkeypatch.setattr(printfile, "render_label", render_label)
     make_print(PrintOptions(image=two_tones(tmp_path), out=tmp_path / "p.tif", size="2x2cm", dpi=300,
                             method="lanczos", finish="brushwork", mockup=False))
-    assert any(line.startswith("Brushwork rendered by belamy") and "seed 42" in line for line in seen["text"].extra)
+    assert any(line.startswith("Brushwork rendered by belamy") and "seed 42" in line for line in label_text["text"].extra)
     # A large print is painted in tiles: the marks must not change where one tile meets the next.
     rng = np.random.default_rng(1)
     picture = np.asarray(Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize((320, 320),
