@@ -50,6 +50,24 @@ def test_no_recipe_on_a_cpu_trains_the_cpu_fast_preset_prints_and_stores_it(tiny
     assert f"augment {recipe['augment']}" in said and "yours: ngf 4, ndf 8, batch 16" in said
 
 
+@pytest.mark.parametrize("res,budget,halves", [
+    (64, {"kimg": None, "minutes": None}, True),  # the default 100 kimg
+    (64, {"kimg": None, "minutes": 30}, True),
+    (64, {"kimg": 60, "minutes": None}, True),
+    (64, {"kimg": None, "minutes": 6}, False),  # the demo's budget
+    (64, {"kimg": 40, "minutes": None}, False),
+    (128, {"kimg": None, "minutes": 60}, False),
+])
+def test_a_long_64px_run_on_the_cpu_preset_halves_its_learning_rates(tiny_corpus, tmp_path, res, budget, halves):
+    # Measured (docs/quality-per-compute.md): at 64² a constant rate drifts after 10 CPU minutes (~50 kimg)
+    # and a rate that halves every 50 kimg does not; shorter runs and 128² do better without it.
+    options = tiny_train_options(tiny_corpus, tmp_path / "run", **{**TINY, "res": res, **budget})
+    options.fill_new_run_defaults()
+    assert options.preset == "cpu-fast"
+    assert options.get("lr_half_life_kimg") == (50.0 if halves else 0.0)  # 0: a constant rate
+    assert ("lr_half_life_kimg" in options.preset_record["filled"]) == halves
+
+
 def test_a_preset_run_resumes_with_its_recipe_and_continues_exactly(tiny_corpus, tmp_path, one_torch_thread):
     whole = train(tiny_train_options(tiny_corpus, tmp_path / "whole", kimg=0.064, **TINY))
     part = train(tiny_train_options(tiny_corpus, tmp_path / "part", kimg=0.032, **TINY))

@@ -80,6 +80,9 @@ def _convolve(flow: torch.Tensor, marks: torch.Tensor, colour: torch.Tensor, rea
     with weights that taper to the stroke's ends."""
     h, w = flow.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    m, c = marks.shape[1], colour.shape[1]
+    # One lookup per step reads the flow (for the next step) with what is averaged, where the last step ended.
+    near, far = torch.cat([flow, marks, colour], 1), torch.cat([flow, marks], 1)
     marks_sum, colour_sum = marks.clone(), colour.clone()
     marks_w, colour_w = 1.0, 1.0
     steps = max(1, round(reach / step))
@@ -87,17 +90,18 @@ def _convolve(flow: torch.Tensor, marks: torch.Tensor, colour: torch.Tensor, rea
         x, y = xs.clone(), ys.clone()
         vx, vy = flow[0, 0] * sign, flow[0, 1] * sign
         for i in range(1, steps + 1):
-            v = _sample(flow, x, y)[0]
-            # A flow field's orientation has no sign: keep going the way the last step went.
-            turn = torch.where(v[0] * vx + v[1] * vy < 0, -1.0, 1.0)
-            vx, vy = v[0] * turn, v[1] * turn
             x, y = x + step * vx, y + step * vy
             weight = 1.0 - i / (steps + 1)
-            marks_sum += weight * _sample(marks, x, y)
+            smearing = i * step <= smear
+            got = _sample(near if smearing else far, x, y)[0]
+            marks_sum += weight * got[2 : 2 + m]
             marks_w += weight
-            if i * step <= smear:
-                colour_sum += weight * _sample(colour, x, y)
+            if smearing:
+                colour_sum += weight * got[2 + m : 2 + m + c]
                 colour_w += weight
+            # A flow field's orientation has no sign: keep going the way the last step went.
+            turn = torch.where(got[0] * vx + got[1] * vy < 0, -1.0, 1.0)
+            vx, vy = got[0] * turn, got[1] * turn
     return marks_sum / marks_w, colour_sum / colour_w
 
 
