@@ -237,6 +237,10 @@ def test_the_label_carries_the_effective_resolution(tmp_path: Path, label_text: 
     src = sample(tmp_path, size=(64, 64))
     make_print(PrintOptions(image=src, out=tmp_path / "p.tif", size="10x10cm", dpi=300, method="lanczos", mockup=False))
     assert "From 64 × 64 px: 6.4 px per cm (16.3 ppi), enlarged 18× (lanczos)" in label_text["text"].extra
+    # A picture larger than the print is reduced, and the label says so rather than "enlarged 0×".
+    big = save_png(np.full((512, 512, 3), 128, np.uint8), tmp_path / "big.png", PROVENANCE)
+    make_print(PrintOptions(image=big, out=tmp_path / "small.tif", size="2x2in", dpi=100, method="lanczos", mockup=False))
+    assert "From 512 × 512 px: 100.8 px per cm (256.0 ppi), reduced to 0.39× (lanczos)" in label_text["text"].extra
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -362,3 +366,15 @@ def test_brushwork_is_named_on_the_wall_label_and_has_no_tile_seams(tmp_path: Pa
                                                                                              Image.Resampling.BICUBIC))
     whole, tiled = paint(picture, 300 / 25.4, tile=1024), paint(picture, 300 / 25.4, tile=96)
     assert (np.abs(whole.astype(int) - tiled.astype(int)) > 2).mean() < 1e-3
+
+
+def test_a_long_medium_and_the_brushwork_line_stay_inside_the_wall_label(tmp_path: Path):
+    medium = "Generative adversarial network; pigment print on cotton canvas, varnished by hand in the studio, 2026"
+    done = run_cli("print", str(two_tones(tmp_path)), "--out", str(tmp_path / "p.tif"), "--size", "2x2in", "--dpi", "100",
+                   "--method", "lanczos", "--finish", "brushwork", "--medium", medium)
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "p.label.png") as lab:
+        ink = np.asarray(lab.convert("L"), dtype=np.int16)
+    background = np.median(ink[:, -5:])
+    columns_with_ink = np.flatnonzero((np.abs(ink - background) > 40).any(axis=0))
+    assert columns_with_ink[-1] < ink.shape[1] - 0.04 * ink.shape[1]  # a clear margin right of the longest line

@@ -110,7 +110,9 @@ def render_label(text: LabelText, out: Path, dpi: int = 300) -> Path:
                        0.11 * unit))
     pieces.append((title, {**serif, "fontsize": 12, "fontstyle": "italic"}, 0.075 * unit * (title.count("\n") + 1)))
     pieces.append((text.date, {**serif, "fontsize": 10}, 0.115 * unit))
-    pieces += [(line, {**serif, "fontsize": 8.5}, 0.06 * unit) for line in (text.medium, text.dimensions, *text.extra) if line]
+    # Medium, size and the extra lines (resolution, finish) wrap as the credit does, at their larger type.
+    lines = [textwrap.fill(line, 58) for line in (text.medium, text.dimensions, *text.extra) if line]
+    pieces += [(line, {**serif, "fontsize": 8.5}, 0.06 * unit * (line.count("\n") + 1)) for line in lines]
     pieces[-1] = (*pieces[-1][:2], pieces[-1][2] + 0.03 * unit)
     credit_height = (credit.count("\n") + 1) * 6.3 * 1.35 * 1.2 / 72  # its lines, in inches
     pieces.append((credit, {**serif, "color": grey, "fontsize": 6.3, "linespacing": 1.35}, credit_height))

@@ -182,6 +182,13 @@ class Enlargement:
         return self.source[0] / self.content_cm[0]
 
     @property
+    def scaled(self) -> str:
+        """'enlarged 18×', 'enlarged 2.5×' or 'reduced to 0.39×': whole numbers only where the fraction is lost in them."""
+        if self.ratio < 1:
+            return f"reduced to {self.ratio:.2g}×"
+        return f"enlarged {self.ratio:.0f}×" if self.ratio >= 10 else f"enlarged {self.ratio:.2g}×"
+
+    @property
     def interpolated(self) -> float:
         """The part no method draws detail for: Lanczos interpolation."""
         return self.ratio / self.drawn
@@ -189,7 +196,7 @@ class Enlargement:
     def label_line(self, method: str) -> str:
         """The effective resolution, for the wall label."""
         return (f"From {self.source[0]} × {self.source[1]} px: {self.px_per_cm:.1f} px per cm "
-                f"({self.px_per_cm * 2.54:.1f} ppi), enlarged {self.ratio:.0f}× ({method})")
+                f"({self.px_per_cm * 2.54:.1f} ppi), {self.scaled} ({method})")
 
     def warning(self, upscaler: Upscaler, finish: str = "none") -> str | None:
         """Said when the enlargement goes past what the method can fill, with the routes that do better."""
@@ -205,7 +212,7 @@ class Enlargement:
                     "interpolation")
             routes = "print smaller, or give a model of a larger scale"
         marks = "" if finish != "none" else " Or lay brush marks over it at the print's scale: --finish brushwork."
-        return (f"{self.source[0]}×{self.source[1]} px enlarged {self.ratio:.0f}× to {self.content[0]}×{self.content[1]}: "
+        return (f"{self.source[0]}×{self.source[1]} px {self.scaled} to {self.content[0]}×{self.content[1]}: "
                 f"{what}, so at 1:1 the print is soft ({self.px_per_cm:.1f} source px per cm). For detail, {routes}.{marks}")
 
 
