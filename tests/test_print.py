@@ -43,7 +43,8 @@ def sample(tmp_path: Path, size=(64, 64), name="seed-000042.png") -> Path:
 @pytest.mark.parametrize(
     "text,dpi,pixels",
     [("70x70cm", 300, (8268, 8268)), ("50x70cm", 300, (5906, 8268)), ("500x700mm", 300, (5906, 8268)),
-     ("20x24in", 300, (6000, 7200)), ("2 × 3 in", 100, (200, 300)), ("70X70CM", 150, (4134, 4134))],
+     ("20x24in", 300, (6000, 7200)), ("2 × 3 in", 100, (200, 300)), ("70X70CM", 150, (4134, 4134)),
+     ("1x1cm", 300, (118, 118)), ("10x1000cm", 50, (197, 19685))],
 )
 def test_print_sizes_in_pixels(text: str, dpi: int, pixels: tuple[int, int]):
     assert parse_size(text).pixels(dpi) == pixels

@@ -157,7 +157,8 @@ def _spread(fine: torch.Tensor, coarse: torch.Tensor, bristle: float, body: floa
     flow = _flow(torch.zeros(1, 3, side, side), hatch_dir)
     marks = torch.cat([_noise_at(fine, bristle, 0, 0, side, side), _noise_at(coarse, body, 0, 0, side, side)], 1)
     marks, _ = _convolve(flow, marks, marks[:, :1], reach, 0, step)
-    inner = marks[0, :, int(reach) : side - int(reach), int(reach) : side - int(reach)]
+    edge = min(int(reach), side // 4)  # away from the border, where strokes run into the edge (a tiny print: less)
+    inner = marks[0, :, edge : side - edge, edge : side - edge]
     return float(inner[0].std()) + 1e-6, float(inner[1].std()) + 1e-6
 
 

@@ -80,7 +80,7 @@ def parse_size(text: str) -> PrintSize:
         raise BelamyError(f"print size {text!r} is not valid", "write WIDTHxHEIGHT with a unit: 70x70cm, 500x700mm, 20x24in")
     w, h, unit = float(m.group(1)), float(m.group(2)), m.group(3).lower()
     size = PrintSize(w, h, unit)
-    w_cm, h_cm = size.cm
+    w_cm, h_cm = (round(v, 6) for v in size.cm)  # 1 cm comes back from inches as 0.9999999999999999
     if not (1.0 <= w_cm <= 1000.0 and 1.0 <= h_cm <= 1000.0):
         raise BelamyError(f"print size {text!r} is out of range", "give 1 cm to 10 m per side")
     return size
