@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from belamy.utils.progress import make_progress
 
@@ -166,8 +167,6 @@ def _hatch_level(rgb: np.ndarray, flow_px: float, px_per_mm: float) -> float:
     """How strong the hatching direction is: about the picture's median contour strength, measured once on
     a small copy (so every tile hatches alike), in the print's pixels, and at least that of a contour of 2%
     of the full brightness per millimetre (so a flat picture hatches too)."""
-    from PIL import Image
-
     H, W = rgb.shape[:2]
     shrink = max(1, max(H, W) // 512)
     small = np.asarray(Image.fromarray(rgb).reduce(shrink), dtype=np.float32) / 255 if shrink > 1 else rgb / 255.0

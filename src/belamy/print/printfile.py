@@ -62,8 +62,8 @@ class PrintSize:
 
     @property
     def cm(self) -> tuple[float, float]:
-        w_in, h_in = self.inches
-        return w_in * 2.54, h_in * 2.54
+        per_cm = UNITS_PER_INCH["cm"] / UNITS_PER_INCH[self.unit]  # 1 for cm: no round trip through inches
+        return self.width * per_cm, self.height * per_cm
 
     def describe(self) -> str:
         text = f"{self.width:g} × {self.height:g} {self.unit}"
@@ -80,7 +80,7 @@ def parse_size(text: str) -> PrintSize:
         raise BelamyError(f"print size {text!r} is not valid", "write WIDTHxHEIGHT with a unit: 70x70cm, 500x700mm, 20x24in")
     w, h, unit = float(m.group(1)), float(m.group(2)), m.group(3).lower()
     size = PrintSize(w, h, unit)
-    w_cm, h_cm = (round(v, 6) for v in size.cm)  # 1 cm comes back from inches as 0.9999999999999999
+    w_cm, h_cm = size.cm
     if not (1.0 <= w_cm <= 1000.0 and 1.0 <= h_cm <= 1000.0):
         raise BelamyError(f"print size {text!r} is out of range", "give 1 cm to 10 m per side")
     return size
@@ -266,8 +266,8 @@ def make_print(opts: PrintOptions) -> PrintResult:
     if advice:
         console.print(f"[yellow]warning:[/yellow] {advice}", markup=True)
     rgb = upscale_rgb(np.asarray(picture), content, upscaler, tile=opts.tile, overlap=opts.overlap)
-    if opts.finish == "brushwork":
-        brush = Brushwork(seed=source_prov.seed or 0)
+    brush = Brushwork(seed=source_prov.seed or 0) if opts.finish == "brushwork" else None
+    if brush is not None:
         rgb = paint(rgb, opts.dpi / 25.4, brush)
     if not rgb.flags.writeable:
         rgb = rgb.copy()
@@ -288,7 +288,7 @@ def make_print(opts: PrintOptions) -> PrintResult:
                             upscale=upscaler_fields(upscaler.provenance), source_pixels=list(grown.source),
                             source_px_per_cm=round(grown.px_per_cm, 3), enlargement=round(grown.ratio, 2),
                             network_enlargement=grown.drawn)
-    if opts.finish != "none":
+    if brush is not None:
         record.steps[-1].update(finish={"name": opts.finish, **brush.to_dict()})
     if opts.sign:
         record.steps[-1].update(signature=FORMULA_TEXT, signature_style=opts.signature_style)
@@ -304,7 +304,7 @@ def make_print(opts: PrintOptions) -> PrintResult:
             dimensions=f"{size.describe()} ({W} × {H} px at {opts.dpi} dpi)",
             credit=credit_line(label_record(source_prov.to_dict()), upscaler=upscaler.provenance, extra=opts.credit),
             extra=[grown.label_line(upscaler.name)]
-            + ([BRUSHWORK_LABEL.format(seed=brush.seed)] if opts.finish == "brushwork" else []),
+            + ([BRUSHWORK_LABEL.format(seed=brush.seed)] if brush is not None else []),
         )
         render_label(text, label_path)
         result.label_path = label_path
